@@ -1,0 +1,44 @@
+"""Hash slots: ``key_slot`` as the Redis Cluster specification defines it.
+
+CRC16/XMODEM (``binascii.crc_hqx`` with a zero seed is exactly that polynomial, in C) of the
+key, or of the part between the first ``{`` and the next ``}`` when that part is non-empty,
+modulo 16384.
+"""
+
+from __future__ import annotations
+
+from binascii import crc_hqx
+from typing import Union
+
+from .errors import DataError
+
+__all__ = ["NUM_SLOTS", "key_slot", "key_to_bytes"]
+
+#: Number of hash slots in a Redis Cluster.
+NUM_SLOTS = 16384
+
+
+def key_to_bytes(key: Union[bytes, str, int, float, memoryview, bytearray],
+                 encoding: str = "utf-8") -> bytes:
+    """Return the bytes the server would see for ``key`` (same rules as the encoder)."""
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode(encoding)
+    if isinstance(key, (bytearray, memoryview)):
+        return bytes(key)
+    if isinstance(key, bool) or not isinstance(key, (int, float)):
+        raise DataError(f"invalid key {key!r} of type {type(key).__name__}")
+    return repr(key).encode() if isinstance(key, float) else str(key).encode()
+
+
+def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
+             encoding: str = "utf-8") -> int:
+    """Return the hash slot (0..16383) that ``key`` maps to, honouring ``{hash tags}``."""
+    data = key if type(key) is bytes else key_to_bytes(key, encoding)
+    start = data.find(b"{")
+    if start != -1:
+        end = data.find(b"}", start + 1)
+        if end > start + 1:
+            data = data[start + 1:end]
+    return crc_hqx(data, 0) & 0x3FFF

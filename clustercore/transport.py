@@ -1,0 +1,218 @@
+"""The transport edge: the only module that imports ``socket`` and ``ssl``.
+
+A *transport* opens a *stream* to a node. A stream is anything with the few socket methods the
+connection uses (``sendall``, ``recv``, ``settimeout``, ``close``); a real transport hands out
+plain ``socket.socket`` / ``ssl.SSLSocket`` objects, so the hot path calls C methods directly.
+Tests and :class:`clustercore.testing.FakeCluster` plug in their own transport with the same
+two methods, so everything above this module runs unmodified against in-process fakes.
+
+OSError and ssl errors are translated here, once, into clustercore's typed errors that name the
+node (:func:`translate_error`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import ssl
+from dataclasses import dataclass, field
+from time import monotonic
+from typing import Any, Mapping, Optional, Protocol, Union
+
+from .address import NodeAddress
+from .errors import ClusterCoreError, ConnectionError, DataError, TimeoutError
+
+__all__ = [
+    "DEFAULT_TRANSPORT",
+    "Stream",
+    "TCPTransport",
+    "Transport",
+    "TransportOptions",
+    "make_ssl_context",
+    "translate_error",
+]
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+class Stream(Protocol):
+    """What a connection needs from an open byte stream (a subset of ``socket.socket``)."""
+
+    def sendall(self, data: Buffer, /) -> None: ...
+
+    def recv(self, bufsize: int, /) -> bytes: ...
+
+    def settimeout(self, value: Optional[float], /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TransportOptions:
+    """Socket-level options, fixed per pool: keepalive, TLS context and TLS server name."""
+
+    keepalive: bool = False
+    keepalive_options: Optional[Mapping[int, int]] = None
+    ssl_context: Optional[ssl.SSLContext] = field(default=None, compare=False)
+    server_hostname: Optional[str] = None
+
+
+class Transport(Protocol):
+    """Opens streams; says whether an idle stream has something (data or EOF) to read."""
+
+    def open(self, address: NodeAddress, timeout: Optional[float],
+             options: TransportOptions) -> Stream: ...
+
+    def has_pending_input(self, stream: Stream) -> bool: ...
+
+
+class TCPTransport:
+    """The real transport: TCP with TCP_NODELAY and optional keepalive, optionally TLS, IPv4/6."""
+
+    def open(self, address: NodeAddress, timeout: Optional[float],
+             options: TransportOptions) -> Stream:
+        """Connect within ``timeout`` seconds (covering every address tried and the TLS handshake)."""
+        deadline = None if timeout is None else monotonic() + timeout
+        try:
+            infos = socket.getaddrinfo(address.host, address.port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise ConnectionError(f"cannot resolve {address.host!r}: {exc}",
+                                  node=address) from exc
+        last_exc: Optional[BaseException] = None
+        for family, socktype, proto, _name, sockaddr in infos:
+            sock = socket.socket(family, socktype, proto)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if options.keepalive:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                    for opt, value in (options.keepalive_options or {}).items():
+                        sock.setsockopt(socket.IPPROTO_TCP, opt, value)
+                sock.settimeout(_remaining(deadline, monotonic()))
+                sock.connect(sockaddr)
+                if options.ssl_context is not None:
+                    sock.settimeout(_remaining(deadline, monotonic()))
+                    hostname = options.server_hostname or address.host
+                    sock = options.ssl_context.wrap_socket(sock, server_hostname=hostname)
+                return sock
+            except OSError as exc:
+                sock.close()
+                last_exc = exc
+                if deadline is not None and monotonic() >= deadline:
+                    break
+        if last_exc is None:
+            raise ConnectionError(f"no address found for {address.host!r}", node=address)
+        raise translate_error(last_exc, address, "connecting to") from last_exc
+
+    def has_pending_input(self, stream: Stream) -> bool:
+        """True when an idle socket is readable: unread data, EOF or an error is waiting.
+
+        A clean idle connection to Redis has nothing to read, so True means "do not reuse".
+        """
+        if isinstance(stream, ssl.SSLSocket) and stream.pending():
+            return True
+        fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
+        if fileno < 0:
+            return True
+        poller = select.poll()
+        poller.register(fileno, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+
+
+#: The transport used when none is injected.
+DEFAULT_TRANSPORT = TCPTransport()
+
+
+def _remaining(deadline: Optional[float], now: float) -> Optional[float]:
+    if deadline is None:
+        return None
+    left = deadline - now
+    if left <= 0:
+        raise socket.timeout("deadline reached")
+    return left
+
+
+def translate_error(exc: BaseException, address: Optional[NodeAddress],
+                    doing: str = "talking to") -> ClusterCoreError:
+    """Map an OSError/ssl error to a typed clustercore error naming the node (caller chains it)."""
+    where = f"{doing} {address}" if address is not None else doing
+    if isinstance(exc, ClusterCoreError):
+        return exc
+    if isinstance(exc, (socket.timeout, TimeoutError)) or (
+            isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT):
+        return TimeoutError(f"timeout {where}", node=address)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ConnectionError(
+            f"TLS certificate verification failed {where}: {exc.verify_message or exc}",
+            node=address)
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionError(f"TLS error {where}: {exc}", node=address)
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectionError(f"connection refused {where}", node=address)
+    if isinstance(exc, OSError):
+        reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+        return ConnectionError(f"error {where}: {reason}", node=address)
+    return ConnectionError(f"error {where}: {exc!r}", node=address)
+
+
+_CERT_REQS = {
+    "none": ssl.CERT_NONE,
+    "optional": ssl.CERT_OPTIONAL,
+    "required": ssl.CERT_REQUIRED,
+}
+
+_TLS_VERSIONS = {
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1_2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+    "TLSv1_3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def make_ssl_context(
+    ssl_cert_reqs: Union[str, int, None] = "required",
+    ssl_ca_certs: Optional[str] = None,
+    ssl_certfile: Optional[str] = None,
+    ssl_keyfile: Optional[str] = None,
+    ssl_password: Optional[str] = None,
+    ssl_check_hostname: bool = False,
+    ssl_min_version: Union[str, Any, None] = None,
+    ssl_ciphers: Optional[str] = None,
+    ssl_ca_data: Optional[str] = None,
+) -> ssl.SSLContext:
+    """Build a client TLS context from redis-py-cluster's ``ssl_*`` keyword arguments.
+
+    ``ssl_cert_reqs`` takes "none" / "optional" / "required" or an ``ssl.CERT_*`` value.
+    Bad values raise DataError before any connection is tried.
+    """
+    if ssl_cert_reqs is None:
+        cert_reqs = ssl.CERT_NONE
+    elif isinstance(ssl_cert_reqs, str):
+        try:
+            cert_reqs = _CERT_REQS[ssl_cert_reqs.lower()]
+        except KeyError:
+            raise DataError(f"invalid ssl_cert_reqs {ssl_cert_reqs!r}: "
+                            "use 'none', 'optional' or 'required'") from None
+    else:
+        cert_reqs = ssl.VerifyMode(ssl_cert_reqs)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = bool(ssl_check_hostname) and cert_reqs != ssl.CERT_NONE
+    context.verify_mode = cert_reqs
+    if ssl_ca_certs or ssl_ca_data:
+        context.load_verify_locations(cafile=ssl_ca_certs, cadata=ssl_ca_data)
+    elif cert_reqs != ssl.CERT_NONE:
+        context.load_default_certs()
+    if ssl_certfile:
+        context.load_cert_chain(ssl_certfile, ssl_keyfile, ssl_password)
+    if ssl_min_version is not None:
+        if isinstance(ssl_min_version, str):
+            try:
+                context.minimum_version = _TLS_VERSIONS[ssl_min_version]
+            except KeyError:
+                raise DataError(f"invalid ssl_min_version {ssl_min_version!r}") from None
+        else:
+            context.minimum_version = ssl_min_version
+    if ssl_ciphers:
+        context.set_ciphers(ssl_ciphers)
+    return context
