@@ -63,6 +63,8 @@ class ClusterCoreError(Exception):
     """Root of every clustercore exception; ``node`` names the node involved, when one was."""
 
     node: Optional[NodeAddress] = None
+    #: True when the failure came after the request was fully written (it may have run).
+    request_sent: bool = False
 
     def __init__(self, *args: Any, node: Optional[NodeAddress] = None) -> None:
         super().__init__(*args)

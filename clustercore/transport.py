@@ -12,6 +12,7 @@ node (:func:`translate_error`).
 
 from __future__ import annotations
 
+import builtins
 import errno
 import os
 import select
@@ -139,7 +140,7 @@ def translate_error(exc: BaseException, address: Optional[NodeAddress],
     where = f"{doing} {address}" if address is not None else doing
     if isinstance(exc, ClusterCoreError):
         return exc
-    if isinstance(exc, (socket.timeout, TimeoutError)) or (
+    if isinstance(exc, (socket.timeout, builtins.TimeoutError)) or (
             isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT):
         return TimeoutError(f"timeout {where}", node=address)
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -1,0 +1,73 @@
+"""key_slot: the specification's vectors and the hash-tag rules, exhaustively and by property."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clustercore.errors import DataError
+from clustercore.slots import NUM_SLOTS, key_slot
+
+
+def crc16_reference(data: bytes) -> int:
+    """Bit-by-bit CRC16/XMODEM, written from the specification, to check the C routine."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def test_spec_vector() -> None:
+    # The Redis Cluster specification: CRC16 of "123456789" is 0x31C3.
+    assert crc16_reference(b"123456789") == 0x31C3
+    assert key_slot(b"123456789") == 0x31C3 % NUM_SLOTS == 12739
+
+
+@pytest.mark.parametrize(("key", "same_as"), [
+    (b"{user1000}.following", b"user1000"),
+    (b"{user1000}.followers", b"user1000"),
+    (b"foo{}{bar}", b"foo{}{bar}"),       # empty first tag: whole key is hashed
+    (b"foo{{bar}}zap", b"{bar"),           # tag is "{bar"
+    (b"foo{bar}{zap}", b"bar"),            # only the first tag counts
+    (b"{}", b"{}"),
+    (b"{", b"{"),
+    (b"}{", b"}{"),
+    (b"a}b{c}", b"c"),
+])
+def test_hash_tags(key: bytes, same_as: bytes) -> None:
+    assert key_slot(key) == crc16_reference(same_as) % NUM_SLOTS
+
+
+def test_str_int_float_keys_match_their_bytes() -> None:
+    assert key_slot("user1000") == key_slot(b"user1000")
+    assert key_slot(12345) == key_slot(b"12345")
+    assert key_slot(1.5) == key_slot(b"1.5")
+    assert key_slot(memoryview(b"abc")) == key_slot(b"abc")
+    assert key_slot("é") == key_slot("é".encode())
+
+
+@pytest.mark.parametrize("bad", [None, True, object(), [b"a"]])
+def test_bad_key_type(bad: object) -> None:
+    with pytest.raises(DataError):
+        key_slot(bad)  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=64))
+def test_matches_reference(key: bytes) -> None:
+    start = key.find(b"{")
+    hashed = key
+    if start != -1:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            hashed = key[start + 1:end]
+    assert key_slot(key) == crc16_reference(hashed) % NUM_SLOTS
+
+
+@given(st.binary(min_size=1, max_size=16).filter(lambda t: b"}" not in t),
+       st.binary(max_size=16).filter(lambda p: b"{" not in p), st.binary(max_size=16))
+def test_tagged_keys_share_a_slot(tag: bytes, prefix: bytes, suffix: bytes) -> None:
+    assert key_slot(prefix + b"{" + tag + b"}" + suffix) == key_slot(tag)
