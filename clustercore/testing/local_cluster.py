@@ -24,6 +24,7 @@ exactly (``--quoted-json`` / ``--quoted-input``), even with newlines or NUL byte
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 import json
 import os
@@ -774,6 +775,48 @@ class LocalCluster:
                 self.cli(r, "CLUSTER", "REPLICATE", p.node_id)
         self._wait_all_know(self.nodes, deadline)
         self.wait_healthy(timeout=deadline.remaining())
+        self._warm_replication(deadline)
+
+    def _warm_replication(self, deadline: _Deadline) -> None:
+        """Give every replica a non-zero replication offset, as in any cluster that saw a write.
+
+        Redis 7.0 treats a replica whose offset is still 0 as "loading": CLUSTER SLOTS leaves it
+        out and CLUSTER SHARDS reports health "loading", so a brand-new empty cluster would look
+        replica-less to clients. A SET + DEL per primary replicates without leaving a key behind.
+        """
+        if not self.replicas_per_master:
+            return
+        for p in self.nodes[: self.masters]:
+            tag = f"{{{self._slot_tag(p)}}}__localcluster_warm"
+            self.cli(p, "SET", tag, "1")
+            self.cli(p, "DEL", tag)
+        while True:
+            problem = self._replicas_listed_problem()
+            if problem is None:
+                return
+            if deadline.expired():
+                raise LocalClusterError(f"replicas not advertised in time: {problem}")
+            time.sleep(_POLL_INTERVAL)
+
+    def _slot_tag(self, primary: LocalNode) -> str:
+        """A hash tag in ``primary``'s slot range from the initial even split (stdlib CRC16)."""
+        i = self.nodes.index(primary)
+        start, end = i * NUM_SLOTS // self.masters, (i + 1) * NUM_SLOTS // self.masters - 1
+        for n in range(1_000_000):
+            if start <= binascii.crc_hqx(f"t{n}".encode(), 0) % NUM_SLOTS <= end:
+                return f"t{n}"
+        raise LocalClusterError(f"no hash tag found for {primary!r}")
+
+    def _replicas_listed_problem(self) -> str | None:
+        """None when every running node's CLUSTER SHARDS shows no replica as "loading"."""
+        for n in self.running_nodes():
+            try:
+                text = self.cli(n, "CLUSTER", "SHARDS")
+            except LocalClusterError as exc:
+                return str(exc)
+            if "\nloading\n" in f"\n{text}\n":
+                return f"{n!r} still reports a replica as loading"
+        return None
 
     def _wait_knows(self, node: LocalNode, other: LocalNode, deadline: _Deadline) -> None:
         """Wait until `node` lists `other` as a known (not handshake) node."""

@@ -1,0 +1,485 @@
+"""One connection to one cluster node: connect + handshake under one deadline, send, read.
+
+``ClusterConnection`` (TCP) and ``SSLClusterConnection`` (TLS) take redis-py-cluster's keyword
+arguments. The handshake (HELLO or AUTH, CLIENT SETNAME, READONLY) is sent as one pipelined
+write and its replies checked in order, all inside ``socket_connect_timeout``. A connection is
+owned by one thread at a time (the pool hands it out); it has no lock of its own.
+
+Errors: a failure while *writing* a single command means the server never got a complete
+command; a failure after the write (while reading) sets ``request_sent = True`` on the raised
+error, which the client uses for its "never silently re-send a write" rule. Any socket error or
+timeout closes the connection: a late reply must never be read as the answer to the next command.
+
+Wire trace: enable the logger ``clustercore.wire`` at level ``TRACE`` (5) and connections opened
+after that log every write and read as a hex dump, with AUTH/HELLO credentials redacted. When it
+is off, the hot path pays one boolean test.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from time import monotonic
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import resp
+from .address import NodeAddress, coerce_port
+from .errors import (
+    AuthenticationError,
+    ClusterCoreError,
+    ConnectionError,
+    DataError,
+    ResponseError,
+    TimeoutError,
+)
+from .transport import DEFAULT_TRANSPORT, Stream, Transport, TransportOptions, make_ssl_context
+from .transport import translate_error as _translate
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = [
+    "TRACE",
+    "ClusterConnection",
+    "Connection",
+    "SSLClusterConnection",
+    "handshake_plan",
+    "redact",
+]
+
+#: Log level of the wire trace (below DEBUG).
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+wire_logger = logging.getLogger("clustercore.wire")
+_log = logging.getLogger("clustercore.connection")
+
+Arg = Union[bytes, str, int, float, memoryview, bytearray]
+_RECV_SIZE = 65536
+_REDACTED = b"<redacted>"
+
+
+def handshake_plan(*, protocol: int = 2, username: Optional[str] = None,
+                   password: Optional[str] = None, client_name: Optional[str] = None,
+                   readonly: bool = False) -> List[Tuple[Arg, ...]]:
+    """The commands sent right after connecting, in order: HELLO or AUTH, SETNAME, READONLY.
+
+    RESP3 folds AUTH and SETNAME into HELLO; RESP2 uses AUTH (works on every Redis >= 6 with
+    ACL users and on older servers with a plain password) and CLIENT SETNAME.
+    """
+    plan: List[Tuple[Arg, ...]] = []
+    if protocol == 3:
+        hello: List[Arg] = ["HELLO", "3"]
+        if password is not None:
+            hello += ["AUTH", username or "default", password]
+        if client_name:
+            hello += ["SETNAME", client_name]
+        plan.append(tuple(hello))
+    else:
+        if password is not None:
+            plan.append(("AUTH", username, password) if username else ("AUTH", password))
+        if client_name:
+            plan.append(("CLIENT", "SETNAME", client_name))
+    if readonly:
+        plan.append(("READONLY",))
+    return plan
+
+
+def redact(args: Sequence[Arg]) -> Tuple[Arg, ...]:
+    """Return ``args`` with AUTH / HELLO ... AUTH credentials replaced, for logs and traces."""
+    if not args:
+        return tuple(args)
+    name = _upper(args[0])
+    if name == b"AUTH":
+        return (args[0],) + (_REDACTED,) * (len(args) - 1)
+    if name in (b"HELLO", b"MIGRATE"):
+        out = list(args)
+        i = 1
+        while i < len(out):
+            word = _upper(out[i])
+            # HELLO ... AUTH user pass; MIGRATE ... AUTH pass | AUTH2 user pass
+            count = 2 if word == b"AUTH2" or (word == b"AUTH" and name == b"HELLO") else (
+                1 if word == b"AUTH" else 0)
+            for j in range(i + 1, min(i + 1 + count, len(out))):
+                out[j] = _REDACTED
+            i += 1 + count
+        return tuple(out)
+    return tuple(args)
+
+
+def _upper(arg: Arg) -> bytes:
+    if isinstance(arg, str):
+        return arg.upper().encode()
+    if isinstance(arg, (bytes, bytearray)):
+        return bytes(arg).upper()
+    return b""
+
+
+def hexdump(data: bytes) -> str:
+    """A Netty-style hex dump: offset, 16 hex bytes, printable ASCII."""
+    lines = []
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        hexpart = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:08x}| {hexpart:<47} |{text}")
+    return "\n".join(lines)
+
+
+class ClusterConnection:
+    """A TCP connection to one node; ``readonly=True`` sends READONLY once in the handshake."""
+
+    description_format = "ClusterConnection<host={host},port={port}>"
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: Union[int, str] = 6379,
+        *,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        db: int = 0,
+        socket_timeout: Optional[float] = None,
+        socket_connect_timeout: Optional[float] = None,
+        socket_keepalive: bool = False,
+        socket_keepalive_options: Optional[Mapping[int, int]] = None,
+        retry_on_timeout: bool = False,
+        encoding: str = "utf-8",
+        encoding_errors: str = "strict",
+        decode_responses: bool = False,
+        readonly: bool = False,
+        client_name: Optional[str] = None,
+        protocol: int = 2,
+        health_check_interval: float = 0,
+        parser: str = "auto",
+        transport: Optional[Transport] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        server_hostname: Optional[str] = None,
+    ) -> None:
+        if db:
+            raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
+        if protocol not in (2, 3):
+            raise DataError(f"protocol must be 2 or 3, not {protocol!r}")
+        self.host = host
+        self.port = coerce_port(port)
+        self.address = NodeAddress(host, self.port)
+        self.username = username
+        self.password = password
+        self.socket_timeout = socket_timeout
+        self.socket_connect_timeout = (
+            socket_connect_timeout if socket_connect_timeout is not None else socket_timeout)
+        self.retry_on_timeout = retry_on_timeout
+        self.encoding = encoding
+        self.encoding_errors = encoding_errors
+        self.decode_responses = decode_responses
+        self.readonly = readonly
+        self.client_name = client_name
+        self.protocol = protocol
+        self.health_check_interval = health_check_interval
+        self.parser = parser
+        self._transport: Transport = transport or DEFAULT_TRANSPORT
+        self._options = TransportOptions(
+            keepalive=socket_keepalive, keepalive_options=socket_keepalive_options,
+            ssl_context=ssl_context, server_hostname=server_hostname)
+        self._sock: Optional[Stream] = None
+        self._decoder: Any = None
+        self._trace = False
+        #: Process that created this connection; pools discard connections from another pid.
+        self.pid = os.getpid()
+        #: Pool generation this connection belongs to (set by the pool; bumped by reset()).
+        self.generation = 0
+        #: monotonic() time of the last command (or of connecting).
+        self.last_used = 0.0
+        #: Called with each RESP3 push message that arrives between replies.
+        self.push_handler: Optional[Callable[[Any], None]] = None
+        self.on_connect_hooks: List[Callable[[ClusterConnection], None]] = []
+
+    # --- identity -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "connected" if self._sock is not None else "disconnected"
+        ro = ",readonly" if self.readonly else ""
+        return f"<{type(self).__name__} {self.address} {state}{ro} pid={self.pid}>"
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a socket is open (it may still have been closed by the peer)."""
+        return self._sock is not None
+
+    # --- connecting ---------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the socket and run the handshake, all within ``socket_connect_timeout``."""
+        if self._sock is not None:
+            return
+        timeout = self.socket_connect_timeout
+        deadline = None if timeout is None else monotonic() + timeout
+        self._trace = wire_logger.isEnabledFor(TRACE)
+        try:
+            sock = self._transport.open(self.address, timeout, self._options)
+        except ClusterCoreError:
+            raise
+        except OSError as exc:
+            raise _translate(exc, self.address, "connecting to") from exc
+        self._sock = sock
+        self._decoder = resp.make_decoder(
+            self.parser, encoding=self.encoding if self.decode_responses else None,
+            encoding_errors=self.encoding_errors)
+        try:
+            self._handshake(deadline)
+            for hook in self.on_connect_hooks:
+                hook(self)
+            sock.settimeout(self.socket_timeout)
+        except BaseException:
+            self.disconnect()
+            raise
+        self.pid = os.getpid()
+        self.last_used = monotonic()
+
+    def on_connect(self) -> None:
+        """Run the handshake on an open socket (redis-py-cluster's hook name)."""
+        timeout = self.socket_connect_timeout
+        self._handshake(None if timeout is None else monotonic() + timeout)
+
+    def _handshake(self, deadline: Optional[float]) -> None:
+        plan = handshake_plan(protocol=self.protocol, username=self.username,
+                              password=self.password, client_name=self.client_name,
+                              readonly=self.readonly)
+        if not plan:
+            return
+        self._send(plan, deadline)
+        first_error: Optional[BaseException] = None
+        for args in plan:
+            reply = self._read(deadline)
+            if isinstance(reply, ResponseError) and first_error is None:
+                first_error = self._handshake_error(args, reply)
+        if first_error is not None:
+            raise first_error
+
+    def _handshake_error(self, args: Tuple[Arg, ...], reply: ResponseError) -> BaseException:
+        step = " ".join(str(a) for a in redact(args)[:2] if not isinstance(a, bytes)) or "AUTH"
+        reply.node = self.address
+        if isinstance(reply, AuthenticationError):
+            err: ClusterCoreError = AuthenticationError(
+                f"authentication failed ({step}): {reply.message}", node=self.address)
+        elif _upper(args[0]) == b"HELLO":
+            err = ConnectionError(
+                f"HELLO {self.protocol} refused ({reply.message}); the server may not support "
+                "RESP3: use protocol=2", node=self.address)
+        else:
+            err = ConnectionError(f"handshake step {step} failed: {reply.message}",
+                                  node=self.address)
+        err.__cause__ = reply
+        return err
+
+    def disconnect(self) -> None:
+        """Close the socket (idempotent; never raises)."""
+        sock, self._sock = self._sock, None
+        self._decoder = None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    close = disconnect
+
+    # --- commands -----------------------------------------------------------------------------
+    def send_command(self, *args: Arg) -> None:
+        """Send one command (connecting first if needed)."""
+        self.send_commands((args,))
+
+    def send_commands(self, commands: Sequence[Sequence[Arg]]) -> None:
+        """Send several commands in one write (a pipeline); connect first if needed."""
+        if self._sock is None:
+            self.connect()
+        self._send(commands, None)
+
+    def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]],
+                            check_health: bool = True) -> None:
+        """Send pre-encoded bytes (redis-py-cluster's name). Not traced with redaction."""
+        if self._sock is None:
+            self.connect()
+        if isinstance(chunks, bytes):
+            chunks = (chunks,)
+        self._write(list(chunks), None)
+
+    def read_response(self) -> Any:
+        """Read the next reply; raise it if it is an error reply (with ``.node`` set)."""
+        reply = self._read(None)
+        if isinstance(reply, ResponseError):
+            reply.node = self.address
+            raise reply
+        return reply
+
+    def read_reply(self) -> Any:
+        """Read the next reply; an error reply is returned as a value (for pipelines)."""
+        reply = self._read(None)
+        if isinstance(reply, ResponseError):
+            reply.node = self.address
+        return reply
+
+    def execute(self, *args: Arg) -> Any:
+        """Send one command and return its reply, raising error replies: the hot path."""
+        sock = self._sock
+        if sock is None:
+            self.connect()
+            sock = self._sock
+            assert sock is not None
+        chunks = resp.pack_command(args, self.encoding, self.encoding_errors)
+        if self._trace:
+            self._trace_write((args,))
+        try:
+            if len(chunks) == 1:
+                sock.sendall(chunks[0])
+            else:
+                for chunk in chunks:
+                    sock.sendall(chunk)
+        except OSError as exc:
+            self.disconnect()
+            raise _translate(exc, self.address, "writing to") from exc
+        self.last_used = monotonic()
+        return self.read_response()
+
+    def check_health(self, now: Optional[float] = None) -> None:
+        """PING when idle longer than ``health_check_interval``; reconnect once if it fails."""
+        if not self.health_check_interval or self._sock is None:
+            return
+        if (now if now is not None else monotonic()) - self.last_used <= self.health_check_interval:
+            return
+        try:
+            self._ping()
+        except (ConnectionError, TimeoutError):
+            self.disconnect()
+            self.connect()
+            self._ping()
+
+    def _ping(self) -> None:
+        reply = self.execute("PING")
+        if reply not in (b"PONG", "PONG"):
+            self.disconnect()
+            raise ConnectionError(f"bad PING reply {reply!r}", node=self.address)
+
+    def has_pending_input(self) -> bool:
+        """True if the idle socket has data, EOF or an error waiting (not safe to reuse)."""
+        sock = self._sock
+        if sock is None:
+            return False
+        if self._decoder is not None and self._decoder.buffered():
+            return True
+        try:
+            return self._transport.has_pending_input(sock)
+        except (OSError, ValueError):
+            return True
+
+    # --- I/O internals ------------------------------------------------------------------------
+    def _send(self, commands: Sequence[Sequence[Arg]], deadline: Optional[float]) -> None:
+        chunks = resp.pack_commands(commands, self.encoding, self.encoding_errors)
+        if self._trace:
+            self._trace_write(commands)
+        self._write(chunks, deadline)
+
+    def _write(self, chunks: Sequence[Union[bytes, memoryview]], deadline: Optional[float]) -> None:
+        sock = self._sock
+        if sock is None:
+            raise ConnectionError("connection is closed", node=self.address)
+        try:
+            if deadline is not None:
+                sock.settimeout(_left(deadline))
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError as exc:
+            self.disconnect()
+            raise _translate(exc, self.address, "writing to") from exc
+        self.last_used = monotonic()
+
+    def _read(self, deadline: Optional[float]) -> Any:
+        decoder = self._decoder
+        sock = self._sock
+        if sock is None or decoder is None:
+            raise ConnectionError("connection is closed", node=self.address)
+        while True:
+            try:
+                reply = decoder.gets()
+            except ClusterCoreError:
+                self.disconnect()
+                raise
+            if reply is not resp.NEED_DATA:
+                if self.protocol == 3 and isinstance(reply, resp.PushReply):
+                    if self.push_handler is not None:
+                        self.push_handler(reply)
+                    continue
+                return reply
+            try:
+                if deadline is not None:
+                    sock.settimeout(_left(deadline))
+                data = sock.recv(_RECV_SIZE)
+            except OSError as exc:
+                self.disconnect()
+                err = _translate(exc, self.address, "reading from")
+                err.request_sent = True
+                raise err from exc
+            if not data:
+                self.disconnect()
+                err = ConnectionError("connection closed by the server", node=self.address)
+                err.request_sent = True
+                raise err
+            if self._trace:
+                self._trace_read(data)
+            decoder.feed(data)
+
+    def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
+        safe = [redact(cmd) for cmd in commands]
+        data = b"".join(bytes(c) for c in resp.pack_commands(safe, self.encoding, "replace"))
+        wire_logger.log(TRACE, "%s WRITE %dB\n%s", self.address, len(data), hexdump(data))
+
+    def _trace_read(self, data: bytes) -> None:
+        wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
+
+
+def _left(deadline: float) -> float:
+    left = deadline - monotonic()
+    if left <= 0:
+        raise OSError(110, "deadline reached")  # ETIMEDOUT: translated to TimeoutError
+    return left
+
+
+class SSLClusterConnection(ClusterConnection):
+    """A TLS connection; takes redis-py-cluster's ``ssl_*`` arguments or a ready ``ssl_context``."""
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: Union[int, str] = 6379,
+        *,
+        ssl_cert_reqs: Union[str, int, None] = "required",
+        ssl_ca_certs: Optional[str] = None,
+        ssl_ca_data: Optional[str] = None,
+        ssl_certfile: Optional[str] = None,
+        ssl_keyfile: Optional[str] = None,
+        ssl_password: Optional[str] = None,
+        ssl_check_hostname: bool = False,
+        ssl_min_version: Any = None,
+        ssl_ciphers: Optional[str] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        **kwargs: Any,
+    ) -> None:
+        if ssl_context is None:
+            ssl_context = make_ssl_context(
+                ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs, ssl_ca_data=ssl_ca_data,
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_password=ssl_password,
+                ssl_check_hostname=ssl_check_hostname, ssl_min_version=ssl_min_version,
+                ssl_ciphers=ssl_ciphers)
+        super().__init__(host, port, ssl_context=ssl_context, **kwargs)
+
+
+#: redis-py's name for a plain connection.
+Connection = ClusterConnection

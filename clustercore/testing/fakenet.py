@@ -1,0 +1,219 @@
+"""An in-process network of fake servers, plugged in at the transport boundary.
+
+``FakeNetwork`` implements clustercore's ``Transport`` protocol: ``open(address, ...)`` returns a
+``FakeStream`` whose ``sendall`` feeds the bytes to a server object through clustercore's own
+RESP decoder, and whose ``recv`` returns the server's encoded replies. Everything above the
+transport (encoder, decoder, connection, handshake, pools, client) runs unmodified and no socket,
+thread or sleep is involved. Faults are switches: refuse connections, freeze a node (reads time
+out at once, as if the full socket timeout had passed), drop every open connection, or cut a
+reply half-way.
+
+A server is any object with ``handle(session, args) -> reply``; the reply is encoded with
+``resp.encode_reply`` (an Exception instance becomes an error reply; :data:`NO_REPLY` sends
+nothing). :class:`FakeSession` is the per-connection state a real server keeps.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import threading
+from typing import Any, Dict, List, Optional, Protocol, Set, Union
+
+from .. import resp
+from ..address import NodeAddress
+from ..transport import TransportOptions
+
+__all__ = ["NO_REPLY", "FakeNetwork", "FakeServer", "FakeSession", "FakeStream"]
+
+#: Returned by a server's handle() to send no reply at all for that command.
+NO_REPLY: Any = object()
+
+_ids = itertools.count(1)
+
+
+class FakeSession:
+    """Per-connection server state: protocol, auth, READONLY, ASKING, name, commands seen."""
+
+    def __init__(self, address: NodeAddress, tls: bool) -> None:
+        self.address = address
+        self.tls = tls
+        self.id = next(_ids)
+        self.protocol = 2
+        self.authenticated_as: Optional[str] = None
+        self.readonly = False
+        self.asking = False
+        self.name: Optional[str] = None
+        self.commands: List[List[bytes]] = []
+        #: Extra state a server may keep per connection (MULTI queue, WATCH set...).
+        self.state: Dict[str, Any] = {}
+
+
+class FakeServer(Protocol):
+    """What a fake node implements: answer one command of one session."""
+
+    def handle(self, session: FakeSession, args: List[bytes]) -> Any: ...
+
+
+class FakeStream:
+    """The client's end of a fake connection: behaves like a blocking socket with a timeout."""
+
+    def __init__(self, network: FakeNetwork, address: NodeAddress, server: FakeServer,
+                 tls: bool) -> None:
+        self._network = network
+        self.address = address
+        self.server = server
+        self.session = FakeSession(address, tls)
+        self._decoder = resp.PythonDecoder()
+        self._out = bytearray()
+        self.closed = False
+        self.closed_by_server = False
+        self.timeout: Optional[float] = None
+        #: Cut the next reply after this many bytes, then close (a connection dropped mid-reply).
+        self.cut_after: Optional[int] = None
+
+    # socket-like API used by ClusterConnection
+    def sendall(self, data: Union[bytes, bytearray, memoryview], /) -> None:
+        if self.closed or self.closed_by_server:
+            raise BrokenPipeError(32, "Broken pipe")
+        self._network.bytes_sent += len(data)
+        self._decoder.feed(bytes(data))
+        while True:
+            args = self._decoder.gets()
+            if args is resp.NEED_DATA:
+                break
+            if self._network.is_frozen(self.address):
+                continue  # the node swallows the command and never answers
+            self.session.commands.append(list(args))
+            reply = self.server.handle(self.session, list(args))
+            if reply is not NO_REPLY:
+                self._out += resp.encode_reply(reply, self.session.protocol)
+            if self.closed_by_server:
+                break
+
+    def recv(self, bufsize: int, /) -> bytes:
+        if self.closed:
+            raise OSError(9, "Bad file descriptor")
+        if self._out:
+            if self.cut_after is not None:
+                n = min(bufsize, self.cut_after)
+                data = bytes(self._out[:n])
+                self._out.clear()
+                self.cut_after = None
+                self.closed_by_server = True
+                return data
+            data = bytes(self._out[:bufsize])
+            del self._out[:bufsize]
+            return data
+        if self.closed_by_server:
+            return b""
+        # Nothing will ever arrive: a blocking socket would wait out its timeout.
+        self._network.advance(self.timeout)
+        raise builtins.TimeoutError("timed out")
+
+    def settimeout(self, value: Optional[float], /) -> None:
+        self.timeout = value
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._network._forget(self)
+
+    # server-side controls
+    def drop(self) -> None:
+        """The server closes this connection (pending replies are lost)."""
+        self._out.clear()
+        self.closed_by_server = True
+
+    def pending_output(self) -> int:
+        """Bytes the server has written that the client has not read yet."""
+        return len(self._out)
+
+
+class FakeNetwork:
+    """A Transport whose addresses lead to in-process fake servers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.servers: Dict[NodeAddress, FakeServer] = {}
+        self.streams: List[FakeStream] = []
+        self.refused: Set[NodeAddress] = set()
+        self.frozen: Set[NodeAddress] = set()
+        self.opened = 0
+        self.bytes_sent = 0
+        #: Seconds of (fake) time spent waiting on timeouts; tests read it instead of a clock.
+        self.waited = 0.0
+
+    def add(self, address: NodeAddress, server: FakeServer) -> None:
+        """Make ``address`` reachable, answered by ``server``."""
+        with self._lock:
+            self.servers[address] = server
+
+    def remove(self, address: NodeAddress) -> None:
+        """The node is gone: new connections are refused, open ones are dropped."""
+        with self._lock:
+            self.servers.pop(address, None)
+        self.drop_connections(address)
+
+    def refuse(self, address: NodeAddress, refused: bool = True) -> None:
+        """Refuse (or accept again) new connections to ``address``."""
+        with self._lock:
+            (self.refused.add if refused else self.refused.discard)(address)
+
+    def freeze(self, address: NodeAddress, frozen: bool = True) -> None:
+        """Freeze a node: it accepts TCP but never answers (connects and reads time out)."""
+        with self._lock:
+            (self.frozen.add if frozen else self.frozen.discard)(address)
+
+    def is_frozen(self, address: NodeAddress) -> bool:
+        return address in self.frozen
+
+    def drop_connections(self, address: Optional[NodeAddress] = None) -> int:
+        """Close every open connection (to one node, or all): the next read gets EOF."""
+        with self._lock:
+            victims = [s for s in self.streams if address is None or s.address == address]
+        for stream in victims:
+            stream.drop()
+        return len(victims)
+
+    def connections_to(self, address: NodeAddress) -> List[FakeStream]:
+        """Open (not client-closed) streams to ``address``."""
+        with self._lock:
+            return [s for s in self.streams if s.address == address]
+
+    def advance(self, seconds: Optional[float]) -> None:
+        """Account for time a real socket would have blocked."""
+        with self._lock:
+            self.waited += seconds or 0.0
+
+    # Transport protocol
+    def open(self, address: NodeAddress, timeout: Optional[float],
+             options: TransportOptions) -> FakeStream:
+        """Connect to a fake server, or fail the way a real network would."""
+        with self._lock:
+            server = self.servers.get(address)
+            refused = address in self.refused
+            frozen = address in self.frozen
+        if server is None or refused:
+            raise ConnectionRefusedError(111, "Connection refused")
+        stream = FakeStream(self, address, server, tls=options.ssl_context is not None)
+        stream.timeout = timeout
+        if frozen and options.ssl_context is not None:
+            # A TLS handshake with a frozen node waits out the connect timeout.
+            self.advance(timeout)
+            raise builtins.TimeoutError("timed out")
+        with self._lock:
+            self.streams.append(stream)
+            self.opened += 1
+        return stream
+
+    def has_pending_input(self, stream: Any) -> bool:
+        """True when the idle stream has data or EOF waiting (it is not safe to reuse)."""
+        return bool(stream.closed_by_server or stream.pending_output())
+
+    def _forget(self, stream: FakeStream) -> None:
+        with self._lock:
+            try:
+                self.streams.remove(stream)
+            except ValueError:
+                pass
