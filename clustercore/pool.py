@@ -1,0 +1,609 @@
+"""The pool of connections to ONE node, and the cluster-wide connection budget.
+
+Shape (after urllib3's blocking pool and httpcore's hand-over rules):
+
+* idle connections sit on a LIFO stack: warm sockets stay busy, cold ones age out at the bottom
+  and are reaped after ``max_idle_time``;
+* ``_count`` (idle + in use + being created) is capped per node (``max_size``) and, through a
+  shared :class:`Budget`, across the whole cluster (``max_connections``);
+* a caller that finds no capacity waits in a FIFO line with a deadline; a released connection
+  is handed *directly* to the first waiter (it never looks idle in between), a closed one hands
+  its capacity over. Budget-starved waiters (the cluster-wide cap) queue on the budget, and a
+  connection released on another node is closed to make room for them, so the pool never stalls
+  while capacity exists anywhere;
+* under a lock only counters and lists change; connecting, PING, and closing sockets happen
+  after the lock is released;
+* a node whose connects fail is *marked failing* for a cool-down: new connects fail fast instead
+  of every thread paying the connect timeout, and after the cool-down exactly one caller probes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from time import monotonic
+from typing import Any, Callable, Deque, List, Optional, Union
+
+from .address import NodeAddress
+from .connection import ClusterConnection
+from .errors import (
+    ClusterCoreError,
+    ConnectionError,
+    PoolClosedError,
+    PoolTimeoutError,
+    TimeoutError,
+    TooManyConnectionsError,
+    TooManyWaitersError,
+)
+from .stats import EventHook, NodeStats
+
+__all__ = ["Budget", "NodePool"]
+
+ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
+
+# Tokens a waiter can be woken with besides a connection.
+_NODE_SLOT = "node-slot"      # node and budget capacity reserved for the waiter: create one
+_BUDGET_SLOT = "budget-slot"  # only a cluster-wide slot was handed over
+
+
+class _Waiter:
+    """One parked caller: a pre-acquired lock that the server releases after setting ``result``."""
+
+    __slots__ = ("lock", "on_budget", "pool", "result")
+
+    def __init__(self, pool: NodePool, on_budget: bool) -> None:
+        self.pool = pool
+        self.on_budget = on_budget
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.result: Union[ClusterConnection, str, BaseException, None] = None
+
+    def wake(self, result: Union[ClusterConnection, str, BaseException]) -> None:
+        self.result = result
+        self.lock.release()
+
+
+class Budget:
+    """A cluster-wide cap on open connections, shared by every NodePool of one cluster pool.
+
+    Lock order: a NodePool's lock may be held while taking the budget's lock, never the reverse.
+    """
+
+    def __init__(self, limit: Optional[int]) -> None:
+        self.limit = limit
+        self.used = 0
+        self.waiters: Deque[_Waiter] = deque()
+        self.pools: List[NodePool] = []
+        self._lock = threading.Lock()
+
+    def try_take(self) -> bool:
+        """Reserve one connection slot if the cap allows."""
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+    def give_back(self) -> None:
+        """A connection closed: pass its slot to the first budget waiter, or free it."""
+        with self._lock:
+            if self.waiters:
+                self.waiters.popleft().wake(_BUDGET_SLOT)
+            else:
+                self.used -= 1
+
+    def pop_waiter(self) -> Optional[_Waiter]:
+        """Dequeue the first budget waiter, if any (caller then serves it)."""
+        if not self.waiters:  # unlocked peek; the caller holds its node lock (see NodePool.put)
+            return None
+        with self._lock:
+            return self.waiters.popleft() if self.waiters else None
+
+    def enqueue(self, waiter: _Waiter) -> None:
+        with self._lock:
+            self.waiters.append(waiter)
+
+    def dequeue(self, waiter: _Waiter) -> bool:
+        """Remove a waiter that timed out; False if it was already served."""
+        with self._lock:
+            try:
+                self.waiters.remove(waiter)
+                return True
+            except ValueError:
+                return False
+
+    def remove_waiters_of(self, pool: NodePool) -> List[_Waiter]:
+        """Take a closing pool's waiters out of the budget line."""
+        with self._lock:
+            mine = [w for w in self.waiters if w.pool is pool]
+            for w in mine:
+                self.waiters.remove(w)
+            return mine
+
+    def reclaim_idle(self, exclude: NodePool) -> bool:
+        """Close one idle connection on another node to free a slot; True if one was found."""
+        candidates = sorted((p for p in list(self.pools) if p is not exclude and p._idle),
+                            key=lambda p: -len(p._idle))
+        for pool in candidates:
+            conn = pool._take_idle_for_reclaim()
+            if conn is not None:
+                pool._emit_closed(conn, "reclaimed")
+                conn.disconnect()
+                self.give_back()
+                return True
+        return False
+
+
+class NodePool:
+    """Connections to one node: LIFO idle stack, caps, FIFO waiters, failure mark, stats."""
+
+    def __init__(
+        self,
+        address: NodeAddress,
+        factory: ConnectionFactory,
+        *,
+        max_size: Optional[int] = None,
+        budget: Optional[Budget] = None,
+        blocking: bool = False,
+        timeout: Optional[float] = 20.0,
+        max_waiters: Optional[int] = None,
+        max_idle_time: Optional[float] = None,
+        failure_cooldown: float = 1.0,
+        event_hook: Optional[EventHook] = None,
+        clock: Callable[[], float] = monotonic,
+        role: Optional[str] = None,
+    ) -> None:
+        self.address = address
+        self.role = role
+        self._factory = factory
+        self.max_size = max_size
+        self._budget = budget
+        self.blocking = blocking
+        self.timeout = timeout
+        self.max_waiters = max_waiters
+        self.max_idle_time = max_idle_time
+        self.failure_cooldown = failure_cooldown
+        self._hook = event_hook
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._idle: List[ClusterConnection] = []
+        self._waiters: Deque[_Waiter] = deque()
+        self._count = 0
+        self._in_use = 0
+        self._budget_waiting = 0
+        self.generation = 0
+        self.closed = False
+        self._failed_until = 0.0
+        self._probing = False
+        self._next_reap = 0.0
+        # statistics
+        self.created = 0
+        self.closed_count = 0
+        self.waits = 0
+        self.wait_timeouts = 0
+        self.total_wait_time = 0.0
+        self.health_check_failures = 0
+        self.connect_failures = 0
+        if budget is not None:
+            budget.pools.append(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("failing" if self.failing else "open")
+        return (f"<NodePool {self.address} {state} in_use={self._in_use} idle={len(self._idle)} "
+                f"waiting={len(self._waiters) + self._budget_waiting} max={self.max_size}>")
+
+    # --- checkout -----------------------------------------------------------------------------
+    def get(self, timeout: Optional[float] = None) -> ClusterConnection:
+        """Check out a connected connection, waiting up to ``timeout`` (blocking pools only)."""
+        if timeout is None:
+            timeout = self.timeout
+        deadline: Optional[float] = None
+        while True:
+            waiter: Optional[_Waiter] = None
+            conn: Optional[ClusterConnection] = None
+            create = reclaim = False
+            with self._lock:
+                if self.closed:
+                    raise PoolClosedError(f"pool for {self.address} is closed", node=self.address)
+                if self._idle:
+                    conn = self._idle.pop()
+                    self._in_use += 1
+                elif self.max_size is None or self._count < self.max_size:
+                    if self._budget is None or self._budget.try_take():
+                        self._count += 1
+                        self._in_use += 1
+                        create = True
+                    elif self.blocking:
+                        waiter = self._queue_locked(on_budget=True)
+                    else:
+                        reclaim = True
+                elif self.blocking:
+                    waiter = self._queue_locked(on_budget=False)
+                else:
+                    raise TooManyConnectionsError(
+                        f"Too many connections to {self.address} (max {self.max_size} per node)",
+                        node=self.address)
+            if conn is not None:
+                ready = self._prepare(conn)
+                if ready is not None:
+                    return ready
+                continue  # it was stale and is now closed; try again
+            if create:
+                return self._create()
+            if reclaim:
+                # Non-blocking pool at the cluster-wide cap: close an idle connection elsewhere.
+                assert self._budget is not None
+                if not self._budget.reclaim_idle(exclude=self):
+                    raise TooManyConnectionsError(
+                        f"Too many connections (max {self._budget.limit} in all)",
+                        node=self.address)
+                continue
+            assert waiter is not None
+            if deadline is None and timeout is not None:
+                deadline = self._clock() + timeout
+            result = self._wait(waiter, deadline, timeout)
+            if isinstance(result, ClusterConnection):
+                ready = self._prepare(result)
+                if ready is not None:
+                    return ready
+            elif result == _NODE_SLOT:
+                return self._create()
+            else:  # _BUDGET_SLOT
+                got = self._use_budget_slot()
+                if got is not None:
+                    return got
+
+    def _queue_locked(self, on_budget: bool) -> _Waiter:
+        """Park the caller in the node's line or the budget's line (lock held)."""
+        waiting = len(self._waiters) + self._budget_waiting
+        if self.max_waiters is not None and waiting >= self.max_waiters:
+            raise TooManyWaitersError(
+                f"{waiting} callers already waiting for {self.address} (max_waiters="
+                f"{self.max_waiters})", node=self.address)
+        waiter = _Waiter(self, on_budget)
+        self.waits += 1
+        if on_budget:
+            assert self._budget is not None
+            self._budget_waiting += 1
+            self._budget.enqueue(waiter)
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    def _wait(self, waiter: _Waiter, deadline: Optional[float],
+              timeout: Optional[float]) -> Union[ClusterConnection, str]:
+        """Block until served or the deadline passes; raise PoolTimeoutError on timeout."""
+        if waiter.on_budget:
+            assert self._budget is not None
+            self._budget.reclaim_idle(exclude=self)
+        started = self._clock()
+        self._emit("checkout_waited", waiting_for="budget" if waiter.on_budget else "node")
+        remaining = -1.0 if deadline is None else max(0.0, deadline - self._clock())
+        served = waiter.lock.acquire(timeout=remaining)
+        timed_out = False
+        with self._lock:
+            if not served:
+                if waiter.on_budget:
+                    assert self._budget is not None
+                    timed_out = self._budget.dequeue(waiter)
+                else:
+                    try:
+                        self._waiters.remove(waiter)
+                        timed_out = True
+                    except ValueError:
+                        timed_out = False  # served just as the wait ran out
+            if waiter.on_budget:
+                self._budget_waiting -= 1
+            self.total_wait_time += self._clock() - started
+            if timed_out:
+                self.wait_timeouts += 1
+        if timed_out:
+            self._emit("checkout_timeout", timeout=timeout)
+            cap = f"max {self.max_size} per node" if self.max_size is not None else "no node cap"
+            if self._budget is not None and self._budget.limit is not None:
+                cap += f", {self._budget.limit} in all"
+            raise PoolTimeoutError(
+                f"no connection to {self.address} became free within {timeout}s ({cap})",
+                node=self.address)
+        if not served:
+            waiter.lock.acquire()  # the server has set the result; take it
+        result = waiter.result
+        if isinstance(result, BaseException):
+            raise result
+        assert result is not None
+        return result
+
+    def _use_budget_slot(self) -> Optional[ClusterConnection]:
+        """Woken with a cluster-wide slot: reuse an idle one, create one, or wait on the node."""
+        assert self._budget is not None
+        conn: Optional[ClusterConnection] = None
+        create = False
+        with self._lock:
+            closed = self.closed
+            if not closed and self._idle:
+                conn = self._idle.pop()
+                self._in_use += 1
+            elif not closed and (self.max_size is None or self._count < self.max_size):
+                self._count += 1
+                self._in_use += 1
+                create = True
+            if not create:
+                self._budget.give_back()  # the slot is not needed (or cannot be used) here
+        if closed:
+            raise PoolClosedError(f"pool for {self.address} is closed", node=self.address)
+        if conn is not None:
+            return self._prepare(conn)
+        if create:
+            return self._create()
+        return None  # the node cap is reached: loop and wait on the node line
+
+    def _prepare(self, conn: ClusterConnection) -> Optional[ClusterConnection]:
+        """Vet a reused connection outside the lock; None if it was stale (and is now closed)."""
+        if conn.generation != self.generation or not conn.is_connected or conn.has_pending_input():
+            self._discard(conn, "stale")
+            return None
+        if conn.health_check_interval:
+            try:
+                conn.check_health(self._clock())
+            except ClusterCoreError:
+                with self._lock:
+                    self.health_check_failures += 1
+                self._discard(conn, "health check failed")
+                raise
+        return conn
+
+    def _create(self) -> ClusterConnection:
+        """Open a new connection for a slot already counted; give the slot back on failure."""
+        now = self._clock()
+        with self._lock:
+            failing = now < self._failed_until or self._probing
+            if not failing and self._failed_until:
+                self._probing = True  # cool-down over: this caller is the one probe
+        if failing:
+            self._release_slot()
+            raise ConnectionError(
+                f"node {self.address} is marked failing after a connection error; not "
+                "dialling it again until its cool-down ends", node=self.address)
+        try:
+            conn = self._factory(self.address)
+            conn.generation = self.generation
+            conn.connect()
+        except BaseException as exc:
+            self._release_slot()
+            if isinstance(exc, (ConnectionError, TimeoutError)):
+                self._mark_failing(exc)
+            else:
+                with self._lock:
+                    self._probing = False
+            raise
+        recovered = False
+        with self._lock:
+            self.created += 1
+            if self._failed_until or self._probing:
+                recovered = True
+            self._failed_until = 0.0
+            self._probing = False
+        conn._owner = self  # type: ignore[attr-defined]
+        if self._hook is not None:
+            self._emit("connection_created")
+            if recovered:
+                self._emit("node_recovered")
+        return conn
+
+    def _mark_failing(self, exc: BaseException) -> None:
+        with self._lock:
+            self.connect_failures += 1
+            self._failed_until = self._clock() + self.failure_cooldown
+            self._probing = False
+        self._emit("node_failing", error=repr(exc), cooldown=self.failure_cooldown)
+
+    def mark_failing(self, exc: Optional[BaseException] = None) -> None:
+        """Called by the client when a command on this node failed at the socket level."""
+        self._mark_failing(exc or ConnectionError("marked failing", node=self.address))
+
+    def clear_failing(self) -> None:
+        """Forget the failure mark (the topology says the node is back)."""
+        with self._lock:
+            self._failed_until = 0.0
+
+    @property
+    def failing(self) -> bool:
+        """Whether new connections are currently refused by the failure mark."""
+        return self._clock() < self._failed_until
+
+    # --- release ------------------------------------------------------------------------------
+    def put(self, conn: ClusterConnection) -> None:
+        """Return a checked-out connection: hand it to a waiter, keep it idle, or close it."""
+        reusable = conn.generation == self.generation and conn.is_connected
+        to_close: Optional[ClusterConnection] = None
+        now = conn.last_used = self._clock()  # idle time counts from here, on the pool's clock
+        with self._lock:
+            if reusable and not self.closed:
+                if self._waiters:
+                    self._waiters.popleft().wake(conn)
+                    return
+                budget_waiter = self._budget.pop_waiter() if self._budget is not None else None
+                if budget_waiter is None:
+                    self._in_use -= 1
+                    self._idle.append(conn)
+                    if self.max_idle_time is not None and now >= self._next_reap:
+                        to_reap = self._collect_idle_locked(now)
+                        if to_reap:
+                            self._close_all(to_reap, "idle")
+                    return
+                if budget_waiter.pool is self:
+                    budget_waiter.wake(conn)  # it stays in use, now by the waiter
+                    return
+                # Close it to make room on another node: its budget slot goes to that waiter.
+                self._in_use -= 1
+                self._count -= 1
+                self.closed_count += 1
+                budget_waiter.wake(_BUDGET_SLOT)
+                to_close = conn
+            else:
+                self._in_use -= 1
+                self._count -= 1
+                self.closed_count += 1
+                self._grant_locked()
+                to_close = conn
+        self._emit_closed(to_close, "released to a closed or reset pool" if not reusable
+                          or self.closed else "making room")
+        to_close.disconnect()
+
+    release = put
+
+    def _discard(self, conn: ClusterConnection, why: str) -> None:
+        """Close a checked-out connection that must not be reused; pass its slot on."""
+        with self._lock:
+            self._in_use -= 1
+            self._count -= 1
+            self.closed_count += 1
+            self._grant_locked()
+        self._emit_closed(conn, why)
+        conn.disconnect()
+
+    def discard(self, conn: ClusterConnection) -> None:
+        """Public form of _discard for the client: the connection broke or timed out."""
+        self._discard(conn, "broken")
+
+    def _release_slot(self) -> None:
+        """A reserved slot was not used (connect failed): pass it on."""
+        with self._lock:
+            self._in_use -= 1
+            self._count -= 1
+            self._grant_locked()
+
+    def _grant_locked(self) -> None:
+        """One connection's capacity was freed (lock held): first node waiter, else the budget."""
+        if self._waiters:
+            self._count += 1
+            self._in_use += 1
+            self._waiters.popleft().wake(_NODE_SLOT)
+        elif self._budget is not None:
+            self._budget.give_back()
+
+    def _take_idle_for_reclaim(self) -> Optional[ClusterConnection]:
+        with self._lock:
+            if not self._idle:
+                return None
+            conn = self._idle.pop(0)  # the coldest
+            self._count -= 1
+            self.closed_count += 1
+            return conn
+
+    # --- maintenance --------------------------------------------------------------------------
+    def _collect_idle_locked(self, now: float, keep: int = 0) -> List[ClusterConnection]:
+        """Remove idle connections unused for max_idle_time from the bottom (lock held)."""
+        self._next_reap = now + min(1.0, (self.max_idle_time or 1.0) / 2)
+        limit = now - (self.max_idle_time or 0.0)
+        victims = []
+        while len(self._idle) > keep and self._idle[0].last_used < limit:
+            victims.append(self._idle.pop(0))
+        for _ in victims:
+            self._count -= 1
+            self.closed_count += 1
+            if self._budget is not None:
+                self._budget.give_back()
+        return victims
+
+    def reap(self, keep: int = 0) -> int:
+        """Close idle connections older than max_idle_time, keeping at least ``keep`` idle."""
+        if self.max_idle_time is None:
+            return 0
+        with self._lock:
+            victims = self._collect_idle_locked(self._clock(), keep)
+        self._close_all(victims, "idle")
+        return len(victims)
+
+    def fill(self, min_idle: int) -> int:
+        """Open connections until ``min_idle`` are idle (a maintenance thread calls this)."""
+        opened = 0
+        while True:
+            with self._lock:
+                if self.closed or len(self._idle) >= min_idle or self.failing:
+                    return opened
+            try:
+                conn = self.get(timeout=0)
+            except (ConnectionError, TimeoutError):
+                return opened
+            self.put(conn)
+            opened += 1
+
+    def _close_all(self, conns: List[ClusterConnection], why: str) -> None:
+        # Called with or without the lock; disconnect() is a local close() and never blocks long.
+        for conn in conns:
+            self._emit_closed(conn, why)
+            conn.disconnect()
+
+    def disconnect(self) -> None:
+        """Close idle connections now and in-use ones when they come back; stay usable."""
+        with self._lock:
+            self.generation += 1
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self.closed_count += len(idle)
+            for _ in idle:
+                self._grant_locked()
+        self._close_all(idle, "disconnect")
+
+    def close(self) -> None:
+        """Fence new checkouts, fail the waiters, close idle connections; in-use ones on return."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.generation += 1
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self.closed_count += len(idle)
+            if self._budget is not None:
+                for _ in idle:
+                    self._budget.give_back()
+            waiters = list(self._waiters)
+            self._waiters.clear()
+            if self._budget is not None:
+                waiters += self._budget.remove_waiters_of(self)
+        err = PoolClosedError(f"pool for {self.address} was closed", node=self.address)
+        for waiter in waiters:
+            waiter.wake(err)
+        self._close_all(idle, "pool closed")
+
+    # --- observation --------------------------------------------------------------------------
+    def stats(self) -> NodeStats:
+        """A frozen snapshot of this node's pool."""
+        with self._lock:
+            return NodeStats(
+                address=self.address, role=self.role, created=self.created,
+                closed=self.closed_count, in_use=self._in_use, idle=len(self._idle),
+                waiting=len(self._waiters) + self._budget_waiting, waits=self.waits,
+                wait_timeouts=self.wait_timeouts, total_wait_time=self.total_wait_time,
+                health_check_failures=self.health_check_failures,
+                connect_failures=self.connect_failures, failing=self.failing)
+
+    @property
+    def in_use(self) -> int:
+        """Connections checked out right now."""
+        return self._in_use
+
+    @property
+    def idle_count(self) -> int:
+        """Idle connections right now."""
+        return len(self._idle)
+
+    @property
+    def count(self) -> int:
+        """Connections open or being opened (idle + in use)."""
+        return self._count
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        hook = self._hook
+        if hook is not None:
+            fields["node"] = self.address
+            try:
+                hook(event, fields)
+            except Exception:  # a broken metrics adapter must not break a command
+                pass
+
+    def _emit_closed(self, conn: ClusterConnection, why: str) -> None:
+        if self._hook is not None:
+            self._emit("connection_closed", reason=why)
