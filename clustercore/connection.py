@@ -349,6 +349,24 @@ class ClusterConnection:
         self.last_used = monotonic()
         return self.read_response()
 
+    def execute_blocking(self, args: Sequence[Arg], server_timeout: float) -> Any:
+        """Run a blocking command (BLPOP, XREAD BLOCK ...) that the server may hold for
+        ``server_timeout`` seconds (``inf``: forever): the socket waits that long plus
+        socket_timeout, then goes back to socket_timeout."""
+        if self._sock is None:
+            self.connect()
+        sock = self._sock
+        assert sock is not None
+        if server_timeout == float("inf") or self.socket_timeout is None:
+            sock.settimeout(None)
+        else:
+            sock.settimeout(server_timeout + self.socket_timeout)
+        try:
+            return self.execute(*args)
+        finally:
+            if self._sock is sock:
+                sock.settimeout(self.socket_timeout)
+
     def check_health(self, now: Optional[float] = None) -> None:
         """PING when idle longer than ``health_check_interval``; reconnect once if it fails."""
         if not self.health_check_interval or self._sock is None:

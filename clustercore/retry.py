@@ -1,0 +1,50 @@
+"""Frozen retry settings and backoff: values, not objects with hidden counters.
+
+:class:`Backoff` computes the pause before attempt *n* (exponential, capped, with "equal jitter":
+half fixed, half random, so retries never burst and never all line up). :class:`RetryPolicy`
+holds the per-command budgets. Nothing here sleeps; the client sleeps (outside every lock and
+without holding a connection) for what these values say.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Optional
+
+__all__ = ["Backoff", "RetryPolicy"]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with equal jitter: ``d = min(cap, base * 2**n)``, pause in [d/2, d]."""
+
+    base: float = 0.025
+    cap: float = 0.5
+
+    def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0 = the first retry)."""
+        ceiling = min(self.cap, self.base * 2.0 ** min(attempt, 30))
+        jitter: float = (rng or random).random()
+        return ceiling / 2 + jitter * ceiling / 2
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Budgets for one command: redirects, retries of transient errors, and one deadline.
+
+    ``deadline`` (seconds, counted from the first failure) should outlast a failover:
+    cluster-node-timeout plus the time to refresh the topology (5 s suits the default 15 s
+    node timeout poorly; set it to node timeout + 2 s for your cluster).
+    """
+
+    max_redirects: int = 16
+    cluster_down_attempts: int = 3
+    deadline: float = 5.0
+    backoff: Backoff = Backoff()
+    #: Re-send a non-idempotent command whose request may already have run (default: never).
+    retry_non_idempotent: bool = False
+
+    def with_(self, **changes: object) -> RetryPolicy:
+        """A copy with some fields changed (the policy itself never changes)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""Pure decisions of the execute loop: given an error and the attempt so far, what next?
+
+No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
+
+* MOVED: go to the new owner (the pool updates that slot at once); ASK: ASKING + command on
+  the target, once. Both count toward the redirect budget (16, redis-py-cluster's TTL).
+* TRYAGAIN, LOADING: back off and retry. READONLY on a write: the node was demoted, the write
+  was refused (not applied): refresh, back off, retry. CLUSTERDOWN / MASTERDOWN: refresh and
+  back off, at most ``cluster_down_attempts`` times.
+* Connection error or timeout: the node is marked failing, the topology refreshed off the
+  caller's path, and the command retried after a backoff -- unless the request was already
+  written and the command is not idempotent: then the outcome is unknown and the caller is told
+  (OutcomeUnknownError), never silently re-sent.
+* Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
+* Everything that waits is bounded by one deadline per command, counted from the first failure.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional, Set
+
+from .address import NodeAddress
+from .errors import (
+    AskError,
+    AuthenticationError,
+    BusyLoadingError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    OutcomeUnknownError,
+    PoolError,
+    ProtocolError,
+    ReadOnlyError,
+    RedirectBudgetExceededError,
+    TimeoutError,
+    TryAgainError,
+)
+from .retry import RetryPolicy
+
+__all__ = ["Action", "Attempt", "Step", "next_step"]
+
+
+class Action(enum.Enum):
+    """What the execute loop does next."""
+
+    MOVED = "moved"        # update the slot, route again
+    ASK = "ask"            # ASKING + the command on ``target``, once
+    RETRY = "retry"        # wait ``delay``, route again (maybe after a refresh request)
+    RAISE = "raise"        # give ``error`` to the caller
+
+
+class Step(NamedTuple):
+    """One decision: the action plus what it needs."""
+
+    action: Action
+    error: Optional[BaseException] = None
+    target: Optional[NodeAddress] = None
+    delay: float = 0.0
+    refresh: Optional[str] = None      # ask for a background topology refresh with this trigger
+    mark_failing: bool = False         # the node failed at the socket level
+
+
+@dataclass
+class Attempt:
+    """The explicit state of one command's attempts (owned by one call, never shared)."""
+
+    redirects: int = 0
+    retries: int = 0
+    cluster_down: int = 0
+    first_failure: Optional[float] = None
+    avoid: Set[NodeAddress] = field(default_factory=set)
+
+
+def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, policy: RetryPolicy,
+              now: float, command: str = "", rng: Optional[random.Random] = None) -> Step:
+    """Decide what follows ``error``; updates the counters in ``attempt``."""
+    if isinstance(error, (AskError, MovedError)):
+        if attempt.redirects >= policy.max_redirects:
+            exc = RedirectBudgetExceededError(
+                f"{command or 'command'} was redirected {attempt.redirects} times without "
+                "reaching its slot owner (TTL exhausted)", node=error.node)
+            exc.__cause__ = error
+            return Step(Action.RAISE, exc)
+        attempt.redirects += 1
+        action = Action.MOVED if isinstance(error, MovedError) else Action.ASK
+        return Step(action, target=error.target)
+    if isinstance(error, (PoolError, AuthenticationError)):
+        return Step(Action.RAISE, error)
+    if attempt.first_failure is None:
+        attempt.first_failure = now
+    delay = policy.backoff.delay(attempt.retries, rng)
+    out_of_time = now + delay > attempt.first_failure + policy.deadline
+    if isinstance(error, ClusterDownError):
+        attempt.cluster_down += 1
+        if attempt.cluster_down > policy.cluster_down_attempts or out_of_time:
+            return Step(Action.RAISE, error)
+        attempt.retries += 1
+        return Step(Action.RETRY, delay=delay, refresh="cluster down")
+    if isinstance(error, (TryAgainError, ReadOnlyError, BusyLoadingError)):
+        if out_of_time:
+            return Step(Action.RAISE, error)
+        attempt.retries += 1
+        refresh = "readonly" if isinstance(error, ReadOnlyError) else None
+        if isinstance(error, BusyLoadingError) and error.node is not None:
+            attempt.avoid.add(error.node)
+        return Step(Action.RETRY, delay=delay, refresh=refresh)
+    if isinstance(error, (ConnectionError, TimeoutError, ProtocolError)):
+        if error.node is not None:
+            attempt.avoid.add(error.node)
+        sent = error.request_sent or isinstance(error, ProtocolError)
+        if sent and not idempotent and not policy.retry_non_idempotent:
+            unknown = OutcomeUnknownError(
+                f"{command or 'the command'} was sent to {error.node} but the connection failed "
+                f"before its reply arrived ({error}); it may or may not have been applied, so it "
+                "was not sent again", node=error.node, command=command or None)
+            unknown.__cause__ = error
+            return Step(Action.RAISE, unknown, mark_failing=True, refresh="connection failure")
+        if out_of_time:
+            return Step(Action.RAISE, error, mark_failing=True, refresh="connection failure")
+        attempt.retries += 1
+        return Step(Action.RETRY, delay=delay, refresh="connection failure", mark_failing=True)
+    return Step(Action.RAISE, error)
