@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -215,7 +214,7 @@ class RedisCluster(CommandsMixin):
                 pool.release(conn)  # an error reply leaves the connection in sync
                 attempt = attempt or Attempt()
                 step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry,
-                                 now=monotonic(), command=name, rng=self._rng)
+                                 now=self.connection_pool.clock(), command=name, rng=self._rng)
                 ask_target = None
                 if step.action is Action.MOVED:
                     assert step.target is not None
@@ -248,10 +247,10 @@ class RedisCluster(CommandsMixin):
             pool.discard(conn)  # never reuse a connection that failed or timed out
         if exc.node is None:
             exc.node = address
-        step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry, now=monotonic(),
-                         command=name, rng=self._rng)
+        step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry,
+                         now=self.connection_pool.clock(), command=name, rng=self._rng)
         if step.mark_failing:
-            pool.mark_failing(address, exc)
+            pool.mark_failing(address, exc)  # also requests a refresh
         elif step.refresh:
             pool.request_refresh(step.refresh, avoid=address)
         if step.action is Action.RAISE:

@@ -142,6 +142,8 @@ class ClusterConnectionPool:
         event_hook: Optional[EventHook] = None,
         ssl: bool = False,
         rng: Optional[random.Random] = None,
+        clock: Callable[[], float] = monotonic,
+        background_refresh: bool = True,
         **connection_kwargs: Any,
     ) -> None:
         if read_policy not in READ_POLICIES:
@@ -184,6 +186,10 @@ class ClusterConnectionPool:
         self.nodemanager_follow_cluster = nodemanager_follow_cluster
         self._hook = event_hook
         self._rng = rng or random.Random()
+        #: Time source for cool-downs, idle times and refresh rate limits (tests inject one).
+        self.clock = clock
+        #: False runs adaptive refreshes inline on the requesting thread (deterministic tests).
+        self.background_refresh = background_refresh
 
         if ssl and connection_class is None:
             connection_class = SSLClusterConnection
@@ -256,7 +262,7 @@ class ClusterConnectionPool:
                     budget=self._budget, blocking=self.blocking, timeout=self.timeout,
                     max_waiters=self.max_waiters, max_idle_time=self.max_idle_time,
                     failure_cooldown=self.failure_cooldown, event_hook=self._hook,
-                    role=role.value if role is not None else None)
+                    clock=self.clock, role=role.value if role is not None else None)
                 pools = dict(self._pools)
                 pools[address] = pool
                 self._pools = pools  # copy-on-write: readers never see a dict being resized
@@ -332,7 +338,7 @@ class ClusterConnectionPool:
         else:
             self._publish(topology, trigger)
         finally:
-            self._last_refresh = monotonic()
+            self._last_refresh = self.clock()
             with self._lock:
                 self._refreshing = False
             waiter.set()
@@ -365,8 +371,11 @@ class ClusterConnectionPool:
         """Ask for a refresh in the background (rate-limited, one at a time). Never blocks."""
         if self._closed or self._refreshing:
             return False
-        if monotonic() - self._last_refresh < self.refresh_min_interval:
+        if self.clock() - self._last_refresh < self.refresh_min_interval:
             return False
+        if not self.background_refresh:
+            self._background_refresh(trigger, avoid)
+            return True
         if self._thread is not None:
             self._pending_trigger = (trigger, avoid)
             self._wake.set()

@@ -34,6 +34,7 @@ __all__ = [
     "MovedError",
     "NoPermissionError",
     "NoScriptError",
+    "NodeFailingError",
     "OutOfMemoryError",
     "OutcomeUnknownError",
     "PoolClosedError",
@@ -98,6 +99,10 @@ class AuthenticationError(ConnectionError):
 
 class AuthorizationError(ConnectionError):
     """The user is authenticated but not allowed to run what the handshake needs."""
+
+
+class NodeFailingError(ConnectionError):
+    """The node is in its failure cool-down: it was not dialled (fail fast, nothing was sent)."""
 
 
 class OutcomeUnknownError(ConnectionError):

@@ -29,6 +29,7 @@ from .connection import ClusterConnection
 from .errors import (
     ClusterCoreError,
     ConnectionError,
+    NodeFailingError,
     PoolClosedError,
     PoolTimeoutError,
     TimeoutError,
@@ -361,7 +362,7 @@ class NodePool:
                 self._probing = True  # cool-down over: this caller is the one probe
         if failing:
             self._release_slot()
-            raise ConnectionError(
+            raise NodeFailingError(
                 f"node {self.address} is marked failing after a connection error; not "
                 "dialling it again until its cool-down ends", node=self.address)
         try:
@@ -398,8 +399,11 @@ class NodePool:
         self._emit("node_failing", error=repr(exc), cooldown=self.failure_cooldown)
 
     def mark_failing(self, exc: Optional[BaseException] = None) -> None:
-        """Called by the client when a command on this node failed at the socket level."""
+        """The client suspects this node (a command timed out on it): refuse new connections
+        for the cool-down and close the idle ones, so other threads fail fast instead of each
+        paying a socket timeout on a hung node."""
         self._mark_failing(exc or ConnectionError("marked failing", node=self.address))
+        self.disconnect()
 
     def clear_failing(self) -> None:
         """Forget the failure mark (the topology says the node is back)."""

@@ -7,8 +7,9 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
 * TRYAGAIN, LOADING: back off and retry. READONLY on a write: the node was demoted, the write
   was refused (not applied): refresh, back off, retry. CLUSTERDOWN / MASTERDOWN: refresh and
   back off, at most ``cluster_down_attempts`` times.
-* Connection error or timeout: the node is marked failing, the topology refreshed off the
-  caller's path, and the command retried after a backoff -- unless the request was already
+* Connection error or timeout: the topology is refreshed off the caller's path and the command
+  retried after a backoff (a timeout also marks the node suspect, so other threads fail fast
+  instead of each waiting out a socket timeout on it) -- unless the request was already
   written and the command is not idempotent: then the outcome is unknown and the caller is told
   (OutcomeUnknownError), never silently re-sent.
 * Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
@@ -30,6 +31,7 @@ from .errors import (
     ClusterDownError,
     ConnectionError,
     MovedError,
+    NodeFailingError,
     OutcomeUnknownError,
     PoolError,
     ProtocolError,
@@ -107,9 +109,20 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         if isinstance(error, BusyLoadingError) and error.node is not None:
             attempt.avoid.add(error.node)
         return Step(Action.RETRY, delay=delay, refresh=refresh)
+    if isinstance(error, NodeFailingError):
+        # Fail fast: the node is cooling down and was not dialled; a refresh is under way.
+        if out_of_time:
+            return Step(Action.RAISE, error)
+        attempt.retries += 1
+        if error.node is not None:
+            attempt.avoid.add(error.node)
+        return Step(Action.RETRY, delay=delay)
     if isinstance(error, (ConnectionError, TimeoutError, ProtocolError)):
         if error.node is not None:
             attempt.avoid.add(error.node)
+        # A timeout makes the node suspect (hung?); a reset or EOF only costs that connection
+        # (a failed connect marks the node inside the pool).
+        suspect = isinstance(error, TimeoutError)
         sent = error.request_sent or isinstance(error, ProtocolError)
         if sent and not idempotent and not policy.retry_non_idempotent:
             unknown = OutcomeUnknownError(
@@ -117,9 +130,10 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
                 f"before its reply arrived ({error}); it may or may not have been applied, so it "
                 "was not sent again", node=error.node, command=command or None)
             unknown.__cause__ = error
-            return Step(Action.RAISE, unknown, mark_failing=True, refresh="connection failure")
+            return Step(Action.RAISE, unknown, mark_failing=suspect, refresh="connection failure")
         if out_of_time:
-            return Step(Action.RAISE, error, mark_failing=True, refresh="connection failure")
+            return Step(Action.RAISE, error, mark_failing=suspect, refresh="connection failure")
         attempt.retries += 1
-        return Step(Action.RETRY, delay=delay, refresh="connection failure", mark_failing=True)
+        return Step(Action.RETRY, delay=delay, refresh="connection failure",
+                    mark_failing=suspect)
     return Step(Action.RAISE, error)

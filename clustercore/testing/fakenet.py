@@ -140,6 +140,8 @@ class FakeNetwork:
         self.refused: Set[NodeAddress] = set()
         self.frozen: Set[NodeAddress] = set()
         self.opened = 0
+        #: Connection attempts per address, refused ones included.
+        self.dials: Dict[NodeAddress, int] = {}
         self.bytes_sent = 0
         #: Seconds of (fake) time spent waiting on timeouts; tests read it instead of a clock.
         self.waited = 0.0
@@ -191,6 +193,7 @@ class FakeNetwork:
              options: TransportOptions) -> FakeStream:
         """Connect to a fake server, or fail the way a real network would."""
         with self._lock:
+            self.dials[address] = self.dials.get(address, 0) + 1
             server = self.servers.get(address)
             refused = address in self.refused
             frozen = address in self.frozen

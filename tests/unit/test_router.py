@@ -15,6 +15,7 @@ from clustercore.errors import (
     ClusterDownError,
     ConnectionError,
     MasterDownError,
+    NodeFailingError,
     OutcomeUnknownError,
     PoolTimeoutError,
     ProtocolError,
@@ -118,7 +119,12 @@ def test_write_lost_after_sending_is_outcome_unknown() -> None:
                      policy=POLICY, now=0, command="INCR")
     assert step.action is Action.RAISE and isinstance(step.error, OutcomeUnknownError)
     assert step.error.command == "INCR" and step.error.node == NODE
-    assert step.mark_failing and "may or may not" in str(step.error)
+    assert "may or may not" in str(step.error)
+    # an EOF costs only that connection; a timeout makes the node suspect
+    assert not step.mark_failing and step.refresh == "connection failure"
+    step = next_step(sent(TimeoutError("t", node=NODE)), Attempt(), idempotent=False,
+                     policy=POLICY, now=0, command="INCR")
+    assert isinstance(step.error, OutcomeUnknownError) and step.mark_failing
 
 
 def test_idempotent_or_unsent_commands_are_retried() -> None:
@@ -126,8 +132,15 @@ def test_idempotent_or_unsent_commands_are_retried() -> None:
                             (False, ConnectionError("refused", node=NODE))):
         attempt = Attempt()
         step = next_step(err, attempt, idempotent=idempotent, policy=POLICY, now=0)
-        assert step.action is Action.RETRY and step.mark_failing and step.delay > 0
+        assert step.action is Action.RETRY and step.delay > 0
+        assert step.mark_failing == isinstance(err, TimeoutError)
         assert NODE in attempt.avoid
+
+
+def test_fail_fast_error_never_extends_the_cool_down() -> None:
+    err = NodeFailingError("cooling down", node=NODE)
+    step = next_step(err, Attempt(), idempotent=False, policy=POLICY, now=0)
+    assert step.action is Action.RETRY and not step.mark_failing and step.refresh is None
 
 
 def test_opt_in_retries_non_idempotent() -> None:

@@ -1,0 +1,363 @@
+"""RedisCluster's execute loop against FakeCluster: every redirect path, budgets, deadlines,
+the idempotency rule, and pool timeouts. No sockets, no real sleeping: the client's sleep
+advances the fake cluster's clock."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, List, Tuple
+
+import pytest
+
+from clustercore.address import NodeAddress
+from clustercore.client import RedisCluster
+from clustercore.cluster_pool import ClusterBlockingConnectionPool
+from clustercore.errors import (
+    ClusterCrossSlotError,
+    ClusterDownError,
+    ConnectionError,
+    OutcomeUnknownError,
+    PoolTimeoutError,
+    RedirectBudgetExceededError,
+    RedisClusterException,
+    ResponseError,
+    TimeoutError,
+)
+from clustercore.resp import SimpleString
+from clustercore.slots import key_slot
+from clustercore.testing import FakeCluster, FakeNetwork, FakeSession
+
+
+def make_client(fake: FakeCluster, **kwargs: Any) -> Tuple[RedisCluster, List[float]]:
+    """A client whose clock is the fake's and whose sleeps advance it (and are recorded)."""
+    sleeps: List[float] = []
+    kwargs.setdefault("socket_timeout", 1.0)
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
+                      **kwargs)
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        fake.clock.advance(seconds)
+
+    rc._sleep = sleep
+    return rc, sleeps
+
+
+def names(commands: List[List[bytes]]) -> List[bytes]:
+    return [c[0].upper() for c in commands]
+
+
+def test_moved_updates_the_slot_and_follows() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("k", "v")
+    slot = key_slot("k")
+    old = fake.owner_of(slot)
+    target = next(p for p in fake.primaries() if p is not old)
+    fake.migrate([slot], target)
+    assert rc.get("k") == b"v"  # MOVED from the old owner, then the new one
+    assert rc.connection_pool.address_for_slot(slot) == target.address
+    fake.clear_commands_seen()
+    assert rc.get("k") == b"v"
+    assert fake.commands_seen(old) == []  # now routed directly
+
+
+def test_ask_sends_asking_right_before_the_command_once() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    slot = key_slot("{t}a")
+    rc.set("{t}a", "1")
+    rc.set("{t}b", "2")
+    source = fake.owner_of(slot)
+    target = next(p for p in fake.primaries() if p is not source)
+    fake.begin_migration([slot], target)
+    moved = fake.move_keys(slot, 1)
+    assert moved == 1
+    fake.clear_commands_seen()
+    values = {rc.get("{t}a"), rc.get("{t}b")}
+    assert values == {b"1", b"2"}
+    seen = names(fake.commands_seen(target))
+    assert b"ASKING" in seen and seen[seen.index(b"ASKING") + 1] == b"GET"
+    # ASK does not change the slot map: the slot still belongs to the source
+    assert rc.connection_pool.address_for_slot(slot) == source.address
+
+
+def test_ask_to_a_node_not_in_the_slot_map() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("fresh", "value")
+    slot = key_slot("fresh")
+    newcomer = fake.add_node()
+    assert newcomer.address not in rc.connection_pool.topology.nodes
+    fake.begin_migration([slot], newcomer)
+    fake.move_keys(slot)
+    assert rc.get("fresh") == b"value"  # redis/redis-py#4015: no crash on an unknown target
+    fake.finish_migration([slot], newcomer)
+    assert rc.get("fresh") == b"value"
+    assert rc.connection_pool.address_for_slot(slot) == newcomer.address
+
+
+class PingPong:
+    """Two nodes that each claim the slot belongs to the other one."""
+
+    def __init__(self, me: NodeAddress, other: NodeAddress) -> None:
+        self.me, self.other = me, other
+
+    def handle(self, session: FakeSession, args: List[bytes]) -> Any:
+        name = args[0].upper()
+        if name == b"CLUSTER" and args[1].upper() == b"SHARDS":
+            return ResponseError("ERR unknown subcommand 'SHARDS'")
+        if name == b"CLUSTER":
+            return [[0, 16383, [self.me.host.encode(), self.me.port, b"id" * 20]]]
+        return ResponseError(f"MOVED {key_slot(args[1])} {self.other.host}:{self.other.port}")
+
+
+def test_redirect_budget_is_enforced() -> None:
+    a, b = NodeAddress("127.0.0.1", 31001), NodeAddress("127.0.0.1", 31002)
+    net = FakeNetwork()
+    net.add(a, PingPong(a, b))
+    net.add(b, PingPong(b, a))
+    rc = RedisCluster(startup_nodes=[a], transport=net, max_redirects=5)
+    with pytest.raises(RedirectBudgetExceededError, match="redirected 5 times"):
+        rc.get("x")
+    sent = sum(len(s.session.commands) for s in net.streams)
+    assert sent <= 5 + 1 + 2  # 6 GETs plus the discovery commands, not an endless loop
+
+
+def test_tryagain_backs_off_then_succeeds() -> None:
+    fake = FakeCluster()
+    rc, sleeps = make_client(fake)
+    rc.mset({"{s}a": 1, "{s}b": 2})
+    fake.set_tryagain(key_slot("{s}a"), 2)
+    assert rc.mget("{s}a", "{s}b") == [b"1", b"2"]
+    assert len(sleeps) == 2 and all(s > 0 for s in sleeps)
+
+
+def test_cluster_down_is_retried_a_bounded_number_of_times() -> None:
+    fake = FakeCluster()
+    rc, sleeps = make_client(fake, cluster_down_retry_attempts=2)
+    fake.set_cluster_down(True)
+    with pytest.raises(ClusterDownError):
+        rc.get("k")
+    assert len(sleeps) == 2
+    fake.set_cluster_down(False)
+    assert rc.get("k") is None
+
+
+def test_loading_gives_up_at_the_deadline() -> None:
+    fake = FakeCluster()
+    rc, sleeps = make_client(fake, retry_deadline=2.0)
+    fake.set_loading(fake.owner_of(key_slot("k")), True)
+    with pytest.raises(ResponseError, match="LOADING"):
+        rc.get("k")
+    assert 0 < sum(sleeps) <= 2.0 and len(sleeps) >= 3
+
+
+def test_killed_primary_idempotent_command_rides_through_failover() -> None:
+    fake = FakeCluster(node_timeout=1.0)
+    rc, sleeps = make_client(fake, retry_deadline=5.0)
+    rc.set("k", "before")
+    owner = fake.owner_of(key_slot("k"))
+    replica = owner.replicas[0]
+    fake.kill(owner)
+    assert rc.get("k") == b"before"  # retried until the fake promoted the replica
+    assert rc.connection_pool.address_for_slot(key_slot("k")) == replica.address
+    assert 1.0 <= sum(sleeps) < 5.0
+    stats = rc.connection_pool.stats()
+    assert stats.in_use == 0
+    assert stats.refresh_triggers.get("connection failure", 0) >= 1
+
+
+def test_dead_node_is_not_dialled_on_every_retry() -> None:
+    fake = FakeCluster(node_timeout=None)
+    rc, _ = make_client(fake, retry_deadline=3.0)
+    owner = fake.owner_of(key_slot("k"))
+    rc.get("k")
+    fake.kill(owner)
+    with pytest.raises((ConnectionError, TimeoutError)):
+        rc.get("k")
+    # the failure mark (1 s cool-down) limits dialling to about once per second of backoff,
+    # although the command was retried many times within its 3 s deadline
+    assert 1 <= fake.network.dials.get(owner.address, 0) <= 4
+
+
+def test_non_idempotent_write_with_lost_reply_is_outcome_unknown() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("n", 10)
+    fake.cut_next_reply(fake.owner_of(key_slot("n")), 0)
+    with pytest.raises(OutcomeUnknownError) as info:
+        rc.incr("n")
+    assert info.value.command == "INCRBY"  # redis-py sends incr() as INCRBY
+    assert fake.get("n") == b"11"  # it was applied once, and not sent again
+    assert rc.get("n") == b"11"
+
+
+def test_opt_in_retry_of_non_idempotent_commands() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, retry_non_idempotent=True)
+    rc.set("n", 10)
+    fake.cut_next_reply(fake.owner_of(key_slot("n")), 0)
+    assert rc.incr("n") == 12  # re-sent: applied twice, as the caller asked
+    assert fake.get("n") == b"12"
+
+
+def test_idempotent_command_with_lost_reply_is_retried() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("k", "v")
+    fake.cut_next_reply(fake.owner_of(key_slot("k")), 3)  # cut half-way through the reply
+    assert rc.get("k") == b"v"
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_pool_timeout_is_not_retried_and_triggers_no_refresh() -> None:
+    fake = FakeCluster()
+    pool = ClusterBlockingConnectionPool(startup_nodes=fake.startup_nodes,
+                                         transport=fake.network, max_connections=1,
+                                         timeout=0.05)
+    rc = RedisCluster(connection_pool=pool)
+    held = pool.get_connection_by_slot(key_slot("k"))
+    before = dict(pool.stats().refresh_triggers)
+    with pytest.raises(PoolTimeoutError):
+        rc.get("k")
+    assert dict(pool.stats().refresh_triggers) == before
+    pool.release(held)
+    assert rc.get("k") is None
+
+
+def test_cross_slot_atomic_commands_fail_before_sending() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("a", 1)
+    fake.clear_commands_seen()
+    with pytest.raises(ClusterCrossSlotError):
+        rc.rename("a", "b")
+    with pytest.raises(ClusterCrossSlotError):
+        rc.msetnx({"x": 1, "y": 2})
+    assert all(fake.commands_seen(n) == [] for n in fake.nodes)
+
+
+def test_split_multi_key_commands_keep_caller_order_one_trip_per_node() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    keys = [f"key:{i}" for i in range(40)]
+    assert rc.mset({k: k.upper() for k in keys}) is True
+    fake.clear_commands_seen()
+    assert rc.mget(*keys, "missing") == [k.upper().encode() for k in keys] + [None]
+    for primary in fake.primaries():
+        seen = fake.commands_seen(primary)
+        slots = {key_slot(c[1]) for c in seen}
+        assert len(seen) == len(slots)  # one MGET per slot, all in one write per node
+    assert rc.exists(*keys, "missing") == 40
+    assert rc.delete(*keys[:10]) == 10
+    assert rc.unlink(*keys[10:20]) == 10
+    assert rc.touch(*keys) == 20
+
+
+def test_split_survives_a_moved_slot_mid_way() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    keys = [f"m:{i}" for i in range(20)]
+    rc.mset({k: "v" for k in keys})
+    slot = key_slot(keys[0])
+    target = next(p for p in fake.primaries() if p is not fake.owner_of(slot))
+    fake.migrate([slot], target)
+    assert rc.mget(*keys) == [b"v"] * 20
+
+
+def test_fan_out_commands_merge() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.mset({f"f:{i}": i for i in range(30)})
+    assert rc.dbsize() == 30 == fake.dbsize()
+    assert sorted(rc.keys("f:*")) == sorted(f"f:{i}".encode() for i in range(30))
+    assert sorted(rc.scan_iter(match="f:*")) == sorted(rc.keys("f:*"))
+    assert rc.ping() is True
+    assert rc.flushall() is True
+    assert rc.dbsize() == 0
+
+
+def test_connection_bound_commands_are_refused() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    for args in (("MULTI",), ("WATCH", "k"), ("SUBSCRIBE", "c"), ("SELECT", "1")):
+        with pytest.raises(RedisClusterException):
+            rc.execute_command(*args)
+
+
+def test_unknown_command_uses_the_servers_key_specs() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("spec-key", "x")
+    rc._server_specs.clear()
+    from clustercore import commands
+    spec = commands.COMMANDS["STRLEN"]
+    try:
+        commands._FIRST.pop("STRLEN", None)
+        commands._FIRST.pop(b"STRLEN", None)
+        commands._FIRST.pop("strlen", None)
+        commands._FIRST.pop(b"strlen", None)
+        if commands.lookup(("STRLEN", "spec-key")) is not None:
+            pytest.skip("the table cannot be narrowed for this test")
+        assert rc.execute_command("STRLEN", "spec-key") == 1
+        assert "STRLEN" in rc._server_specs  # fetched once and cached
+    finally:
+        commands._index([spec], commands._FIRST)
+
+
+def test_threads_share_one_client() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    errors: List[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(200):
+                rc.incr(f"counter:{i % 7}")
+                rc.set(f"t:{n}:{i}", i)
+                assert rc.get(f"t:{n}:{i}") == str(i).encode()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert sum(int(fake.get(f"counter:{i}") or 0) for i in range(7)) == 8 * 200
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_close_fences_calls() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("k", "v")
+    rc.close()
+    with pytest.raises(Exception, match="closed"):
+        rc.get("k")
+
+
+def test_from_url_keeps_options_and_rejects_other_databases() -> None:
+    fake = FakeCluster()
+    host, port = fake.startup_nodes[0]["host"], fake.startup_nodes[0]["port"]
+    url = f"redis://{host}:{port},{host}:{port + 1}/0?decode_responses=true&read_from_replicas=true"
+    rc = RedisCluster.from_url(url, transport=fake.network)
+    rc.set("u", "v")
+    assert rc.get("u") == "v"
+    assert rc.read_from_replicas
+    with pytest.raises(Exception, match="database 0"):
+        RedisCluster.from_url(f"redis://{host}:{port}/1", transport=fake.network)
+
+
+def test_set_result_callback_replaces_the_merge() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set_result_callback("DBSIZE", lambda command, replies, **kw: sorted(replies))
+    assert rc.dbsize() == sorted(p.address.name for p in fake.primaries())
+
+
+def test_simple_string_replies_round_trip() -> None:
+    assert isinstance(SimpleString(b"OK"), bytes)
