@@ -353,12 +353,18 @@ class ClusterConnectionPool:
         self._topology = topology  # the atomic swap
         self._last_refresh_error = None
         self.refreshes += 1
+        known = set(topology.nodes)
         with self._lock:
             self._moved_count = 0
             self._nodes_view = None
+            gone = [pool for address, pool in self._pools.items() if address not in known]
+            if gone:  # nodes that left the cluster: forget their pools (copy-on-write)
+                self._pools = {a: p for a, p in self._pools.items() if a in known}
             for address, pool in self._pools.items():
                 role = topology.role_of(address)
                 pool.role = role.value if role is not None else None
+        for pool in gone:
+            pool.close()  # idle sockets now, in-use ones when their callers release them
         if self.nodemanager_follow_cluster:
             self.startup_nodes = list(topology.nodes) or self.startup_nodes
         changed = old.fingerprint() != topology.fingerprint()

@@ -361,3 +361,27 @@ def test_set_result_callback_replaces_the_merge() -> None:
 
 def test_simple_string_replies_round_trip() -> None:
     assert isinstance(SimpleString(b"OK"), bytes)
+
+
+
+def test_pools_of_nodes_that_left_the_cluster_are_closed() -> None:
+    from clustercore.topology import Topology
+
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pool = rc.connection_pool
+    leaving = fake.replicas()[0].address
+    conn = pool.get_connection_by_address(leaving)
+    pool.release(conn)
+    held = pool.get_connection_by_address(fake.primaries()[0].address)
+    old = pool.topology
+    shards = [s if leaving not in s.replicas else
+              type(s)(s.primary, tuple(r for r in s.replicas if r != leaving), s.ranges)
+              for s in old.shards]
+    pool._publish(Topology(shards, epoch=old.epoch + 1), "test")
+    assert leaving not in pool._pools
+    assert not conn.is_connected  # its idle socket was closed
+    assert not [s for s in fake.network.streams if s.address == leaving]
+    assert held.is_connected  # other nodes untouched
+    pool.release(held)
+    assert rc.get("k") is None
