@@ -46,6 +46,7 @@ from .errors import (
     ConnectionError,
     DataError,
     PoolError,
+    ProtocolError,
     RedisClusterConfigError,
     RedisClusterException,
     ResponseError,
@@ -308,7 +309,14 @@ class RedisCluster(CommandsMixin):
         targets = self._targets(spec.route)
         replies = self._run_on_nodes([(address, [tuple(args)]) for address in targets])
         parsed: Dict[str, Any] = {}
+        idempotent = _is_idempotent(spec, args)
         for address, (reply,) in replies:
+            if isinstance(reply, (ConnectionError, TimeoutError)) and (
+                    idempotent or not reply.request_sent):
+                try:
+                    reply = self._execute_on_node(address, *args)  # once more, fresh socket
+                except (ConnectionError, TimeoutError, ResponseError) as exc:
+                    reply = exc
             if isinstance(reply, BaseException):
                 parsed[address.name] = reply
             else:
@@ -318,35 +326,54 @@ class RedisCluster(CommandsMixin):
 
     def _run_on_nodes(self, batches: Sequence[Tuple[NodeAddress, List[Tuple[Any, ...]]]],
                       ) -> List[Tuple[NodeAddress, List[Any]]]:
-        """Write every node's batch, then read every reply (errors as values); one retry for a
-        node whose connection broke before anything was written."""
+        """Write every node's batch, then read every reply. Errors come back as values, per
+        command: error replies, and connection errors for every command of a node whose
+        connection failed (``request_sent`` says whether its write may have reached the
+        server). Pool errors (timeout, closed) are raised; every connection is released or
+        discarded on every path."""
         pool = self.connection_pool
-        held: List[Tuple[NodeAddress, ClusterConnection]] = []
-        out: List[Tuple[NodeAddress, List[Any]]] = []
+        out: List[List[Any]] = [[] for _ in batches]
+        held: List[Tuple[int, ClusterConnection]] = []
         try:
-            for address, commands in batches:
-                conn = pool.get_connection_by_address(address)
-                held.append((address, conn))
+            for i, (address, commands) in enumerate(batches):
+                try:
+                    conn = pool.get_connection_by_address(address)
+                except PoolError:
+                    raise
+                except (ConnectionError, TimeoutError) as exc:
+                    exc.node = exc.node or address
+                    out[i] = [exc] * len(commands)  # nothing was sent
+                    continue
                 try:
                     conn.send_commands(commands)
-                except (ConnectionError, TimeoutError):
+                except (ConnectionError, TimeoutError) as exc:
                     pool.discard(conn)
-                    conn = pool.get_connection_by_address(address)
-                    held[-1] = (address, conn)
-                    conn.send_commands(commands)
-            for (address, conn), (_, commands) in zip(held, batches):
-                out.append((address, [conn.read_reply() for _ in commands]))
-        except BaseException:
-            done = len(out)
-            for i, (_, conn) in enumerate(held):
-                if i < done:
-                    pool.release(conn)
+                    # sendall failed part-way: earlier whole commands may have been delivered
+                    exc.request_sent = len(commands) > 1
+                    out[i] = [exc] * len(commands)
+                    continue
+                held.append((i, conn))
+            while held:
+                i, conn = held[0]
+                replies: List[Any] = []
+                try:
+                    for _ in batches[i][1]:
+                        replies.append(conn.read_reply())
+                except (ConnectionError, TimeoutError, ProtocolError) as exc:
+                    held.pop(0)
+                    pool.discard(conn)
+                    exc.request_sent = True
+                    exc.node = exc.node or conn.address
+                    replies += [exc] * (len(batches[i][1]) - len(replies))
                 else:
-                    pool.discard(conn)
+                    held.pop(0)
+                    pool.release(conn)
+                out[i] = replies
+        except BaseException:
+            for _, conn in held:
+                pool.discard(conn)  # replies may be pending on them: never reuse
             raise
-        for _, conn in held:
-            pool.release(conn)
-        return out
+        return [(address, replies) for (address, _), replies in zip(batches, out)]
 
     # --- multi-key commands across slots -------------------------------------------------------
     def _split(self, spec: Any, args: Sequence[Any], options: Dict[str, Any]) -> Any:
@@ -364,11 +391,29 @@ class RedisCluster(CommandsMixin):
             for reply, n in zip(replies, ns):
                 slot, sub, indexes = parts[n]
                 if isinstance(reply, BaseException):
-                    # A redirect or error for this slot's part: run it again the careful way.
-                    reply = self._execute_slot(sub, slot, spec.readonly, idempotent, spec.name)
+                    reply = self._retry_part(reply, sub, slot, spec, idempotent)
                 results[n] = (indexes, reply)
         merged = merge_split(spec, results)
         return self._parse_reply(spec.name, merged, **options)
+
+    def _retry_part(self, error: BaseException, args: Sequence[Any], slot: int, spec: Any,
+                    idempotent: bool) -> Any:
+        """Run one slot's part of a split command again through the single-slot loop (which
+        follows redirects and backs off), unless it may have been applied and is not
+        idempotent; then the error (outcome unknown) is raised."""
+        if isinstance(error, (ConnectionError, TimeoutError, ProtocolError)) and not isinstance(
+                error, PoolError):
+            step = next_step(error, Attempt(), idempotent=idempotent, policy=self.retry,
+                             now=self.connection_pool.clock(), command=spec.name, rng=self._rng)
+            if step.mark_failing and error.node is not None:
+                self.connection_pool.mark_failing(error.node, error)
+            elif step.refresh:
+                self.connection_pool.request_refresh(step.refresh, avoid=error.node)
+            if step.action is Action.RAISE:
+                raise step.error or error
+        elif not isinstance(error, ResponseError):
+            raise error
+        return self._execute_slot(args, slot, spec.readonly, idempotent, spec.name)
 
     # --- server key specs for commands the table lacks -----------------------------------------
     def _server_spec(self, args: Sequence[Any]) -> Any:

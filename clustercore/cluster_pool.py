@@ -377,7 +377,9 @@ class ClusterConnectionPool:
         """Ask for a refresh in the background (rate-limited, one at a time). Never blocks."""
         if self._closed or self._refreshing:
             return False
-        if self.clock() - self._last_refresh < self.refresh_min_interval:
+        wait = self._last_refresh + self.refresh_min_interval - self.clock()
+        if wait > 0:
+            self._defer_refresh(trigger, avoid, wait)
             return False
         if not self.background_refresh:
             self._background_refresh(trigger, avoid)
@@ -392,6 +394,26 @@ class ClusterConnectionPool:
         return True
 
     _pending_trigger: Optional[Tuple[str, Optional[NodeAddress]]] = None
+    _deferred: Optional[threading.Timer] = None
+
+    def _defer_refresh(self, trigger: str, avoid: Optional[NodeAddress], wait: float) -> None:
+        """A refresh asked for inside the rate limit runs when the limit allows (at most one
+        deferred refresh at a time), instead of being dropped."""
+        if not self.background_refresh:
+            return
+        with self._lock:
+            if self._deferred is not None or self._closed:
+                return
+            timer = threading.Timer(wait, self._run_deferred, args=(trigger, avoid))
+            timer.daemon = True
+            self._deferred = timer
+        timer.start()
+
+    def _run_deferred(self, trigger: str, avoid: Optional[NodeAddress]) -> None:
+        with self._lock:
+            self._deferred = None
+        if not self._closed:
+            self.request_refresh(trigger, avoid)
 
     def _background_refresh(self, trigger: str, avoid: Optional[NodeAddress]) -> None:
         try:
@@ -593,6 +615,12 @@ class ClusterConnectionPool:
             self._closed = True
         self._stop.set()
         self._wake.set()
+        with self._lock:
+            deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            deferred.cancel()
+            if deferred is not threading.current_thread():
+                deferred.join(1.0)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self._discovery.probe_timeout + 5)

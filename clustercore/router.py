@@ -110,13 +110,14 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
             attempt.avoid.add(error.node)
         return Step(Action.RETRY, delay=delay, refresh=refresh)
     if isinstance(error, NodeFailingError):
-        # Fail fast: the node is cooling down and was not dialled; a refresh is under way.
+        # Fail fast: the node is cooling down and was not dialled. Ask for a refresh (the pool
+        # rate-limits and defers them), so a failover is seen as soon as it happens.
         if out_of_time:
             return Step(Action.RAISE, error)
         attempt.retries += 1
         if error.node is not None:
             attempt.avoid.add(error.node)
-        return Step(Action.RETRY, delay=delay)
+        return Step(Action.RETRY, delay=delay, refresh="node failing")
     if isinstance(error, (ConnectionError, TimeoutError, ProtocolError)):
         if error.node is not None:
             attempt.avoid.add(error.node)

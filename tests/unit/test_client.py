@@ -385,3 +385,34 @@ def test_pools_of_nodes_that_left_the_cluster_are_closed() -> None:
     assert held.is_connected  # other nodes untouched
     pool.release(held)
     assert rc.get("k") is None
+
+
+def test_split_command_retries_a_part_whose_reply_was_lost() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    keys = [f"lost:{i}" for i in range(12)]
+    rc.mset({k: k for k in keys})
+    fake.cut_next_reply(fake.owner_of(key_slot(keys[0])), 2)
+    assert rc.mget(*keys) == [k.encode() for k in keys]  # idempotent: re-run, no error
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_split_command_rides_through_a_dead_primary() -> None:
+    fake = FakeCluster(node_timeout=1.0)
+    rc, sleeps = make_client(fake, retry_deadline=5.0)
+    keys = [f"dead:{i}" for i in range(12)]
+    rc.mset({k: "v" for k in keys})
+    fake.kill(fake.owner_of(key_slot(keys[0])))
+    assert rc.mget(*keys) == [b"v"] * 12
+    assert rc.delete(*keys) == 12
+    assert 1.0 <= sum(sleeps) < 5.0
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_fan_out_retries_a_node_whose_connection_dropped() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.mset({f"fo:{i}": i for i in range(9)})
+    rc.dbsize()  # warm connections everywhere
+    fake.drop_connections()
+    assert rc.dbsize() == 9

@@ -140,7 +140,8 @@ def test_idempotent_or_unsent_commands_are_retried() -> None:
 def test_fail_fast_error_never_extends_the_cool_down() -> None:
     err = NodeFailingError("cooling down", node=NODE)
     step = next_step(err, Attempt(), idempotent=False, policy=POLICY, now=0)
-    assert step.action is Action.RETRY and not step.mark_failing and step.refresh is None
+    assert step.action is Action.RETRY and not step.mark_failing
+    assert step.refresh == "node failing"  # asks for a (rate-limited, deferred) refresh
 
 
 def test_opt_in_retries_non_idempotent() -> None:
