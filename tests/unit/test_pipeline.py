@@ -1,0 +1,539 @@
+"""ClusterPipeline against FakeCluster: ordering, splitting, every redirect and failure path,
+transactions and WATCH, the one-thread rule, and no leaked connection after any fault.
+
+The client's sleep advances the fake cluster's clock, so nothing really waits."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from clustercore.address import NodeAddress
+from clustercore.client import RedisCluster
+from clustercore.errors import (
+    ClusterCrossSlotError,
+    ConnectionError,
+    NoScriptError,
+    OutcomeUnknownError,
+    RedisClusterException,
+    ResponseError,
+    TimeoutError,
+    TooManyConnectionsError,
+    WatchError,
+    WrongTypeError,
+)
+from clustercore.pipeline import ClusterPipeline, ConcurrentPipelineError
+from clustercore.slots import key_slot
+from clustercore.testing import FakeCluster, FakeSession
+from clustercore.testing.fake_cluster import FakeNode
+
+
+def make_client(fake: FakeCluster, **kwargs: Any) -> Tuple[RedisCluster, List[float]]:
+    """A client on the fake's clock whose sleeps advance it (and are recorded)."""
+    sleeps: List[float] = []
+    kwargs.setdefault("socket_timeout", 1.0)
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
+                      **kwargs)
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        fake.clock.advance(seconds)
+
+    rc._sleep = sleep
+    return rc, sleeps
+
+
+def in_use(rc: RedisCluster) -> int:
+    return rc.connection_pool.stats().in_use
+
+
+def names(fake: FakeCluster, node: Any) -> List[bytes]:
+    return [c[0].upper() for c in fake.commands_seen(node)]
+
+
+def other_primary(fake: FakeCluster, node: FakeNode) -> FakeNode:
+    return next(p for p in fake.primaries() if p is not node)
+
+
+# --- plain pipelines -------------------------------------------------------------------------------
+def test_results_come_back_in_call_order_parsed() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc)
+    keys = [f"key:{i}" for i in range(60)]
+    assert len({fake.owner_of(k).address for k in keys}) == 3
+    for i, key in enumerate(keys):
+        assert pipe.set(key, i) is pipe  # chaining
+        pipe.incr(f"n:{key}")
+    pipe.get("key:7").exists("key:1").get("missing")
+    assert len(pipe) == 123
+    results = pipe.execute()
+    assert results[:120] == [True, 1] * 60
+    assert results[120:] == [b"7", 1, None]
+    assert len(pipe) == 0
+    assert in_use(rc) == 0
+
+
+def test_empty_pipeline_and_context_manager_reset() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    with ClusterPipeline(rc) as pipe:
+        assert pipe.execute() == []
+        assert bool(pipe) is True
+        pipe.set("a", 1)
+    assert len(pipe) == 0
+    assert fake.get("a") is None  # reset, never sent
+
+
+def test_split_commands_are_merged_and_atomic_cross_slot_refused_when_queued() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    keys = ["a", "b", "c", "d", "e"]
+    assert len({key_slot(k) for k in keys}) == 5
+    pipe = ClusterPipeline(rc)
+    pipe.mset({k: k.upper() for k in keys}).mget(keys).delete("a", "b", "zz").exists(*keys)
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.sinter("a", "b")
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.rename("c", "d")
+    assert pipe.execute() == [True, [b"A", b"B", b"C", b"D", b"E"], 2, 3]
+
+
+def test_fan_out_commands_merge_and_connection_commands_are_refused() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    for i in range(10):
+        rc.set(f"k{i}", i)
+    pipe = ClusterPipeline(rc)
+    pipe.dbsize().keys()
+    with pytest.raises(RedisClusterException):
+        pipe.execute_command("SUBSCRIBE", "x")
+    size, keys = pipe.execute()
+    assert size == 10
+    assert sorted(keys) == sorted(f"k{i}".encode() for i in range(10))
+
+
+def test_reads_go_to_replicas_when_the_client_reads_from_them() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, read_from_replicas=True, read_policy="replicas")
+    rc.set("r", "1")
+    fake.clear_commands_seen()
+    pipe = ClusterPipeline(rc)
+    pipe.get("r").set("w", 2)
+    assert pipe.execute() == [b"1", True]
+    replica = fake.owner_of("r").replicas[0]
+    assert b"GET" in names(fake, replica)
+    assert b"SET" in names(fake, fake.owner_of("w"))
+
+
+def test_error_replies_raise_after_every_reply_or_are_returned() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.lpush("list", "x")
+    pipe = ClusterPipeline(rc)
+    pipe.set("before", 1).incr("list").set("after", 2)
+    with pytest.raises(WrongTypeError):
+        pipe.execute()
+    assert fake.get("after") == b"2"  # the whole pipeline ran first
+    pipe.set("before", 1).incr("list").set("after", 3)
+    results = pipe.execute(raise_on_error=False)
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], WrongTypeError)
+    assert in_use(rc) == 0
+
+
+# --- redirects ----------------------------------------------------------------------------------------
+def test_moved_reruns_only_the_moved_commands_and_updates_the_map() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("m", "old")
+    slot = key_slot("m")
+    source = fake.owner_of(slot)
+    target = other_primary(fake, source)
+    fake.migrate([slot], target)
+    fake.clear_commands_seen()
+    pipe = ClusterPipeline(rc)
+    pipe.get("m").incr("cnt").set("m", "new")
+    assert pipe.execute() == [b"old", 1, True]
+    assert fake.get("m") == b"new"
+    assert fake.get("cnt") == b"1"  # not re-sent
+    assert rc.connection_pool.address_for_slot(slot) == target.address
+    assert names(fake, source).count(b"GET") == 1
+    assert names(fake, target).count(b"SET") == 1
+    assert in_use(rc) == 0
+
+
+def test_ask_sends_asking_then_the_command_to_the_target() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    slot = key_slot("{t}a")
+    rc.set("{t}a", "1")
+    rc.set("{t}b", "2")
+    source = fake.owner_of(slot)
+    target = other_primary(fake, source)
+    fake.begin_migration([slot], target)
+    assert fake.move_keys(slot, 1) == 1  # {t}a moved
+    fake.clear_commands_seen()
+    pipe = ClusterPipeline(rc)
+    pipe.get("{t}a").get("{t}b")
+    assert pipe.execute() == [b"1", b"2"]
+    seen = names(fake, target)
+    assert seen[seen.index(b"ASKING") + 1] == b"GET"
+    assert rc.connection_pool.address_for_slot(slot) == source.address  # ASK changes no map
+
+
+def test_tryagain_backs_off_and_retries() -> None:
+    fake = FakeCluster()
+    rc, sleeps = make_client(fake)
+    rc.mset({"{s}a": 1, "{s}b": 2})
+    fake.set_tryagain(key_slot("{s}a"), count=2)
+    pipe = ClusterPipeline(rc)
+    pipe.mget("{s}a", "{s}b").get("other")
+    assert pipe.execute() == [[b"1", b"2"], None]
+    assert len(sleeps) == 2
+
+
+# --- failures and the idempotency rule -----------------------------------------------------------
+def test_reply_lost_after_write_non_idempotent_is_unknown_idempotent_is_retried() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    node = fake.owner_of("c")
+    assert fake.owner_of("s") is node or True
+    rc.get("c")  # open a connection to the node
+    fake.cut_next_reply(node, after_bytes=0)
+    pipe = ClusterPipeline(rc)
+    pipe.incr("c").get("c")
+    results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[0], OutcomeUnknownError)
+    assert results[1] == b"1"      # the read was sent again on a new connection
+    assert fake.get("c") == b"1"   # INCR ran exactly once
+    assert in_use(rc) == 0
+    fake.cut_next_reply(node, after_bytes=0)
+    pipe.incr("c")
+    with pytest.raises(OutcomeUnknownError):
+        pipe.execute()
+    assert in_use(rc) == 0
+
+
+def test_commands_never_written_are_retried_after_a_failover() -> None:
+    fake = FakeCluster(node_timeout=1.0)
+    rc, _ = make_client(fake)
+    rc.set("k", "0")
+    old = fake.owner_of("k")
+    fake.kill(old)  # connections drop; new ones are refused
+    pipe = ClusterPipeline(rc)
+    pipe.incr("k").get("k")
+    assert pipe.execute() == [1, b"1"]
+    assert fake.owner_of("k") is not old
+    assert in_use(rc) == 0
+
+
+def test_frozen_node_times_out_without_leaking() -> None:
+    fake = FakeCluster(node_timeout=None)
+    rc, _ = make_client(fake, retry_deadline=0.5)
+    rc.set("f", "1")
+    node = fake.owner_of("f")
+    other = next(k for k in (f"o{i}" for i in range(100)) if fake.owner_of(k) is not node)
+    fake.freeze(node)
+    pipe = ClusterPipeline(rc)
+    pipe.get("f").incr("f").set(other, "ok")
+    results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[0], (TimeoutError, ConnectionError))
+    assert isinstance(results[1], OutcomeUnknownError)
+    assert results[2] is True
+    assert in_use(rc) == 0
+    fake.unfreeze(node)
+    fake.clock.advance(2)  # past the node's failure cool-down
+    assert rc.get("f") == b"1"
+
+
+def test_pool_errors_are_results_and_nothing_leaks() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, max_connections=1, max_connections_per_node=True)
+    rc.set("{w}k", 1)
+    holder = ClusterPipeline(rc, transaction=True)
+    holder.watch("{w}k")  # holds the only connection to that node
+    pipe = ClusterPipeline(rc)
+    pipe.get("{w}k")
+    results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[0], TooManyConnectionsError)
+    holder.reset()
+    assert in_use(rc) == 0
+
+
+def test_keyboard_interrupt_mid_read_discards_every_held_connection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc)
+    for i in range(30):
+        pipe.set(f"x{i}", i)
+    from clustercore.connection import ClusterConnection
+    original = ClusterConnection.read_reply
+    calls = {"n": 0}
+
+    def flaky(self: ClusterConnection) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(ClusterConnection, "read_reply", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.execute()
+    assert in_use(rc) == 0
+
+
+# --- one thread per pipeline ---------------------------------------------------------------------------
+def test_a_second_thread_cannot_add_to_or_run_another_threads_pipeline() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc)
+    pipe.set("a", 1)
+    errors: List[BaseException] = []
+
+    def other() -> None:
+        for call in (lambda: pipe.get("a"), pipe.execute):
+            try:
+                call()
+            except ConcurrentPipelineError as exc:
+                errors.append(exc)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 2
+    assert pipe.execute() == [True]
+    # Once empty, the pipeline may be handed to another thread.
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (pipe.set("b", 2).execute(), done.set()))
+    thread.start()
+    thread.join(10)
+    assert done.is_set()
+
+
+def test_entering_a_pipeline_while_another_thread_is_inside_fails_loudly() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("g", "v")
+    inside, release = threading.Event(), threading.Event()
+    pipe = ClusterPipeline(rc)
+
+    def slow_callback(response: Any, **options: Any) -> Any:
+        inside.set()
+        assert release.wait(10)
+        return response
+
+    rc.set_response_callback("GET", slow_callback)
+    results: List[Any] = []
+    thread = threading.Thread(target=lambda: results.append(pipe.get("g").execute()))
+    thread.start()
+    assert inside.wait(10)
+    with pytest.raises(ConcurrentPipelineError):
+        pipe.set("h", 1)
+    release.set()
+    thread.join(10)
+    assert results == [[b"v"]]
+    assert in_use(rc) == 0
+
+
+# --- transactions ------------------------------------------------------------------------------------
+def test_transaction_runs_multi_exec_on_the_slot_owner() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.set("{u}a", 1).incr("{u}a").mget("{u}a", "{u}b").get("{u}a")
+    assert pipe.execute() == [True, 2, [b"2", None], b"2"]
+    seen = names(fake, fake.owner_of("{u}a"))
+    start = seen.index(b"MULTI")
+    assert seen[start:start + 6] == [b"MULTI", b"SET", b"INCRBY", b"MGET", b"GET", b"EXEC"]
+    assert in_use(rc) == 0
+
+
+def test_transaction_keys_in_several_slots_fail_before_anything_is_sent() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.set("{a}1", 1)
+    fake.clear_commands_seen()
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.set("{b}1", 1)
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.mget("{a}1", "{b}1")
+    with pytest.raises(RedisClusterException):
+        pipe.dbsize()
+    assert all(names(fake, n) == [] for n in fake.nodes)
+    assert pipe.execute() == [True]
+
+
+def test_transaction_answered_moved_reruns_on_the_new_owner_once() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    slot = key_slot("{m}x")
+    rc.set("{m}x", "0")
+    source = fake.owner_of(slot)
+    target = other_primary(fake, source)
+    fake.migrate([slot], target)  # the client's map is now stale
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.incr("{m}x").get("{m}x")
+    assert pipe.execute() == [1, b"1"]
+    assert fake.get("{m}x") == b"1"
+    assert b"EXEC" in names(fake, source) and b"EXEC" in names(fake, target)
+    assert in_use(rc) == 0
+
+
+def test_transaction_with_a_queued_syntax_error_raises_it() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.set("{e}a", 1).execute_command("SET", "{e}a")
+    with pytest.raises(ResponseError, match="wrong number"):
+        pipe.execute()
+    assert fake.get("{e}a") is None
+    assert in_use(rc) == 0
+
+
+def test_transaction_reply_lost_is_outcome_unknown_and_not_resent() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.get("{l}x")
+    node = fake.owner_of("{l}x")
+    fake.cut_next_reply(node, after_bytes=3)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.incr("{l}x").get("{l}x")
+    with pytest.raises(OutcomeUnknownError):
+        pipe.execute()
+    assert fake.get("{l}x") == b"1"
+    assert in_use(rc) == 0
+
+
+def test_watch_immediate_mode_then_multi_exec() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("{w}bal", "10")
+    with ClusterPipeline(rc, transaction=True) as pipe:
+        assert pipe.watch("{w}bal") is True
+        assert pipe.watching
+        balance = int(pipe.get("{w}bal"))  # runs at once
+        assert in_use(rc) == 1
+        pipe.multi()
+        pipe.set("{w}bal", balance - 3)
+        assert pipe.execute() == [True]
+    assert fake.get("{w}bal") == b"7"
+    assert in_use(rc) == 0
+
+
+def test_watch_conflict_raises_watch_error() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("{w}k", "1")
+    pipe = ClusterPipeline(rc)
+    pipe.watch("{w}k")
+    rc.set("{w}k", "2")  # another client writes the watched key
+    pipe.multi()
+    pipe.set("{w}k", "3")
+    with pytest.raises(WatchError):
+        pipe.execute()
+    assert fake.get("{w}k") == b"2"
+    assert in_use(rc) == 0
+
+
+def test_watch_rules_and_unwatch() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc, transaction=True)
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.watch("{a}1", "{b}1")
+    pipe.watch("{a}1")
+    with pytest.raises(ClusterCrossSlotError):
+        pipe.get("{b}1")
+    pipe.watch("{a}2")  # more keys of the same slot, on the same connection
+    assert pipe.unwatch() is True
+    assert not pipe.watching
+    assert in_use(rc) == 0
+    pipe.multi()
+    with pytest.raises(RedisClusterException):
+        pipe.multi()
+    with pytest.raises(RedisClusterException):
+        pipe.watch("{a}1")
+    pipe.reset()
+
+
+def test_watch_follows_moved_but_a_move_while_watching_is_a_watch_error() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    slot = key_slot("{v}k")
+    source = fake.owner_of(slot)
+    target = other_primary(fake, source)
+    fake.migrate([slot], target)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.watch("{v}k")  # MOVED, then WATCH on the new owner
+    assert rc.connection_pool.address_for_slot(slot) == target.address
+    fake.migrate([slot], source)
+    pipe.multi()
+    pipe.set("{v}k", 1)
+    with pytest.raises(WatchError):
+        pipe.execute()
+    assert in_use(rc) == 0
+    assert rc.connection_pool.address_for_slot(slot) == source.address
+
+
+def test_connection_lost_while_watching_is_a_watch_error() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc, transaction=True)
+    pipe.watch("{d}k")
+    fake.drop_connections(fake.owner_of("{d}k"))
+    with pytest.raises(WatchError):
+        pipe.get("{d}k")
+    assert not pipe.watching
+    assert in_use(rc) == 0
+
+
+# --- scripts --------------------------------------------------------------------------------------
+class ScriptingNode:
+    """Wraps a fake node with a per-node script cache: SCRIPT LOAD, EVALSHA (returns b'ran')."""
+
+    def __init__(self, node: FakeNode) -> None:
+        self.node = node
+        self.cache: Dict[str, bytes] = {}
+
+    def handle(self, session: FakeSession, args: List[bytes]) -> Any:
+        name = args[0].upper()
+        if name == b"SCRIPT" and args[1].upper() == b"LOAD":
+            sha = hashlib.sha1(args[2]).hexdigest()
+            self.cache[sha] = args[2]
+            return sha.encode()
+        if name == b"EVALSHA" and "multi" not in session.state:
+            if args[1].decode() not in self.cache:
+                return ResponseError("NOSCRIPT No matching script. Please use EVAL.")
+            return b"ran"
+        return self.node.handle(session, args)
+
+
+def with_scripting(fake: FakeCluster) -> Dict[NodeAddress, ScriptingNode]:
+    servers = {n.address: ScriptingNode(n) for n in fake.nodes}
+    for address, server in servers.items():
+        fake.network.add(address, server)
+    return servers
+
+
+def test_scripts_in_a_pipeline_are_loaded_on_the_node_that_lacks_them() -> None:
+    fake = FakeCluster()
+    servers = with_scripting(fake)
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc)
+    script = pipe.register_script("return 1")
+    script(keys=["s1"])
+    script(keys=["s2"])
+    pipe.evalsha("f" * 40, 1, "s3")  # unknown body: NOSCRIPT stays its result
+    results = pipe.execute(raise_on_error=False)
+    assert results[:2] == [b"ran", b"ran"]
+    assert isinstance(results[2], NoScriptError)
+    loaded = {a for a, s in servers.items() if script.sha in s.cache}
+    assert loaded == {fake.owner_of("s1").address, fake.owner_of("s2").address}
+    assert in_use(rc) == 0

@@ -1,0 +1,396 @@
+"""ClusterPubSub against FakeCluster nodes wrapped with a small pub/sub server (this file's
+``PubSubServer``): classic and sharded delivery, handlers, MOVED on SSUBSCRIBE, the server's
+own sunsubscribe after a failover, restoring after dropped connections, health checks, the
+worker thread and closing."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import pytest
+
+from clustercore import resp
+from clustercore.address import NodeAddress
+from clustercore.client import RedisCluster
+from clustercore.errors import DataError, ResponseError
+from clustercore.pubsub import ClusterPubSub, PubSubError
+from clustercore.slots import key_slot
+from clustercore.testing import FakeCluster, FakeSession
+from clustercore.testing.fake_cluster import FakeNode
+from clustercore.testing.fakenet import NO_REPLY, FakeStream
+
+_ACK = {b"SUBSCRIBE": b"subscribe", b"PSUBSCRIBE": b"psubscribe", b"SSUBSCRIBE": b"ssubscribe",
+        b"UNSUBSCRIBE": b"unsubscribe", b"PUNSUBSCRIBE": b"punsubscribe",
+        b"SUNSUBSCRIBE": b"sunsubscribe"}
+_TABLE = {b"SUBSCRIBE": "channels", b"UNSUBSCRIBE": "channels", b"PSUBSCRIBE": "patterns",
+          b"PUNSUBSCRIBE": "patterns", b"SSUBSCRIBE": "shard", b"SUNSUBSCRIBE": "shard"}
+
+
+class PubSubServer:
+    """Classic and sharded pub/sub for every node of a FakeCluster (RESP2 pushes)."""
+
+    def __init__(self, fake: FakeCluster) -> None:
+        self.fake = fake
+        self.sessions: List[Tuple[FakeNode, FakeSession]] = []
+        self.published: List[Tuple[bytes, bytes]] = []
+        for node in fake.nodes:
+            fake.network.add(node.address, _Node(self, node))
+
+    def stream(self, session: FakeSession) -> Optional[FakeStream]:
+        for stream in list(self.fake.network.streams):
+            if stream.session is session and not stream.closed_by_server:
+                return stream
+        return None
+
+    def push(self, session: FakeSession, message: List[Any]) -> None:
+        stream = self.stream(session)
+        if stream is not None:
+            stream._out += resp.encode_reply(message, 2)
+
+    @staticmethod
+    def subs(session: FakeSession, table: str) -> Set[bytes]:
+        found: Set[bytes] = session.state.setdefault(table, set())
+        return found
+
+    def deliver(self, channel: bytes, data: bytes, nodes: Optional[Set[NodeAddress]] = None,
+                sharded: bool = False) -> int:
+        count = 0
+        for node, session in list(self.sessions):
+            if nodes is not None and node.address not in nodes:
+                continue
+            if sharded:
+                if channel in self.subs(session, "shard"):
+                    self.push(session, [b"smessage", channel, data])
+                    count += 1
+                continue
+            if channel in self.subs(session, "channels"):
+                self.push(session, [b"message", channel, data])
+                count += 1
+            for pattern in sorted(self.subs(session, "patterns")):
+                if fnmatch.fnmatchcase(channel.decode(), pattern.decode()):
+                    self.push(session, [b"pmessage", pattern, channel, data])
+                    count += 1
+        return count
+
+    def slot_lost(self, node: FakeNode) -> int:
+        """What Redis does when ``node`` loses slots: sunsubscribe their shard subscribers."""
+        dropped = 0
+        for owner, session in list(self.sessions):
+            if owner is not node:
+                continue
+            for channel in sorted(self.subs(session, "shard")):
+                if self.fake.owner_of(key_slot(channel)) is not node:
+                    self.subs(session, "shard").discard(channel)
+                    self.push(session, [b"sunsubscribe", channel,
+                                        len(self.subs(session, "shard"))])
+                    dropped += 1
+        return dropped
+
+
+class _Node:
+    def __init__(self, server: PubSubServer, node: FakeNode) -> None:
+        self.server = server
+        self.node = node
+
+    def handle(self, session: FakeSession, args: List[bytes]) -> Any:
+        name = args[0].upper()
+        server = self.server
+        if name in _ACK:
+            return self._subscription(session, name, args[1:])
+        if name == b"PUBLISH":
+            server.published.append((args[1], args[2]))
+            return server.deliver(args[1], args[2])
+        if name == b"SPUBLISH":
+            owner = server.fake.owner_of(key_slot(args[1]))
+            if owner is not self.node:
+                return ResponseError(f"MOVED {key_slot(args[1])} {owner.address}")
+            shard = {owner.address} | {r.address for r in owner.replicas}
+            return server.deliver(args[1], args[2], shard, sharded=True)
+        if name == b"PING" and any(server.subs(session, t) for t in set(_TABLE.values())):
+            return [b"pong", b""]
+        return self.node.handle(session, args)
+
+    def _subscription(self, session: FakeSession, name: bytes, names: List[bytes]) -> Any:
+        server = self.server
+        if name == b"SSUBSCRIBE":
+            slots = {key_slot(n) for n in names}
+            if len(slots) > 1:
+                return ResponseError("CROSSSLOT Keys in request don't hash to the same slot")
+            owner = server.fake.owner_of(slots.pop())
+            if owner is not self.node:
+                return ResponseError(f"MOVED {key_slot(names[0])} {owner.address}")
+        if (self.node, session) not in server.sessions:
+            server.sessions.append((self.node, session))
+        table = server.subs(session, _TABLE[name])
+        for channel in names:
+            if name in (b"SUBSCRIBE", b"PSUBSCRIBE", b"SSUBSCRIBE"):
+                table.add(channel)
+            else:
+                table.discard(channel)
+            if name in (b"SSUBSCRIBE", b"SUNSUBSCRIBE"):
+                count = len(table)
+            else:
+                count = len(server.subs(session, "channels")) + len(
+                    server.subs(session, "patterns"))
+            server.push(session, [_ACK[name], channel, count])
+        return NO_REPLY
+
+
+def setup(**kwargs: Any) -> Tuple[FakeCluster, PubSubServer, RedisCluster]:
+    fake = FakeCluster(node_timeout=kwargs.pop("node_timeout", 15.0))
+    server = PubSubServer(fake)
+    kwargs.setdefault("socket_timeout", 1.0)
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
+                      **kwargs)
+    rc._sleep = fake.clock.advance
+    return fake, server, rc
+
+
+def drain(ps: ClusterPubSub, limit: int = 50) -> List[Dict[str, Any]]:
+    out: List[Dict[str, Any]] = []
+    for _ in range(limit):
+        message = ps.get_message(timeout=0)
+        if message is None:
+            return out
+        out.append(message)
+    return out
+
+
+def channels_on(fake: FakeCluster, count: int) -> List[str]:
+    """``count`` channel names whose slots belong to ``count`` different primaries."""
+    out: List[str] = []
+    owners: Set[NodeAddress] = set()
+    for i in range(1000):
+        name = f"ch{i}"
+        owner = fake.owner_of(key_slot(name)).address
+        if owner not in owners:
+            owners.add(owner)
+            out.append(name)
+        if len(out) == count:
+            return out
+    raise AssertionError("not enough primaries")
+
+
+# --- classic ----------------------------------------------------------------------------------------
+def test_classic_subscribe_and_messages_from_every_node() -> None:
+    fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    ps.subscribe("news", "sport")
+    acks = drain(ps)
+    assert [(m["type"], m["channel"], m["data"]) for m in acks] == [
+        ("subscribe", b"news", 1), ("subscribe", b"sport", 2)]
+    assert ps.subscribed and set(ps.channels) == {b"news", b"sport"}
+    for node in fake.primaries():
+        rc._execute_on_node(node.address, "PUBLISH", "news", node.address.name)
+    got = drain(ps)
+    assert [m["data"].decode() for m in got] == [n.address.name for n in fake.primaries()]
+    assert all(m["type"] == "message" and m["pattern"] is None for m in got)
+    assert len([s for s in fake.network.streams if s.session.state.get("channels")]) == 1
+    ps.close()
+
+
+def test_patterns_handlers_and_ignore_subscribe_messages() -> None:
+    _fake, _server, rc = setup(decode_responses=True)
+    seen: List[Dict[str, Any]] = []
+    ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
+    ps.psubscribe("user.*")
+    ps.subscribe(alerts=seen.append)
+    assert drain(ps) == []
+    rc.publish("user.1", "hello")
+    rc.publish("alerts", "fire")
+    message = ps.get_message(timeout=0)
+    assert message == {"type": "pmessage", "pattern": "user.*", "channel": "user.1",
+                       "data": "hello"}
+    assert ps.get_message(timeout=0) is None  # the handler took it
+    assert [m["data"] for m in seen] == ["fire"]
+    assert set(ps.channels) == {"alerts"} and set(ps.patterns) == {"user.*"}
+    ps.unsubscribe()
+    ps.punsubscribe("user.*")
+    assert not ps.subscribed
+    with pytest.raises(DataError):
+        ps.subscribe()
+    ps.close()
+
+
+def test_get_message_timeout_returns_none() -> None:
+    _fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    assert ps.get_message(timeout=0.01) is None  # nothing subscribed
+    ps.subscribe("quiet")
+    drain(ps)
+    assert ps.get_message(timeout=0.02) is None
+    ps.close()
+
+
+# --- sharded -----------------------------------------------------------------------------------------
+def test_ssubscribe_uses_one_connection_per_slot_owner() -> None:
+    fake, _server, rc = setup()
+    names = channels_on(fake, 3)
+    ps = ClusterPubSub(rc)
+    two = "{" + names[0] + "}two"
+    ps.ssubscribe(*names, two)
+    acks = drain(ps)
+    assert sorted(m["channel"] for m in acks) == sorted(
+        n.encode() for n in [*names, two])
+    assert len(ps._shards) == 3
+    for name in names:
+        assert rc.spublish(name, f"to {name}") == 1
+    got = drain(ps)
+    assert sorted(m["data"] for m in got) == sorted(f"to {n}".encode() for n in names)
+    assert {m["type"] for m in got} == {"smessage"}
+    ps.sunsubscribe(names[0])
+    assert [m["type"] for m in drain(ps)] == ["sunsubscribe"]
+    assert rc.spublish(names[0], "gone") == 0
+    ps.close()
+
+
+def test_ssubscribe_answered_moved_subscribes_on_the_new_owner() -> None:
+    fake, _server, rc = setup()
+    channel = "moving"
+    slot = key_slot(channel)
+    source = fake.owner_of(slot)
+    target = next(p for p in fake.primaries() if p is not source)
+    rc.ping()  # the client has its map ...
+    fake.migrate([slot], target)  # ... which is now stale
+    ps = ClusterPubSub(rc)
+    ps.ssubscribe(channel)
+    acks = drain(ps)
+    assert [(m["type"], m["channel"]) for m in acks] == [("ssubscribe", b"moving")]
+    assert ps._home[b"moving"] == target.address
+    rc.spublish(channel, "here")
+    assert [m["data"] for m in drain(ps)] == [b"here"]
+    ps.close()
+
+
+def test_failover_unsubscribe_from_the_server_is_restored_silently() -> None:
+    fake, server, rc = setup()
+    channel = channels_on(fake, 1)[0]
+    ps = ClusterPubSub(rc)
+    ps.ssubscribe(channel)
+    drain(ps)
+    old = fake.owner_of(key_slot(channel))
+    new = fake.failover(old)
+    assert server.slot_lost(old) == 1
+    assert drain(ps) == []  # the sunsubscribe notice is handled, not reported
+    assert ps._home[channel.encode()] == new.address
+    assert rc.spublish(channel, "after") == 1
+    assert [m["data"] for m in drain(ps)] == [b"after"]
+    assert ps.restores >= 1
+    ps.close()
+
+
+# --- restoring after connection loss ---------------------------------------------------------------
+def test_dropped_connections_are_restored_without_the_caller() -> None:
+    fake, _server, rc = setup()
+    shard_channel = channels_on(fake, 1)[0]
+    ps = ClusterPubSub(rc)
+    ps.subscribe("classic")
+    ps.psubscribe("p.*")
+    ps.ssubscribe(shard_channel)
+    drain(ps)
+    fake.drop_connections()
+    assert ps.get_message(timeout=0) is None  # notices the EOFs, subscribes again
+    drain(ps)
+    assert ps.restores >= 1
+    rc.publish("classic", "1")
+    rc.publish("p.x", "2")
+    rc.spublish(shard_channel, "3")
+    assert sorted(m["data"] for m in drain(ps)) == [b"1", b"2", b"3"]
+    ps.close()
+
+
+def test_killed_node_subscriptions_come_back_after_failover() -> None:
+    fake, _server, rc = setup(node_timeout=1.0)
+    channel = channels_on(fake, 1)[0]
+    ps = ClusterPubSub(rc)
+    ps.ssubscribe(channel)
+    drain(ps)
+    old = fake.owner_of(key_slot(channel))
+    fake.kill(old)
+    assert ps.get_message(timeout=0) is None
+    fake.clock.advance(2)  # the fake promotes a replica
+    new = fake.owner_of(key_slot(channel))
+    assert new is not old
+    rc.connection_pool.initialize()
+    for _ in range(100):  # restore attempts back off in real time: poll with a deadline
+        ps.get_message(timeout=0.05)
+        if ps._home.get(channel.encode()) == new.address:
+            break
+    assert ps._home.get(channel.encode()) == new.address
+    rc.spublish(channel, "back")
+    assert [m["data"] for m in drain(ps)] == [b"back"]
+    ps.close()
+
+
+def test_health_check_drops_a_silent_connection() -> None:
+    fake, _server, rc = setup()
+    ps = ClusterPubSub(rc, health_check_interval=0.01)
+    ps.subscribe("hc")
+    drain(ps)
+    link = ps._classic
+    assert link is not None
+    fake.freeze(link.address)
+    for _ in range(200):
+        ps.get_message(timeout=0.01)
+        if ps._classic is not link:
+            break
+    assert ps._classic is not link
+    fake.unfreeze(link.address)
+    ps.close()
+
+
+def test_subscribe_error_is_raised_from_get_message() -> None:
+    _fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    ps.subscribe("ok")
+    drain(ps)
+    link = ps._classic
+    assert link is not None
+    ps._send(link, ("SSUBSCRIBE", "a", "b"), None)  # CROSSSLOT: nobody asked for this one
+    with pytest.raises(ResponseError):
+        ps.get_message(timeout=0)
+    ps.close()
+
+
+# --- threads and lifecycle --------------------------------------------------------------------------
+def test_run_in_thread_calls_handlers_and_stop_joins() -> None:
+    fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    with pytest.raises(PubSubError):
+        ps.subscribe("nohandler")
+        ps.run_in_thread()
+    ps.unsubscribe("nohandler")
+    got = threading.Event()
+    received: List[bytes] = []
+
+    def handler(message: Dict[str, Any]) -> None:
+        received.append(message["data"])
+        got.set()
+
+    channel = channels_on(fake, 1)[0]
+    ps.ssubscribe(**{channel: handler})
+    thread = ps.run_in_thread(sleep_time=0.01, daemon=True)
+    for i in range(200):  # the worker subscribes asynchronously: publish until one arrives
+        rc.spublish(channel, str(i))
+        if got.wait(0.01):
+            break
+    thread.stop()
+    assert not thread.is_alive()
+    assert received
+    assert not ps.subscribed  # the worker closes the pub/sub object on exit
+
+
+def test_close_closes_the_dedicated_connections() -> None:
+    fake, _server, rc = setup()
+    before = len(fake.network.streams)
+    with ClusterPubSub(rc) as ps:
+        ps.subscribe("a")
+        ps.ssubscribe(*channels_on(fake, 2))
+        assert len(fake.network.streams) == before + 3
+        assert rc.connection_pool.stats().in_use == 0  # not pool connections
+    assert len(fake.network.streams) == before
+    with pytest.raises(PubSubError):
+        ps.subscribe("again")
