@@ -330,14 +330,20 @@ class RedisCluster(CommandsMixin):
         command: error replies, and connection errors for every command of a node whose
         connection failed (``request_sent`` says whether its write may have reached the
         server). Pool errors (timeout, closed) are raised; every connection is released or
-        discarded on every path."""
+        discarded on every path.
+
+        It never waits for a connection while holding others (that deadlocks a small pool):
+        when the next checkout would wait, the batches already sent are read first."""
         pool = self.connection_pool
         out: List[List[Any]] = [[] for _ in batches]
         held: List[Tuple[int, ClusterConnection]] = []
         try:
             for i, (address, commands) in enumerate(batches):
                 try:
-                    conn = pool.get_connection_by_address(address)
+                    conn = pool.try_connection_by_address(address) if held else None
+                    if conn is None:
+                        self._drain(held, batches, out)
+                        conn = pool.get_connection_by_address(address)
                 except PoolError:
                     raise
                 except (ConnectionError, TimeoutError) as exc:
@@ -353,27 +359,34 @@ class RedisCluster(CommandsMixin):
                     out[i] = [exc] * len(commands)
                     continue
                 held.append((i, conn))
-            while held:
-                i, conn = held[0]
-                replies: List[Any] = []
-                try:
-                    for _ in batches[i][1]:
-                        replies.append(conn.read_reply())
-                except (ConnectionError, TimeoutError, ProtocolError) as exc:
-                    held.pop(0)
-                    pool.discard(conn)
-                    exc.request_sent = True
-                    exc.node = exc.node or conn.address
-                    replies += [exc] * (len(batches[i][1]) - len(replies))
-                else:
-                    held.pop(0)
-                    pool.release(conn)
-                out[i] = replies
+            self._drain(held, batches, out)
         except BaseException:
             for _, conn in held:
                 pool.discard(conn)  # replies may be pending on them: never reuse
             raise
         return [(address, replies) for (address, _), replies in zip(batches, out)]
+
+    def _drain(self, held: List[Tuple[int, ClusterConnection]],
+               batches: Sequence[Tuple[NodeAddress, List[Tuple[Any, ...]]]],
+               out: List[List[Any]]) -> None:
+        """Read the replies of every sent batch in ``held`` and hand its connection back."""
+        pool = self.connection_pool
+        while held:
+            i, conn = held[0]
+            replies: List[Any] = []
+            try:
+                for _ in batches[i][1]:
+                    replies.append(conn.read_reply())
+            except (ConnectionError, TimeoutError, ProtocolError) as exc:
+                held.pop(0)
+                pool.discard(conn)
+                exc.request_sent = True
+                exc.node = exc.node or conn.address
+                replies += [exc] * (len(batches[i][1]) - len(replies))
+            else:
+                held.pop(0)
+                pool.release(conn)
+            out[i] = replies
 
     # --- multi-key commands across slots -------------------------------------------------------
     def _split(self, spec: Any, args: Sequence[Any], options: Dict[str, Any]) -> Any:

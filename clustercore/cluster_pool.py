@@ -502,6 +502,13 @@ class ClusterConnectionPool:
         pool = self._pools.get(address) or self._node_pool(address)
         return pool.get()
 
+    def try_connection_by_address(self, address: NodeAddress) -> Optional[ClusterConnection]:
+        """A connection to this node without waiting, or None (see NodePool.try_get)."""
+        if self._closed or self._fork_generation != _fork_generation[0]:
+            self._check_usable()
+        pool = self._pools.get(address) or self._node_pool(address)
+        return pool.try_get()
+
     def get_connection_by_node(self, node: NodeLike) -> ClusterConnection:
         """A connection to ``node`` (a node dict, "host:port" or NodeAddress)."""
         return self.get_connection_by_address(self._address(node))
@@ -597,15 +604,16 @@ class ClusterConnectionPool:
             pool.disconnect()
 
     def reset(self) -> None:
-        """Drop every connection and rediscover the layout on next use (redis-py-cluster)."""
+        """Drop every connection and rediscover the layout on next use (redis-py-cluster).
+
+        Node pools are kept (their generation is bumped: idle sockets close now, checked-out
+        ones when they come back), so per-node and cluster-wide counts and caps stay exact.
+        """
         self._check_usable()
         with self._lock:
-            old, self._pools = self._pools, {}
-            self._budget = Budget(self.max_connections)
             self._topology = Topology((), epoch=self._topology.epoch)
             self._nodes_view = None
-        for pool in old.values():
-            pool.close()
+        self.disconnect()
 
     def close(self) -> None:
         """Ordered shutdown: fence new checkouts, stop and join threads, close connections."""

@@ -113,6 +113,11 @@ class Budget:
             except ValueError:
                 return False
 
+    def forget(self, pool: NodePool) -> None:
+        """A closed pool no longer offers idle connections for reclaiming."""
+        with self._lock:
+            self.pools = [p for p in self.pools if p is not pool]
+
     def remove_waiters_of(self, pool: NodePool) -> List[_Waiter]:
         """Take a closing pool's waiters out of the budget line."""
         with self._lock:
@@ -196,6 +201,17 @@ class NodePool:
     # --- checkout -----------------------------------------------------------------------------
     def get(self, timeout: Optional[float] = None) -> ClusterConnection:
         """Check out a connected connection, waiting up to ``timeout`` (blocking pools only)."""
+        conn = self._get(timeout, block=True)
+        assert conn is not None
+        return conn
+
+    def try_get(self) -> Optional[ClusterConnection]:
+        """A connection if one is free or can be opened now; None where get() would wait or
+        raise TooManyConnectionsError. For callers that already hold connections and must
+        not wait while holding them (hold-and-wait deadlocks)."""
+        return self._get(None, block=False)
+
+    def _get(self, timeout: Optional[float], block: bool) -> Optional[ClusterConnection]:
         if timeout is None:
             timeout = self.timeout
         deadline: Optional[float] = None
@@ -214,12 +230,14 @@ class NodePool:
                         self._count += 1
                         self._in_use += 1
                         create = True
-                    elif self.blocking:
+                    elif self.blocking and block:
                         waiter = self._queue_locked(on_budget=True)
                     else:
                         reclaim = True
-                elif self.blocking:
+                elif self.blocking and block:
                     waiter = self._queue_locked(on_budget=False)
+                elif not block:
+                    return None
                 else:
                     raise TooManyConnectionsError(
                         f"Too many connections to {self.address} (max {self.max_size} per node)",
@@ -235,6 +253,8 @@ class NodePool:
                 # Non-blocking pool at the cluster-wide cap: close an idle connection elsewhere.
                 assert self._budget is not None
                 if not self._budget.reclaim_idle(exclude=self):
+                    if not block:
+                        return None
                     raise TooManyConnectionsError(
                         f"Too many connections (max {self._budget.limit} in all)",
                         node=self.address)
@@ -567,6 +587,7 @@ class NodePool:
             self._waiters.clear()
             if self._budget is not None:
                 waiters += self._budget.remove_waiters_of(self)
+                self._budget.forget(self)
         err = PoolClosedError(f"pool for {self.address} was closed", node=self.address)
         for waiter in waiters:
             waiter.wake(err)
