@@ -85,6 +85,9 @@ _ROUTING_ERRORS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOn
 _IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
 
 
+_UNSET: Any = object()
+
+
 class ConcurrentPipelineError(RedisClusterException):
     """A pipeline was used by a second thread while it was in use; pipelines are per thread."""
 
@@ -113,7 +116,7 @@ class _Part:
 class _Command:
     """A queued command: its spec, callback options and wire parts."""
 
-    __slots__ = ("args", "fanout", "idempotent", "name", "options", "parts", "read", "spec")
+    __slots__ = ("args", "fanout", "name", "options", "parts", "read", "spec")
 
     def __init__(self, args: Tuple[Any, ...], options: Dict[str, Any], spec: CommandSpec,
                  read: bool) -> None:
@@ -121,10 +124,14 @@ class _Command:
         self.options = options
         self.spec = spec
         self.name = spec.name
-        self.idempotent = is_idempotent(spec, args)
         self.read = read
         self.fanout = False
         self.parts: List[_Part] = []
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether a lost reply may be answered by sending it again (asked only on failure)."""
+        return is_idempotent(self.spec, self.args)
 
 
 class ClusterPipeline(CommandsMixin):
@@ -145,6 +152,7 @@ class ClusterPipeline(CommandsMixin):
         self._watch_ask: Optional[NodeAddress] = None
         self._guard = threading.Lock()
         self._owner: Optional[int] = None
+        self._encoding = client._encoding
 
     # --- one thread at a time --------------------------------------------------------------------
     def _enter(self) -> None:
@@ -201,12 +209,12 @@ class ClusterPipeline(CommandsMixin):
                            spec.readonly and client.read_from_replicas and not txn)
         if route in _SLOT_ROUTES:
             try:
-                slot = slot_of(spec, args, client._encoding)
+                slot = slot_of(spec, args, self._encoding)
             except ClusterCrossSlotError:
                 if not spec.split or txn:
                     raise
                 command.parts = [_Part(command, sub, s, indexes=ix)
-                                 for s, sub, ix in split_by_slot(spec, args, client._encoding)]
+                                 for s, sub, ix in split_by_slot(spec, args, self._encoding)]
                 return command
             if txn and slot is not None:
                 self._claim_slot(slot, spec.name)
@@ -316,7 +324,7 @@ class ClusterPipeline(CommandsMixin):
             args = ("WATCH", *names)
             spec = lookup(args)
             assert spec is not None
-            slot = slot_of(spec, args, self.client._encoding)
+            slot = slot_of(spec, args, self._encoding)
             assert slot is not None
             self._claim_slot(slot, "WATCH")
             if self._watch_conn is not None:
@@ -494,6 +502,7 @@ class ClusterPipeline(CommandsMixin):
         client = self.client
         pool = client.connection_pool
         groups: Dict[NodeAddress, List[_Part]] = {}
+        owners: Dict[int, NodeAddress] = {}  # primaries by slot, for this round
         for part in parts:
             try:
                 if part.ask is not None:
@@ -504,10 +513,14 @@ class ClusterPipeline(CommandsMixin):
                     address = client._targets(
                         Route.RANDOM_NODE if part.command.spec.route is Route.RANDOM_NODE
                         else Route.RANDOM_PRIMARY)[0]
+                elif not part.command.read:
+                    cached = owners.get(part.slot)
+                    if cached is None:
+                        cached = owners[part.slot] = pool.address_for_slot(part.slot)
+                    address = cached
                 else:
-                    read = part.command.read
-                    address = pool.address_for_slot(part.slot, read)
-                    if read and part.attempt is not None and address in part.attempt.avoid:
+                    address = pool.address_for_slot(part.slot, True)
+                    if part.attempt is not None and address in part.attempt.avoid:
                         address = pool.address_for_slot(part.slot, False)
             except ClusterCoreError as exc:
                 part.reply = exc
@@ -536,14 +549,22 @@ class ClusterPipeline(CommandsMixin):
                     part.preload = body
 
     def _send_round(self, groups: List[Tuple[NodeAddress, List[_Part]]]) -> None:
-        """Write every node's batch, then read every reply; errors become part replies."""
+        """Write every node's batch, then read every reply; errors become part replies.
+
+        It never waits for a connection while holding others (hold-and-wait deadlocks a small
+        pool): when the next checkout would wait, the batches already sent are read first."""
         pool = self.client.connection_pool
+        try_get = getattr(pool, "try_connection_by_address", None)
         held: List[Tuple[ClusterConnection, NodeAddress, List[_Part]]] = []
         try:
             for address, parts in groups:
                 try:
-                    conn = pool.get_connection_by_address(address)
-                except (ClusterCoreError) as exc:
+                    conn = try_get(address) if held and try_get is not None else None
+                    if conn is None:
+                        if held and try_get is not None:
+                            self._drain(held)
+                        conn = pool.get_connection_by_address(address)
+                except ClusterCoreError as exc:
                     if exc.node is None:
                         exc.node = address
                     for part in parts:
@@ -570,32 +591,37 @@ class ClusterPipeline(CommandsMixin):
                     pool.discard(conn)
                     raise
                 held.append((conn, address, parts))
-            while held:
-                conn, address, parts = held[0]
-                done = 0
-                try:
-                    for part in parts:
-                        if part.preload is not None:
-                            conn.read_reply()
-                        if part.ask is not None:
-                            conn.read_reply()
-                        part.reply = conn.read_reply()
-                        done += 1
-                except _IO_ERRORS as exc:
-                    held.pop(0)
-                    pool.discard(conn)
-                    if exc.node is None:
-                        exc.node = address
-                    exc.request_sent = True
-                    for part in parts[done:]:
-                        part.reply = exc
-                    continue
-                held.pop(0)
-                pool.release(conn)
+            self._drain(held)
         except BaseException:
             for conn, _address, _parts in held:
-                pool.discard(conn)
+                pool.discard(conn)  # replies may be pending on it: never reuse
             raise
+
+    def _drain(self, held: List[Tuple[ClusterConnection, NodeAddress, List[_Part]]]) -> None:
+        """Read every reply of the batches in ``held`` and hand each connection back."""
+        pool = self.client.connection_pool
+        while held:
+            conn, address, parts = held[0]
+            done = 0
+            try:
+                for part in parts:
+                    if part.preload is not None:
+                        conn.read_reply()
+                    if part.ask is not None:
+                        conn.read_reply()
+                    part.reply = conn.read_reply()
+                    done += 1
+            except _IO_ERRORS as exc:
+                held.pop(0)
+                pool.discard(conn)
+                if exc.node is None:
+                    exc.node = address
+                exc.request_sent = True
+                for part in parts[done:]:
+                    part.reply = exc
+                continue
+            held.pop(0)
+            pool.release(conn)
 
     def _triage(self, parts: Sequence[_Part]) -> Tuple[List[_Part], float]:
         """Decide each failed part's fate; returns the parts to send again and the pause."""
@@ -607,6 +633,7 @@ class ClusterPipeline(CommandsMixin):
         delay = 0.0
         marked: Set[NodeAddress] = set()
         refreshed: Set[Optional[NodeAddress]] = set()
+        moved: Set[int] = set()
         for part in parts:
             reply = part.reply
             if not isinstance(reply, ClusterCoreError):
@@ -635,7 +662,9 @@ class ClusterPipeline(CommandsMixin):
                 if part.slot is None:
                     part.reply = reply
                     continue
-                pool.on_moved(part.slot, step.target)
+                if part.slot not in moved:  # once per slot and round, not once per command
+                    moved.add(part.slot)
+                    pool.on_moved(part.slot, step.target)
                 again.append(part)
             elif action is Action.ASK:
                 part.ask = step.target
@@ -649,12 +678,29 @@ class ClusterPipeline(CommandsMixin):
 
     def _collect(self, queue: Sequence[_Command], raise_on_error: bool) -> List[Any]:
         results: List[Any] = []
+        append = results.append
         first_error: Optional[BaseException] = None
+        callbacks = self._callbacks()
+        found: Dict[str, Any] = {}
         for command in queue:
+            parts = command.parts
+            if len(parts) == 1 and not command.fanout and parts[0].indexes is None:
+                reply = parts[0].reply  # the common case, inlined
+                if isinstance(reply, BaseException):
+                    if first_error is None:
+                        first_error = reply
+                    append(reply)
+                    continue
+                name = command.name
+                callback = found.get(name, _UNSET)
+                if callback is _UNSET:
+                    callback = found[name] = callbacks.get(name)
+                append(reply if callback is None else callback(reply, **command.options))
+                continue
             value = self._result(command)
             if first_error is None and isinstance(value, BaseException):
                 first_error = value
-            results.append(value)
+            append(value)
         if first_error is not None and raise_on_error:
             raise first_error
         return results

@@ -13,6 +13,7 @@ import pytest
 
 from clustercore.address import NodeAddress
 from clustercore.client import RedisCluster
+from clustercore.cluster_pool import ClusterConnectionPool
 from clustercore.errors import (
     ClusterCrossSlotError,
     ConnectionError,
@@ -536,4 +537,20 @@ def test_scripts_in_a_pipeline_are_loaded_on_the_node_that_lacks_them() -> None:
     assert isinstance(results[2], NoScriptError)
     loaded = {a for a, s in servers.items() if script.sha in s.cache}
     assert loaded == {fake.owner_of("s1").address, fake.owner_of("s2").address}
+    assert in_use(rc) == 0
+
+
+@pytest.mark.skipif(not hasattr(ClusterConnectionPool, "try_connection_by_address"),
+                    reason="the pool has no non-waiting checkout yet")
+def test_a_pool_smaller_than_the_node_count_never_deadlocks_a_pipeline() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, max_connections=1, blocking=True, timeout=5.0)
+    pipe = ClusterPipeline(rc)
+    keys = [f"small:{i}" for i in range(30)]
+    assert len({fake.owner_of(k).address for k in keys}) == 3
+    for key in keys:
+        pipe.set(key, key)
+    for key in keys:
+        pipe.get(key)
+    assert pipe.execute() == [True] * 30 + [k.encode() for k in keys]
     assert in_use(rc) == 0
