@@ -13,6 +13,8 @@ from .cluster_pool import (
 from .connection import ClusterConnection, SSLClusterConnection
 from .errors import *  # noqa: F403 - the exception tree is public API
 from .errors import __all__ as _error_names
+from .pipeline import ClusterPipeline
+from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
 from .slots import NUM_SLOTS, key_slot
 from .stats import NodeStats, PoolStats
@@ -25,6 +27,8 @@ __all__ = [
     "ClusterBlockingConnectionPool",
     "ClusterConnection",
     "ClusterConnectionPool",
+    "ClusterPipeline",
+    "ClusterPubSub",
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
     "NodeAddress",

@@ -52,8 +52,11 @@ from .errors import (
     ResponseError,
     TimeoutError,
 )
+from .pipeline import ClusterPipeline
+from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
 from .router import Action, Attempt, next_step
+from .script import Script
 
 __all__ = ["RedisCluster"]
 
@@ -446,6 +449,18 @@ class RedisCluster(CommandsMixin):
         return spec
 
     # --- callbacks and lifecycle ---------------------------------------------------------------
+    def pipeline(self, transaction: bool = False, shard_hint: Any = None) -> ClusterPipeline:
+        """Buffered commands sent node by node; ``transaction=True``: MULTI/EXEC on one slot."""
+        return ClusterPipeline(self, transaction=transaction, shard_hint=shard_hint)
+
+    def pubsub(self, **kwargs: Any) -> ClusterPubSub:
+        """Classic and sharded pub/sub on dedicated connections, restored automatically."""
+        return ClusterPubSub(self, **kwargs)
+
+    def register_script(self, script: Any) -> Script:
+        """EVALSHA; on NOSCRIPT loads the body on that node only (works in pipelines too)."""
+        return Script(self, script)
+
     def close(self) -> None:
         """Ordered shutdown of the pool: fence new calls, close connections, join threads."""
         self.connection_pool.close()

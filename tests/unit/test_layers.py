@@ -28,7 +28,12 @@ ALLOWED: Dict[str, Set[str]] = {
     "cluster_pool": {"address", "connection", "discovery", "errors", "pool", "slots", "stats",
                      "topology", "transport"},
     "client": {"address", "api", "cluster_pool", "commands", "connection", "errors", "retry",
-               "router", "slots"},
+               "router", "slots", "pipeline", "pubsub", "script"},
+    "script": {"api", "errors"},
+    "pipeline": {"address", "api", "cluster_pool", "commands", "connection", "errors", "retry",
+                 "router", "slots", "client", "script"},
+    "pubsub": {"address", "api", "cluster_pool", "commands", "connection", "errors", "retry",
+               "router", "slots", "client"},
 }
 SOCKET_MODULES = {"socket", "ssl"}
 
