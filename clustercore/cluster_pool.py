@@ -175,7 +175,9 @@ class ClusterConnectionPool:
         self.blocking = blocking
         self.timeout = timeout
         self.max_waiters = max_waiters
-        self.readonly = readonly
+        # Reading from replicas needs READONLY on the connection (a replica answers MOVED
+        # otherwise), so any read policy other than "primary" implies it.
+        self.readonly = readonly or read_policy != "primary"
         self.read_policy = read_policy
         self.max_idle_time = max_idle_time
         self.min_idle_per_node = min_idle_per_node

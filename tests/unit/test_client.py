@@ -416,3 +416,13 @@ def test_fan_out_retries_a_node_whose_connection_dropped() -> None:
     rc.dbsize()  # warm connections everywhere
     fake.drop_connections()
     assert rc.dbsize() == 9
+
+
+def test_a_read_policy_alone_sends_readonly_and_reads_from_replicas() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, read_policy="replicas")
+    rc.set("rp", "v")
+    fake.clear_commands_seen()
+    assert rc.get("rp") == b"v"
+    replica = fake.owner_of(key_slot("rp")).replicas[0]
+    assert [b"GET", b"rp"] in fake.commands_seen(replica)
