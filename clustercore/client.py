@@ -118,6 +118,7 @@ class RedisCluster(CommandsMixin):
                                  cluster_down_attempts=cluster_down_retry_attempts,
                                  deadline=retry_deadline, backoff=backoff or Backoff(),
                                  retry_non_idempotent=retry_non_idempotent)
+        self._encoding = str(connection_pool.connection_kwargs.get("encoding", "utf-8"))
         self.response_callbacks: Dict[str, Callable[..., Any]] = self._default_callbacks()
         self.result_callbacks: Dict[str, Callable[..., Any]] = {}
         self._server_specs: Dict[str, Any] = {}
@@ -171,10 +172,12 @@ class RedisCluster(CommandsMixin):
             if slot is None:
                 reply = self._execute_on_random(args)
             else:
-                blocking = blocking_timeout(spec, args)
-                reply = self._execute_slot(args, slot, spec.readonly, _is_idempotent(spec, args),
-                                           name, blocking)
-            return self._parse_reply(name, reply, **options)
+                blocking = (None if spec.blocking_timeout_arg is None
+                            else blocking_timeout(spec, args))
+                # idempotency is worked out only if something fails (None = ask the spec)
+                reply = self._execute_slot(args, slot, spec.readonly, None, name, blocking, spec)
+            callback = self.response_callbacks.get(name)
+            return reply if callback is None else callback(reply, **options)
         if route is Route.CONNECTION or route is Route.NODE_ONLY:
             raise RedisClusterException(
                 f"{name} cannot be routed by a cluster client: it is bound to one connection or "
@@ -182,13 +185,13 @@ class RedisCluster(CommandsMixin):
                 "connection_pool.get_connection_by_node())")
         return self._execute_fanout(args, spec, options)
 
-    @property
-    def _encoding(self) -> str:
-        return str(self.connection_pool.connection_kwargs.get("encoding", "utf-8"))
 
-    def _execute_slot(self, args: Sequence[Any], slot: int, readonly: bool, idempotent: bool,
-                      name: str, blocking: Optional[float] = None) -> Any:
-        """Run a one-slot command, following MOVED/ASK and retrying as the router decides."""
+    def _execute_slot(self, args: Sequence[Any], slot: int, readonly: bool,
+                      idempotent: Optional[bool], name: str, blocking: Optional[float] = None,
+                      spec: Any = None) -> Any:
+        """Run a one-slot command, following MOVED/ASK and retrying as the router decides.
+
+        ``idempotent=None`` means "work it out from ``spec`` if a failure needs it"."""
         pool = self.connection_pool
         read = readonly and self.read_from_replicas
         attempt: Optional[Attempt] = None
@@ -204,6 +207,8 @@ class RedisCluster(CommandsMixin):
             except (ConnectionError, TimeoutError) as exc:
                 # Could not connect: nothing was sent.
                 attempt = attempt or Attempt()
+                if idempotent is None:
+                    idempotent = _is_idempotent(spec, args)
                 self._after_failure(exc, attempt, idempotent, name, address, conn=None)
                 continue
             try:
@@ -217,6 +222,8 @@ class RedisCluster(CommandsMixin):
             except ResponseError as exc:
                 pool.release(conn)  # an error reply leaves the connection in sync
                 attempt = attempt or Attempt()
+                if idempotent is None:
+                    idempotent = _is_idempotent(spec, args)
                 step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry,
                                  now=self.connection_pool.clock(), command=name, rng=self._rng)
                 ask_target = None
@@ -234,6 +241,8 @@ class RedisCluster(CommandsMixin):
             except (ConnectionError, TimeoutError, ClusterCoreError) as exc:
                 attempt = attempt or Attempt()
                 ask_target = None
+                if idempotent is None:
+                    idempotent = _is_idempotent(spec, args)
                 self._after_failure(exc, attempt, idempotent, name, address, conn=conn)
             except BaseException:
                 pool.discard(conn)  # e.g. KeyboardInterrupt mid-reply: the socket is out of sync

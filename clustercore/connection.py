@@ -193,6 +193,7 @@ class ClusterConnection:
             ssl_context=ssl_context, server_hostname=server_hostname)
         self._sock: Optional[Stream] = None
         self._decoder: Any = None
+        self._idle_check: Callable[[], bool] = _always_pending
         self._trace = False
         #: Process that created this connection; pools discard connections from another pid.
         self.pid = os.getpid()
@@ -230,6 +231,7 @@ class ClusterConnection:
         except OSError as exc:
             raise _translate(exc, self.address, "connecting to") from exc
         self._sock = sock
+        self._idle_check = self._transport.idle_check(sock)
         self._decoder = resp.make_decoder(
             self.parser, encoding=self.encoding if self.decode_responses else None,
             encoding_errors=self.encoding_errors)
@@ -394,7 +396,7 @@ class ClusterConnection:
         if self._decoder is not None and self._decoder.buffered():
             return True
         try:
-            return self._transport.has_pending_input(sock)
+            return self._idle_check()
         except (OSError, ValueError):
             return True
 
@@ -461,6 +463,10 @@ class ClusterConnection:
 
     def _trace_read(self, data: bytes) -> None:
         wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
+
+
+def _always_pending() -> bool:
+    return True
 
 
 def _left(deadline: float) -> float:

@@ -20,7 +20,7 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Any, Mapping, Optional, Protocol, Union
+from typing import Any, Callable, Mapping, Optional, Protocol, Union
 
 from .address import NodeAddress
 from .errors import ClusterCoreError, ConnectionError, DataError, TimeoutError
@@ -67,6 +67,8 @@ class Transport(Protocol):
              options: TransportOptions) -> Stream: ...
 
     def has_pending_input(self, stream: Stream) -> bool: ...
+
+    def idle_check(self, stream: Stream) -> Callable[[], bool]: ...
 
 
 class TCPTransport:
@@ -119,6 +121,19 @@ class TCPTransport:
         poller = select.poll()
         poller.register(fileno, select.POLLIN | select.POLLPRI)
         return bool(poller.poll(0))
+
+    def idle_check(self, stream: Stream) -> Callable[[], bool]:
+        """A cheap reusable has_pending_input for one stream (a poll object made once)."""
+        fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
+        if fileno < 0:
+            return lambda: True
+        poll = select.poll()
+        poll.register(fileno, select.POLLIN | select.POLLPRI)
+        probe = poll.poll
+        if isinstance(stream, ssl.SSLSocket):
+            pending = stream.pending
+            return lambda: bool(pending() or probe(0))
+        return lambda: bool(probe(0))
 
 
 #: The transport used when none is injected.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import threading
-from typing import Any, Dict, List, Optional, Protocol, Set, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Union
 
 from .. import resp
 from ..address import NodeAddress
@@ -213,6 +213,10 @@ class FakeNetwork:
     def has_pending_input(self, stream: Any) -> bool:
         """True when the idle stream has data or EOF waiting (it is not safe to reuse)."""
         return bool(stream.closed_by_server or stream.pending_output())
+
+    def idle_check(self, stream: Any) -> Callable[[], bool]:
+        """has_pending_input bound to one stream (the real transport caches a poll object)."""
+        return lambda: self.has_pending_input(stream)
 
     def _forget(self, stream: FakeStream) -> None:
         with self._lock:

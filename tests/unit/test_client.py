@@ -426,3 +426,14 @@ def test_a_read_policy_alone_sends_readonly_and_reads_from_replicas() -> None:
     assert rc.get("rp") == b"v"
     replica = fake.owner_of(key_slot("rp")).replicas[0]
     assert [b"GET", b"rp"] in fake.commands_seen(replica)
+
+
+def test_an_error_reply_is_raised_once_never_re_sent() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("text", "not a number")
+    fake.clear_commands_seen()
+    with pytest.raises(ResponseError, match="not an integer"):
+        rc.incr("text")
+    sent = [c for n in fake.nodes for c in fake.commands_seen(n)]
+    assert [c[0] for c in sent] == [b"INCRBY"]
