@@ -35,7 +35,13 @@ def key_to_bytes(key: Union[bytes, str, int, float, memoryview, bytearray],
 def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
              encoding: str = "utf-8") -> int:
     """Return the hash slot (0..16383) that ``key`` maps to, honouring ``{hash tags}``."""
-    data = key if type(key) is bytes else key_to_bytes(key, encoding)
+    data: bytes
+    if isinstance(key, bytes):
+        data = key
+    elif isinstance(key, str):
+        data = key.encode(encoding)
+    else:
+        data = key_to_bytes(key, encoding)
     start = data.find(b"{")
     if start != -1:
         end = data.find(b"}", start + 1)
