@@ -95,6 +95,10 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         attempt.first_failure = now
     delay = policy.backoff.delay(attempt.retries, rng)
     out_of_time = now + delay > attempt.first_failure + policy.deadline
+    if isinstance(error, (ClusterDownError, TryAgainError, ReadOnlyError, BusyLoadingError)):
+        # A back-off-and-retry cycle is bounded by the deadline, not by the redirect budget:
+        # ASK -> TRYAGAIN -> ASK ... during a migration is progress, not a redirect loop.
+        attempt.redirects = 0
     if isinstance(error, ClusterDownError):
         attempt.cluster_down += 1
         if attempt.cluster_down > policy.cluster_down_attempts or out_of_time:

@@ -187,3 +187,18 @@ def test_any_error_sequence_ends_in_bounded_steps(kinds: list, idempotent: bool)
         pytest.fail("never gave up")
     assert steps <= 16 + 1 + 200
     assert now <= policy.deadline + 1e-9
+
+
+def test_ask_tryagain_cycles_are_bounded_by_the_deadline_not_the_budget() -> None:
+    attempt, now = Attempt(), 0.0
+    policy = RetryPolicy(max_redirects=16, deadline=10.0)
+    for cycle in range(60):
+        step = next_step(reply("ASK 7 h:2"), attempt, idempotent=True, policy=policy, now=now)
+        assert step.action is Action.ASK, cycle
+        step = next_step(reply("TRYAGAIN x"), attempt, idempotent=True, policy=policy, now=now,
+                         rng=random.Random(cycle))
+        if step.action is Action.RAISE:
+            break
+        now += step.delay
+    assert step.action is Action.RAISE and type(step.error).__name__ == "TryAgainError"
+    assert now <= policy.deadline and cycle > 16  # more cycles than the redirect budget
