@@ -32,6 +32,7 @@ from clustercore.client import RedisCluster
 from clustercore.cluster_pool import ClusterBlockingConnectionPool
 from clustercore.connection import ClusterConnection
 from clustercore.errors import (
+    ClusterCoreError,
     ConnectionError,
     PoolClosedError,
     PoolTimeoutError,
@@ -353,3 +354,65 @@ def test_bug_reset_lets_the_pool_exceed_max_connections() -> None:
         pool.release(held)
         pool.close()
     assert fake.network.streams == []
+
+
+@settings(deadline=None, max_examples=max(10, settings.default.max_examples // 4))
+@given(threads=st.integers(1, 12), total=st.integers(1, 8), blocking=st.booleans(),
+       kill=st.booleans(), delay=st.sampled_from([0.0, 0.002, 0.01]),
+       seed=st.integers(0, 2**16))
+def test_client_close_while_threads_run_leaks_nothing(threads: int, total: int, blocking: bool,
+                                                      kill: bool, delay: float,
+                                                      seed: int) -> None:
+    """close() while threads are mid-command (with the real background refresh, and maybe a
+    node dying at the same time): every thread ends with results or documented errors --
+    PoolClosedError once the fence is up -- and afterwards no connection is in use, none is
+    idle, and no socket is left open on the fake network."""
+    fake = FakeCluster(masters=3, replicas=1, node_timeout=None)
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      max_connections=total, socket_timeout=1.0, retry_deadline=0.5,
+                      **({"connection_pool": ClusterBlockingConnectionPool(
+                          startup_nodes=fake.startup_nodes, transport=fake.network,
+                          max_connections=total, timeout=0.5)} if blocking else {}))
+    stop = threading.Event()
+    unexpected: List[BaseException] = []
+    closed_seen = [0]
+    lock = threading.Lock()
+
+    def work(wid: int) -> None:
+        rng = random.Random(seed + wid)
+        while not stop.is_set():
+            key = f"c{rng.randrange(20)}"
+            try:
+                if rng.random() < 0.5:
+                    rc.set(key, wid)
+                else:
+                    rc.mget([key, f"c{rng.randrange(20)}"])
+            except PoolClosedError:
+                with lock:
+                    closed_seen[0] += 1
+                return
+            except ClusterCoreError:  # documented: the node died, the pool is busy ...
+                pass
+            except BaseException as exc:  # anything undocumented is a bug
+                unexpected.append(exc)
+                return
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    time.sleep(delay)
+    if kill:
+        fake.kill(fake.primaries()[seed % 3])
+    rc.close()
+    for w in workers:
+        w.join(30)
+    stop.set()
+    assert not any(w.is_alive() for w in workers), "a worker is stuck after close()"
+    assert not unexpected, unexpected
+    assert closed_seen[0] == threads  # each one ran into the fence
+    stats = rc.connection_pool.stats()
+    assert stats.closed and stats.in_use == 0 and stats.idle == 0 and stats.waiting == 0
+    deadline = time.monotonic() + 5  # a discovery probe may still be closing its socket
+    while fake.network.streams and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.network.streams == [], f"{len(fake.network.streams)} sockets left open"

@@ -21,18 +21,15 @@ a new client). After every step it checks:
 ``test_threads_drive_one_client_while_faults_are_injected`` runs several threads over one
 client in lock-step rounds, with a fault applied by the main thread between rounds.
 
-The ``test_bug_*`` tests are the failing examples these properties found, shrunk, each red
-until its bug is fixed. While a bug still reproduces (``_open_bugs`` probes it once per run),
-the properties accept exactly its symptom, so that they keep guarding everything else instead
-of failing on it again and again; once it is fixed the probe stops reproducing and the
-properties are strict about that path again.
+The ``test_bug_*`` tests are the failing examples these properties found, shrunk to a few
+lines; each was red until the commit named in its docstring fixed the bug.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Type
 
 import pytest
 from hypothesis import event, given, note, settings
@@ -136,52 +133,6 @@ def check_pool_counts(rc: RedisCluster, fake: FakeCluster) -> None:
         f"{stats.idle} idle pooled connections")
 
 
-# --- known bugs: probes that say whether each one still reproduces ------------------------------
-def _ask_tryagain_scenario(retry_deadline: float, finish_after: float) -> Any:
-    """A two-key MGET on a slot whose migration finishes ``finish_after`` seconds (fake
-    clock) after the call starts; returns the reply or the exception."""
-    fake = FakeCluster(masters=2, replicas=0)
-    rc = make_client(fake, retry_deadline=retry_deadline)
-    slot = key_slot("{t}a")
-    source = fake.owner_of(slot)
-    target = next(p for p in fake.primaries() if p is not source)
-    rc.set("{t}a", "1")
-    fake.begin_migration([slot], target)
-    fake.move_keys(slot)  # {t}a is on the target, {t}b exists nowhere: TRYAGAIN there
-    start = fake.clock()
-
-    def sleep(seconds: float) -> None:
-        fake.clock.advance(seconds)
-        if fake.clock() - start >= finish_after and slot in fake.migrations:
-            fake.finish_migration([slot], target)
-
-    rc._sleep = sleep
-    try:
-        return rc.mget("{t}a", "{t}b")
-    except ClusterCoreError as exc:
-        return exc
-    finally:
-        rc.close()
-
-
-def _probe_ask_tryagain_burns_budget() -> bool:
-    return isinstance(_ask_tryagain_scenario(10.0, 6.0), RedirectBudgetExceededError)
-
-
-_PROBES: Dict[str, Callable[[], bool]] = {
-    "ask-tryagain-burns-redirect-budget": _probe_ask_tryagain_burns_budget,
-}
-_OPEN: Dict[str, bool] = {}
-
-
-def _open_bugs() -> FrozenSet[str]:
-    """The known bugs that still reproduce (probed once per session)."""
-    for name, probe in _PROBES.items():
-        if name not in _OPEN:
-            _OPEN[name] = probe()
-    return frozenset(n for n, is_open in _OPEN.items() if is_open)
-
-
 # --- the machine ----------------------------------------------------------------------------------
 @st.composite
 def client_configs(draw: Any) -> Dict[str, Any]:
@@ -222,7 +173,6 @@ class ClientMachine(RuleBasedStateMachine):
         self.counters: Dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.cluster_down = False
         self.config: Dict[str, Any] = {}
-        self.open_bugs = _open_bugs()
 
     # --- setup / teardown ---------------------------------------------------------------------
     @initialize(layout=topologies(max_masters=5, max_replicas=2,
@@ -306,9 +256,6 @@ class ClientMachine(RuleBasedStateMachine):
     def check_error(self, exc: BaseException, active: Set[str], cut: bool, idempotent: bool,
                     keys: Sequence[str]) -> None:
         assert isinstance(exc, ClusterCoreError), f"undocumented error type {exc!r}"
-        if ("ask-tryagain-burns-redirect-budget" in self.open_bugs and self.half_migrated(keys)
-                and isinstance(exc, RedirectBudgetExceededError)):
-            return  # the open bug's symptom: test_bug_ask_then_tryagain_burns_the_redirect_budget
         assert not isinstance(exc, RedirectBudgetExceededError), (
             f"redirect budget exhausted with faults {sorted(active)}: {exc}")
         assert not isinstance(exc, PoolError), f"pool error on an unbounded pool: {exc!r}"
@@ -640,7 +587,6 @@ def test_threads_drive_one_client_while_faults_are_injected(
     threads' commands are in flight (timing then varies; every check holds for any timing)."""
     fake = layout.build()
     rc = make_client(fake, retry_deadline=3.0)
-    open_bugs = _open_bugs()
     states = [ThreadState(w) for w in range(threads)]
     barrier = threading.Barrier(threads + 1)
     crashed: List[BaseException] = []
@@ -671,15 +617,11 @@ def test_threads_drive_one_client_while_faults_are_injected(
             w.join(60)
     assert not crashed, crashed
     assert not any(w.is_alive() for w in workers)
-    migrated = any(f.kind == "begin_migration" for f in schedule)
     for state in states:
         assert not state.failures, state.failures
         for exc in state.errors:
             event(f"error: {type(exc).__name__}")
             assert isinstance(exc, ClusterCoreError), f"undocumented {exc!r}"
-            if ("ask-tryagain-burns-redirect-budget" in open_bugs and migrated
-                    and isinstance(exc, RedirectBudgetExceededError)):
-                continue  # the open bug's symptom (its own red test is below)
             assert not isinstance(exc, (RedirectBudgetExceededError, PoolError)), exc
     check_pool_counts(rc, fake)
     # once everything is healed, every acknowledged write is readable through the client
@@ -700,10 +642,10 @@ def test_threads_drive_one_client_while_faults_are_injected(
 
 # --- regressions: the failing examples the properties found ------------------------------------------
 def test_bug_split_read_with_a_cut_reply_is_not_retried() -> None:
-    """BUG (client.py at 861c029, RedisCluster._run_on_nodes/_split): a connection error of
-    one node's part of a split command escaped as is, skipping the retry policy: an
-    idempotent MGET whose reply was cut half-way raised ConnectionError instead of being
-    re-sent (a single-key GET in the same situation is retried and succeeds)."""
+    """BUG (client.py RedisCluster._run_on_nodes/_split, up to 861c029; fixed in 891ea5e):
+    a connection error of one node's part of a split command escaped as is, skipping the
+    retry policy: an idempotent MGET whose reply was cut half-way raised ConnectionError
+    instead of being re-sent (a single-key GET in the same situation is retried)."""
     fake = FakeCluster(masters=2, replicas=0)
     rc = make_client(fake)
     keys = ["a", "b"]
@@ -716,10 +658,10 @@ def test_bug_split_read_with_a_cut_reply_is_not_retried() -> None:
 
 
 def test_bug_split_command_right_after_a_node_recovers() -> None:
-    """BUG (same place): found by ClientMachine, shrunk to: one primary is killed, a GET
-    fails (the node's pool is marked failing for its 1 s cool-down), the node is revived,
-    and a DEL over two slots raises NodeFailingError at once instead of backing off past the
-    cool-down as single-key commands do."""
+    """BUG (same place and fix): found by ClientMachine, shrunk to: the only primary is
+    killed, a GET fails (the node's pool is marked failing for its 1 s cool-down), the node
+    is revived, and a DEL over two slots raised NodeFailingError at once instead of backing
+    off past the cool-down as single-key commands do."""
     fake = FakeCluster(masters=1, replicas=0, node_timeout=1.0)
     rc = make_client(fake, retry_deadline=2.0)
     rc.set("{u}1", "x")
@@ -744,12 +686,12 @@ class LateEOFNetwork(FakeNetwork):
 
 
 def test_bug_split_write_failure_then_refused_reconnect_discards_twice() -> None:
-    """BUG (client.py at 861c029, RedisCluster._run_on_nodes): when sending a node's batch
-    failed, the connection was discarded and a new one checked out; when that checkout
-    failed too (the node is down), the error handler discarded the first connection again.
-    The node's pool then counted in_use=-1 and closed > created, and its cap was off by one
-    for good. Reachable whenever a node dies between checkout and write (threads, or the
-    race below)."""
+    """BUG (client.py RedisCluster._run_on_nodes, up to 861c029; fixed in 891ea5e): when
+    sending a node's batch failed, the connection was discarded and a new one checked out;
+    when that checkout failed too (the node is down), the error handler discarded the first
+    connection again. The node's pool then counted in_use=-1 and closed > created, and its
+    cap was off by one for good. Reachable whenever a node dies between checkout and write
+    (another thread's fault, or the race this network simulates)."""
     fake = FakeCluster(masters=3, replicas=1, network=LateEOFNetwork())
     rc = make_client(fake)
     keys = ["a", "b", "c", "d", "e"]
@@ -766,13 +708,15 @@ def test_bug_split_write_failure_then_refused_reconnect_discards_twice() -> None
 
 
 def test_bug_read_policy_without_readonly_mode_loops_on_moved() -> None:
-    """BUG (client.py RedisCluster.__init__ / cluster_pool.py ClusterConnectionPool): on a
+    """BUG (client.py RedisCluster.__init__ / cluster_pool.py ClusterConnectionPool, up to
+    2e298e6): on a
     healthy cluster, ``RedisCluster(read_policy="replicas")`` routes reads to replicas over
     connections that never sent READONLY (the plain ClusterConnectionPool has
     readonly=False). Every replica answers MOVED to its primary, on_moved changes nothing
     (the primary already owns the slot), the next attempt picks a replica again, and the
     read ends in RedirectBudgetExceededError after 16 redirects. Found by ClientMachine:
-    setup(masters=1, replicas=1, config={'read_policy': 'replicas'}) then exists(['{u}1'])."""
+    setup(masters=1, replicas=1, config={'read_policy': 'replicas'}) then exists(['{u}1']).
+    Fixed in 2985c47 (any read policy but "primary" implies READONLY)."""
     fake = FakeCluster(masters=1, replicas=1)
     rc = make_client(fake, read_policy="replicas")
     rc.set("k", "v")
@@ -799,8 +743,35 @@ def test_docs_testing_examples_run() -> None:
         test()
 
 
+def _ask_tryagain_scenario(retry_deadline: float, finish_after: float) -> Any:
+    """A two-key MGET on a slot whose migration finishes ``finish_after`` seconds (fake
+    clock) after the call starts; returns the reply or the exception."""
+    fake = FakeCluster(masters=2, replicas=0)
+    rc = make_client(fake, retry_deadline=retry_deadline)
+    slot = key_slot("{t}a")
+    source = fake.owner_of(slot)
+    target = next(p for p in fake.primaries() if p is not source)
+    rc.set("{t}a", "1")
+    fake.begin_migration([slot], target)
+    fake.move_keys(slot)  # {t}a is on the target, {t}b exists nowhere: TRYAGAIN there
+    start = fake.clock()
+
+    def sleep(seconds: float) -> None:
+        fake.clock.advance(seconds)
+        if fake.clock() - start >= finish_after and slot in fake.migrations:
+            fake.finish_migration([slot], target)
+
+    rc._sleep = sleep
+    try:
+        return rc.mget("{t}a", "{t}b")
+    except ClusterCoreError as exc:
+        return exc
+    finally:
+        rc.close()
+
+
 def test_bug_ask_then_tryagain_burns_the_redirect_budget() -> None:
-    """BUG (client.py RedisCluster._execute_slot with router.next_step): during a migration a
+    """BUG (router.next_step with client.py RedisCluster._execute_slot): during a migration a
     multi-key command whose keys are split between source and target (or partly missing)
     gets ASK from the source, then TRYAGAIN from the target. The retry goes back to the
     source, which answers ASK again, and every ASK counts toward max_redirects (16): after
@@ -809,7 +780,8 @@ def test_bug_ask_then_tryagain_burns_the_redirect_budget() -> None:
     is documented as "back off and retry" under the deadline; the redirect budget should
     not cut it short (and the error should then be TryAgainError). Found by ClientMachine:
     begin_migration of the {u} slot, MSET {u}1 (created on the target through ASK), then
-    EXISTS {u}2 {u}1."""
+    EXISTS {u}2 {u}1. Up to ef831e9; fixed in 2907b39 (a back-off-and-retry cycle restarts
+    the redirect budget)."""
     assert _ask_tryagain_scenario(retry_deadline=10.0, finish_after=6.0) == [b"1", None]
 
 
@@ -854,3 +826,40 @@ def test_testing_package_imports_without_hypothesis() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def _ask_loading_scenario(finish_after: Optional[float]) -> Any:
+    """A GET of a key the migrating source no longer has, while the target is LOADING until
+    ``finish_after`` seconds (fake clock; None: for good); the reply or the exception."""
+    fake = FakeCluster(masters=2, replicas=0)
+    rc = make_client(fake, retry_deadline=10.0)
+    slot = key_slot("{u}1")
+    target = next(p for p in fake.primaries() if p is not fake.owner_of(slot))
+    fake.begin_migration([slot], target)
+    fake.set_loading(target, True)
+    start = fake.clock()
+
+    def sleep(seconds: float) -> None:
+        fake.clock.advance(seconds)
+        if finish_after is not None and fake.clock() - start >= finish_after:
+            fake.set_loading(target, False)
+
+    rc._sleep = sleep
+    try:
+        return rc.get("{u}1")
+    except ClusterCoreError as exc:
+        return exc
+    finally:
+        check_pool_counts(rc, fake)
+        rc.close()
+
+
+def test_bug_ask_then_loading_burns_the_redirect_budget() -> None:
+    """BUG (same cause and fix as the TRYAGAIN case): found by the nightly ClientMachine
+    run, shrunk to: the target of a migration is LOADING; a GET of a key the source no longer
+    has gets ASK, then LOADING from the target (ASKING has no ``loading`` flag), then ASK
+    again from the source... Before 2907b39 the 17th ASK raised RedirectBudgetExceededError
+    after about 5 s, whatever the deadline (10 s here). Now: BusyLoadingError at the
+    deadline, or the reply when the target finishes loading in time (at 6 s)."""
+    assert isinstance(_ask_loading_scenario(None), BusyLoadingError)
+    assert _ask_loading_scenario(6.0) is None
