@@ -5,7 +5,7 @@ advances the fake cluster's clock."""
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import pytest
 
@@ -26,22 +26,7 @@ from clustercore.errors import (
 from clustercore.resp import SimpleString
 from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeNetwork, FakeSession
-
-
-def make_client(fake: FakeCluster, **kwargs: Any) -> Tuple[RedisCluster, List[float]]:
-    """A client whose clock is the fake's and whose sleeps advance it (and are recorded)."""
-    sleeps: List[float] = []
-    kwargs.setdefault("socket_timeout", 1.0)
-    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
-                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
-                      **kwargs)
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        fake.clock.advance(seconds)
-
-    rc._sleep = sleep
-    return rc, sleeps
+from tests.unit.fakeclient import make_client
 
 
 def names(commands: List[List[bytes]]) -> List[bytes]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import pytest
 
@@ -30,22 +30,7 @@ from clustercore.pipeline import ClusterPipeline, ConcurrentPipelineError
 from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeSession
 from clustercore.testing.fake_cluster import FakeNode
-
-
-def make_client(fake: FakeCluster, **kwargs: Any) -> Tuple[RedisCluster, List[float]]:
-    """A client on the fake's clock whose sleeps advance it (and are recorded)."""
-    sleeps: List[float] = []
-    kwargs.setdefault("socket_timeout", 1.0)
-    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
-                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
-                      **kwargs)
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        fake.clock.advance(seconds)
-
-    rc._sleep = sleep
-    return rc, sleeps
+from tests.unit.fakeclient import make_client
 
 
 def in_use(rc: RedisCluster) -> int:
