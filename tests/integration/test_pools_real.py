@@ -283,10 +283,13 @@ def test_dropped_connections_are_replaced(cluster: LocalCluster) -> None:
         with pool:
             address = NodeAddress(*proxy.address)
             conns = [pool.get_connection_by_address(address) for _ in range(3)]
+            # the kernel completes a connect before the proxy thread accepts it: wait for that
+            wait_for(lambda: proxy.open_connections >= 3, 5, "the proxy to accept")
             for c in conns:
                 pool.release(c)
             proxy.drop_all()
-            wait_for(lambda: proxy.open_connections == 0, 5, "the proxy to drop connections")
+            wait_for(lambda: all(c.has_pending_input() for c in conns), 5,
+                     "EOF to reach the idle client sockets")
             fresh = pool.get_connection_by_address(address)
             assert fresh.execute("PING") == b"PONG"  # a dead idle socket is never handed out
             pool.release(fresh)
