@@ -134,6 +134,10 @@ def test_sharded_subscription_survives_a_failover(
                 if home is not None and home == (replica.host, replica.port):
                     break
             assert ps._home.get(channel.encode()) == (replica.host, replica.port)
+            # The publisher's map is stale after a manual failover: the demoted node still
+            # accepts SPUBLISH (and propagates it in its shard) but counts only its own
+            # receivers. Let it see the new layout, as a periodic refresh or a MOVED would.
+            rc.connection_pool.initialize()
             for i in range(3):
                 assert rc.spublish(channel, f"after-{i}") == 1
             got = _collect(ps, 3)
