@@ -699,8 +699,8 @@ class ClusterConnectionPool:
         if self._hook is not None:
             try:
                 self._hook(event, fields)
-            except Exception:
-                pass
+            except Exception:  # a broken metrics adapter must not break the pool
+                _log.debug("event hook failed on %s", event, exc_info=True)
 
 
 def _maintenance_loop(ref: Callable[[], Optional[ClusterConnectionPool]], stop: threading.Event,

@@ -19,6 +19,7 @@ Shape (after urllib3's blocking pool and httpcore's hand-over rules):
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from time import monotonic
@@ -39,6 +40,8 @@ from .errors import (
 from .stats import EventHook, NodeStats
 
 __all__ = ["Budget", "NodePool"]
+
+_log = logging.getLogger("clustercore.pool")
 
 ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
 
@@ -627,7 +630,7 @@ class NodePool:
             try:
                 hook(event, fields)
             except Exception:  # a broken metrics adapter must not break a command
-                pass
+                _log.debug("event hook failed on %s", event, exc_info=True)
 
     def _emit_closed(self, conn: ClusterConnection, why: str) -> None:
         if self._hook is not None:
