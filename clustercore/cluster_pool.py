@@ -285,6 +285,7 @@ class ClusterConnectionPool:
         self._refresh_done = threading.Event()
         self._refresh_done.set()
         self._thread = None
+        self._deferred = None  # the parent's timer thread does not exist in the child
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._pid = os.getpid()
