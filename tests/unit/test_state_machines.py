@@ -121,12 +121,15 @@ def settle(rc: RedisCluster) -> None:
 
 def check_pool_counts(rc: RedisCluster, fake: FakeCluster) -> None:
     """Per node: created - closed == idle + in_use; nothing in use or waiting between
-    commands; every socket open on the fake network is an idle pooled connection."""
+    commands; the cluster-wide cap holds; every socket open on the fake network is an idle
+    pooled connection."""
     stats = rc.connection_pool.stats()
     for node in stats.nodes:
         assert node.created - node.closed == node.idle + node.in_use, node
         assert node.in_use == 0, node
         assert node.waiting == 0, node
+    cap = rc.connection_pool.max_connections
+    assert cap is None or stats.idle <= cap, f"{stats.idle} connections open, cap {cap}"
     settle(rc)
     assert len(fake.network.streams) == stats.idle, (
         f"{len(fake.network.streams)} sockets open on the fake network, "
@@ -147,6 +150,12 @@ def client_configs(draw: Any) -> Dict[str, Any]:
     elif reads == "read_policy=replicas":
         config["read_policy"] = "replicas"
     config["retry_deadline"] = draw(st.sampled_from([2.0, 5.0]))
+    # a cluster-wide cap, non-blocking or blocking: one caller alone must never hit it
+    cap = draw(st.sampled_from([None, None, 1, 2, 3]))
+    if cap is not None:
+        config["max_connections"] = cap
+        if draw(st.booleans()):
+            config.update(blocking=True, timeout=0.05)
     return config
 
 
@@ -258,7 +267,8 @@ class ClientMachine(RuleBasedStateMachine):
         assert isinstance(exc, ClusterCoreError), f"undocumented error type {exc!r}"
         assert not isinstance(exc, RedirectBudgetExceededError), (
             f"redirect budget exhausted with faults {sorted(active)}: {exc}")
-        assert not isinstance(exc, PoolError), f"pool error on an unbounded pool: {exc!r}"
+        assert not isinstance(exc, PoolError), (
+            f"pool error for a lone caller (it never needs two connections at once): {exc!r}")
         if isinstance(exc, OutcomeUnknownError):
             assert not idempotent, f"OutcomeUnknownError for an idempotent command: {exc}"
             assert cut or "freeze" in active, (
@@ -786,7 +796,7 @@ def test_bug_ask_then_tryagain_burns_the_redirect_budget() -> None:
 
 
 # --- clustercore.testing.strategies itself ------------------------------------------------------------
-@settings(deadline=None)
+@settings(deadline=None, max_examples=max(10, settings.default.max_examples // 2))
 @given(layout=topologies(), schedule=st.lists(faults(), max_size=6))
 def test_topologies_build_the_layout_they_describe(layout: ClusterLayout,
                                                    schedule: List[Fault]) -> None:
