@@ -12,14 +12,17 @@ a new client). After every step it checks:
   non-idempotent write that was not reported as OutcomeUnknownError was not applied at all;
 * errors: only documented types reach the caller, and only those the active faults explain
   (``ALLOWED``); with no fault active every command succeeds, so the redirect budget always
-  converges on a healthy cluster; RedirectBudgetExceededError and pool errors never happen;
+  converges on a healthy cluster; RedirectBudgetExceededError never happens, nor a pool error
+  (a lone caller never needs two connections at once, whatever the cap);
 * outcome-unknown: only non-idempotent commands raise OutcomeUnknownError, only when a reply
   was lost or a node hung; idempotent commands under cut replies are retried and succeed;
 * pools: per node ``created - closed == idle + in_use``, nothing in use between commands, no
   socket open on the fake network that is not an idle pooled connection, none after close().
 
 ``test_threads_drive_one_client_while_faults_are_injected`` runs several threads over one
-client in lock-step rounds, with a fault applied by the main thread between rounds.
+client in lock-step rounds, with a fault applied by the main thread between rounds (or while
+the round's commands are in flight), and checks each thread's keys, the shared counters'
+bounds, the error types and the pools after joining.
 
 The ``test_bug_*`` tests are the failing examples these properties found, shrunk to a few
 lines; each was red until the commit named in its docstring fixed the bug.
