@@ -217,8 +217,10 @@ class RedisCluster(CommandsMixin):
                              else conn.execute_blocking(args, blocking))
                 else:
                     conn.send_commands((("ASKING",), args))
-                    conn.read_response()
+                    asking = conn.read_reply()  # read both replies, so none is left unread
                     reply = conn.read_response()
+                    if isinstance(asking, ResponseError):
+                        raise asking
             except ResponseError as exc:
                 pool.release(conn)  # an error reply leaves the connection in sync
                 attempt = attempt or Attempt()
