@@ -218,9 +218,11 @@ class RedisCluster(CommandsMixin):
                 else:
                     conn.send_commands((("ASKING",), args))
                     asking = conn.read_reply()  # read both replies, so none is left unread
-                    reply = conn.read_response()
+                    reply = conn.read_reply()
                     if isinstance(asking, ResponseError):
-                        raise asking
+                        raise asking  # ASKING refused: its error explains the command's reply
+                    if isinstance(reply, ResponseError):
+                        raise reply
             except ResponseError as exc:
                 pool.release(conn)  # an error reply leaves the connection in sync
                 attempt = attempt or Attempt()
