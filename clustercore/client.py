@@ -29,6 +29,7 @@ from .cluster_pool import (
     ClusterWithReadReplicasConnectionPool,
 )
 from .commands import (
+    SINGLE_KEY,
     Route,
     blocking_timeout,
     lookup,
@@ -57,6 +58,7 @@ from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
 from .router import Action, Attempt, next_step
 from .script import Script
+from .slots import key_slot
 
 __all__ = ["RedisCluster"]
 
@@ -154,6 +156,21 @@ class RedisCluster(CommandsMixin):
     # --- the execute loop ----------------------------------------------------------------------
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Route and run one command (with redirects and retries), then parse its reply."""
+        try:
+            spec = _single_key_spec(args[0])
+        except (IndexError, TypeError):  # no arguments; an unhashable first one
+            spec = None
+        if spec is not None and len(args) > spec.first_key:
+            # The fast path: GET, SET, HGET ... with their one key where the table says.
+            name = spec.name
+            reply = self._execute_slot(args, key_slot(args[spec.first_key], self._encoding),
+                                       spec.readonly, None, name, None, spec)
+            callback = _dict_get(self.response_callbacks, name)  # keys are upper-case
+            return reply if callback is None else callback(reply, **options)
+        return self._execute_general(args, options)
+
+    def _execute_general(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> Any:
+        """execute_command for every command the fast path does not take."""
         if not args:
             raise DataError("no command given")
         spec = lookup(args)
@@ -511,6 +528,10 @@ def _coerce_option(key: str, value: str) -> Any:
         low = value.lower()
         return True if low in ("true", "yes") else False if low in ("false", "no") else int(value)
     return value
+
+
+_single_key_spec = SINGLE_KEY.get
+_dict_get = dict.get
 
 
 def _has_space(arg: Any) -> bool:

@@ -46,7 +46,7 @@ from .errors import (
     SlotNotCoveredError,
 )
 from .pool import Budget, NodePool
-from .slots import key_slot
+from .slots import NUM_SLOTS, key_slot
 from .stats import EventHook, PoolStats
 from .topology import Remapper, Role, Shard, Topology, node_record
 from .transport import make_ssl_context
@@ -472,7 +472,9 @@ class ClusterConnectionPool:
 
     def address_for_slot(self, slot: int, read_command: bool = False) -> NodeAddress:
         """The node that should serve ``slot`` (a replica for reads, by the read policy)."""
-        shard = self._shard(slot)
+        shard = self._topology.slots[slot] if 0 <= slot < NUM_SLOTS else None
+        if shard is None:
+            shard = self._shard(slot)  # no map yet, or an uncovered slot
         if not read_command or self.read_policy == "primary":
             return shard.primary
         return self._reader(shard)

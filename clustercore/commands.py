@@ -862,6 +862,21 @@ _CUSTOM_KEYS: Dict[str, Callable[[Sequence[Any]], List[Arg]]] = {
 }
 
 
+def _single_key(spec: CommandSpec) -> bool:
+    """Whether every call of ``spec`` names exactly one key, at a fixed position, and never
+    blocks: the slot is then ``key_slot(args[spec.first_key])`` and nothing else is needed."""
+    return (spec.route is Route.SLOT and spec.first_key > 0 and spec.first_key == spec.last_key
+            and not spec.numkeys_arg and not spec.keys_after and not spec.split
+            and spec.blocking_timeout_arg is None and spec.name not in _CUSTOM_KEYS)
+
+
+#: First argument (the spellings :data:`_FIRST` knows) -> spec, for the one-key commands only
+#: (GET, SET, HGET, INCR ...): the client's fast path skips lookup() and slot_of() for them.
+SINGLE_KEY: Mapping[Any, CommandSpec] = MappingProxyType(
+    {word: spec for word, spec in _FIRST.items()
+     if isinstance(spec, CommandSpec) and _single_key(spec)})
+
+
 def keys_of(spec: CommandSpec, args: Sequence[Any]) -> List[Arg]:
     """The key arguments of one call, in argument order (may be empty)."""
     if args and _has_space(args[0]):

@@ -204,6 +204,20 @@ class NodePool:
     # --- checkout -----------------------------------------------------------------------------
     def get(self, timeout: Optional[float] = None) -> ClusterConnection:
         """Check out a connected connection, waiting up to ``timeout`` (blocking pools only)."""
+        # The hot path, inlined: an idle connection of this generation with nothing pending
+        # on its socket and no health check due. Anything else goes the general way.
+        conn: Optional[ClusterConnection] = None
+        with self._lock:
+            if self._idle and not self.closed:
+                conn = self._idle.pop()
+                self._in_use += 1
+        if conn is not None:
+            if (conn.generation == self.generation and not conn.health_check_interval
+                    and conn.is_connected and not conn.has_pending_input()):
+                return conn
+            conn = self._prepare(conn)  # stale (closed now, None) or a health check due
+            if conn is not None:
+                return conn
         conn = self._get(timeout, block=True)
         assert conn is not None
         return conn
@@ -444,12 +458,15 @@ class NodePool:
         reusable = conn.generation == self.generation and conn.is_connected
         to_close: Optional[ClusterConnection] = None
         now = conn.last_used = self._clock()  # idle time counts from here, on the pool's clock
+        budget = self._budget
         with self._lock:
             if reusable and not self.closed:
                 if self._waiters:
                     self._waiters.popleft().wake(conn)
                     return
-                budget_waiter = self._budget.pop_waiter() if self._budget is not None else None
+                # unlocked peek at the budget's line first: pop_waiter() locks only if needed
+                budget_waiter = (budget.pop_waiter() if budget is not None and budget.waiters
+                                 else None)
                 if budget_waiter is None:
                     self._in_use -= 1
                     self._idle.append(conn)
