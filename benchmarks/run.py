@@ -56,7 +56,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from worker import export_clustercore, key_name, value_of  # noqa: E402
+from worker import FLOOR_WORKLOADS, export_clustercore, key_name, value_of  # noqa: E402
 
 from clustercore.testing.local_cluster import LocalCluster  # noqa: E402
 
@@ -122,7 +122,8 @@ def all_clients() -> List[Client]:
                ["redis-py-cluster==2.1.3", "redis==3.5.3", "hiredis"],
                "import rediscluster, hiredis"),
         # Not a peer: the floor any Python client pays (see worker.RawSocketAdapter).
-        Client(FLOOR, "raw-socket", None, [], "import socket", workloads=["get_1t", "set_1t"]),
+        Client(FLOOR, "raw-socket", None, [], "import socket",
+               workloads=list(FLOOR_WORKLOADS)),
     ]
 
 
@@ -822,6 +823,14 @@ STATIC_NOTES = [
     "the reply is complete (no pool, no reply parsing, no error handling). It is the least "
     "CPU/op and the most ops/s any Python client can reach here, so `clustercore - floor` is "
     "what clustercore's own code costs. It is never the 'best peer'.",
+    "The floor's get_8t, pipeline_100 and mget_100 rows: get_8t gives each of the 8 threads "
+    "its own sockets (one per primary); pipeline_100 and mget_100 (one GET per key) pack each "
+    "command with one bytes %-format into its primary's list, then do one sendall() per "
+    "primary and read until that primary's count of complete replies is reached "
+    "(hiredis.Reader, else a minimal +/-/:/$ counter; a count mismatch raises), without "
+    "putting the replies back in command order: "
+    "the physical ceiling, so a ratio target above floor / best peer is beyond even a "
+    "zero-overhead client on this machine.",
     "Every client gets the same inputs (keys, values, slots and GET/SET mixes are generated from "
     "the round's seed), the same loop in `worker.py`, defaults for every option except the "
     "startup nodes (all 6 nodes given to each), and its own interpreter.",

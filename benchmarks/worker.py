@@ -5,8 +5,9 @@ Run by ``benchmarks/run.py`` with the Python of the client's own virtualenv, e.g
     benchmarks/.venvs/redis8/bin/python benchmarks/worker.py --client redis-py \\
         --workload get_1t --ops 20000 --nodes 127.0.0.1:7000,127.0.0.1:7001
 
-Standard library only (plus the client under test), so the same file runs under clustercore's
-venv, redis-py 8.x's, redis-py 5.0.8's and redis-py-cluster 2.1.3's.
+Standard library only (plus the client under test; the raw-socket floor uses hiredis.Reader
+when it imports), so the same file runs under clustercore's venv, redis-py 8.x's, redis-py
+5.0.8's and redis-py-cluster 2.1.3's.
 
 Every client is driven by the same loop over the same pre-generated inputs (keys, values,
 slots and GET/SET mixes come from ``--seed``); only the client call differs.  Each run has:
@@ -46,6 +47,8 @@ WORKLOADS = (
 )
 #: What one "operation" is, per workload (for the rate's unit).
 UNITS = {"pipeline_100": "cmds", "mget_100": "keys"}
+#: What the raw-socket floor (RawSocketAdapter) runs; the others are n/a for it.
+FLOOR_WORKLOADS = ("get_1t", "set_1t", "get_8t", "pipeline_100", "mget_100")
 BATCH = 100
 THREADS = 8
 
@@ -105,6 +108,10 @@ class Adapter:
     def checkout(self, client: Any) -> Tuple[Callable[[int], Any], Callable[[Any], None]]:
         """(get_connection_by_slot, release) for a warm pooled connection."""
         raise NotImplementedError
+
+    def thread_gets(self, client: Any, n: int) -> List[Callable[[bytes], Any]]:
+        """get_8t: the GET callable of each of n threads (a client is shared by all of them)."""
+        return [self.get(client)] * n
 
 
 def export_clustercore(rev: str, dest: str) -> str:
@@ -236,38 +243,129 @@ class RedisPyClusterAdapter(Adapter):
         return pool.get_connection_by_slot, pool.release
 
 
+class _RespCounter:
+    """Fallback when hiredis is not importable: splits +, -, :, $ replies (all GET/SET return).
+
+    Same interface as ``hiredis.Reader`` (feed(), gets() -> reply or False when incomplete)."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.pos = 0
+
+    def feed(self, data: bytes) -> None:
+        self.buf = self.buf[self.pos:] + data
+        self.pos = 0
+
+    def gets(self) -> Any:
+        buf, pos = self.buf, self.pos
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            return False
+        kind = buf[pos:pos + 1]
+        if kind == b"$":
+            n = int(buf[pos + 1:end])
+            if n < 0:
+                self.pos = end + 2
+                return None
+            stop = end + 2 + n + 2
+            if len(buf) < stop:
+                return False
+            self.pos = stop
+            return buf[end + 2:stop - 2]
+        if kind in (b"+", b":"):
+            self.pos = end + 2
+            return buf[pos + 1:end]
+        if kind == b"-":
+            self.pos = end + 2
+            return RuntimeError(buf[pos + 1:end].decode(errors="replace"))
+        raise RuntimeError(f"unexpected reply {buf[pos:pos + 60]!r}")
+
+
+def _reader_class() -> Any:
+    """hiredis.Reader when it imports in this venv, else the minimal _RespCounter."""
+    try:
+        from hiredis import Reader
+    except ImportError:
+        return _RespCounter
+    return Reader
+
+
+class _RawConn:
+    """The raw-socket floor's "client": one socket (and one reply reader) per primary."""
+
+    __slots__ = ("by_slot", "node_of", "owners", "readers", "socks", "threads")
+
+    def __init__(self, owners: List[str]) -> None:
+        import socket
+
+        addrs = sorted(set(owners))
+        self.threads: List[_RawConn] = []  # get_8t: the other threads' connections
+        self.socks: List[Any] = []
+        try:
+            for addr in addrs:
+                host, _, port = addr.rpartition(":")
+                sock = socket.create_connection((host, int(port)))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.socks.append(sock)
+        except BaseException:
+            self.close()
+            raise
+        self.owners = owners
+        index = {a: i for i, a in enumerate(addrs)}
+        self.node_of = [index[a] for a in owners]                  # slot -> node index
+        self.by_slot = [self.socks[i] for i in self.node_of]      # slot -> socket
+        reader = _reader_class()
+        self.readers = [reader() for _ in addrs]
+
+    def close(self) -> None:
+        for conn in self.threads:
+            conn.close()
+        for sock in self.socks:
+            sock.close()
+
+
 class RawSocketAdapter(Adapter):
-    """Not a client: the least any Python client must do per GET/SET (a reference floor).
+    """Not a client: the least any Python client must do per command (a reference floor).
 
     One socket per primary (the slot map comes from ``--slot-map``, written by run.py from
-    CLUSTER NODES via redis-cli), the command packed with one bytes %-format, one sendall(),
-    recv() until the (bulk or simple-string) reply is complete; no pool, no parsing of the
-    value, no error handling. Only get_1t and set_1t."""
+    CLUSTER NODES via redis-cli); no pool, no error handling.
+
+    * get_1t / set_1t: the command packed with one bytes %-format, one sendall(), recv() until
+      the (bulk or simple-string) reply is complete; the value is sliced out, not parsed.
+    * get_8t: the same function, but each of the 8 threads has its own sockets (one per
+      primary), opened before the timed pass: a raw socket cannot be shared.
+    * pipeline_100 / mget_100: per command, slot -> owning primary and one bytes %-format into
+      that primary's list; then one sendall() per primary and, per primary, recv() + a reply
+      reader (hiredis.Reader when importable, else ``_RespCounter``) until exactly as many
+      complete replies as commands sent (raises on a mismatch).  mget_100 sends one GET per
+      key.  Replies come back grouped by primary, not in command order (no reordering)."""
 
     name = "raw-socket"
     version = "stdlib socket"
-    parser = "none"
     slot_map_file = ""
 
-    def make(self) -> Any:
-        import socket
+    def __init__(self, nodes: Sequence[Tuple[str, int]]) -> None:
+        super().__init__(nodes)
+        # Reported as the "parser"; only pipeline_100 and mget_100 use it.
+        self.parser = "minimal counter" if _reader_class() is _RespCounter else "hiredis"
 
+    def make(self) -> Any:
         with open(self.slot_map_file) as f:
             owners = json.load(f)
-        socks: Dict[str, Any] = {}
-        for addr in set(owners):
-            host, _, port = addr.rpartition(":")
-            sock = socket.create_connection((host, int(port)))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            socks[addr] = sock
-        return [socks[a] for a in owners], list(socks.values())
+        return _RawConn(owners)
 
     def close(self, client: Any) -> None:
-        for sock in client[1]:
-            sock.close()
+        client.close()
+
+    def thread_gets(self, client: Any, n: int) -> List[Callable[[bytes], Any]]:
+        while len(client.threads) < n - 1:
+            client.threads.append(_RawConn(client.owners))
+        return [self.get(client)] + [self.get(c) for c in client.threads[:n - 1]]
 
     def get(self, client: Any) -> Callable[[bytes], Any]:
-        by_slot = client[0]
+        by_slot = client.by_slot
         crc = binascii.crc_hqx
 
         def get(key: bytes) -> Any:
@@ -288,7 +386,7 @@ class RawSocketAdapter(Adapter):
         return get
 
     def set(self, client: Any) -> Callable[[bytes, bytes], Any]:
-        by_slot = client[0]
+        by_slot = client.by_slot
         crc = binascii.crc_hqx
 
         def set_(key: bytes, value: bytes) -> Any:
@@ -304,14 +402,80 @@ class RawSocketAdapter(Adapter):
 
         return set_
 
-    def mget(self, client: Any) -> Callable[[List[bytes]], Any]:
-        raise NotAvailable("the raw-socket floor only does get_1t and set_1t")
+    @staticmethod
+    def _exchange(client: Any) -> Callable[[List[List[bytes]]], List[Any]]:
+        """exchange(cmds_by_node): one sendall per node, then read each node's replies."""
+        socks, readers = client.socks, client.readers
+
+        def exchange(cmds_by_node: List[List[bytes]]) -> List[Any]:
+            for i, cmds in enumerate(cmds_by_node):
+                if cmds:
+                    socks[i].sendall(b"".join(cmds))
+            out: List[Any] = []
+            append = out.append
+            for i, cmds in enumerate(cmds_by_node):
+                if not cmds:
+                    continue
+                sock, reader = socks[i], readers[i]
+                want = len(cmds)
+                got = 0
+                while got < want:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise ConnectionError(f"{sock.getpeername()} closed the connection")
+                    reader.feed(data)
+                    reply = reader.gets()
+                    while reply is not False:
+                        append(reply)
+                        got += 1
+                        reply = reader.gets()
+                if got != want:
+                    raise RuntimeError(f"{sock.getpeername()}: {got} replies to {want} commands")
+            return out
+
+        return exchange
 
     def pipeline(self, client: Any) -> Callable[[], Any]:
-        raise NotAvailable("the raw-socket floor only does get_1t and set_1t")
+        node_of, nodes = client.node_of, len(client.socks)
+        exchange = self._exchange(client)
+        crc = binascii.crc_hqx
+
+        class Pipe:
+            __slots__ = ("cmds",)
+
+            def __init__(self) -> None:
+                self.cmds: List[List[bytes]] = [[] for _ in range(nodes)]
+
+            def get(self, key: bytes) -> None:
+                self.cmds[node_of[crc(key, 0) % 16384]].append(
+                    b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key))
+
+            def set(self, key: bytes, value: bytes) -> None:
+                self.cmds[node_of[crc(key, 0) % 16384]].append(
+                    b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+                    % (len(key), key, len(value), value))
+
+            def execute(self) -> List[Any]:
+                return exchange(self.cmds)
+
+        return Pipe
+
+    def mget(self, client: Any) -> Callable[[List[bytes]], Any]:
+        node_of, nodes = client.node_of, len(client.socks)
+        exchange = self._exchange(client)
+        crc = binascii.crc_hqx
+
+        def mget(keys: List[bytes]) -> List[Any]:
+            cmds: List[List[bytes]] = [[] for _ in range(nodes)]
+            for key in keys:
+                cmds[node_of[crc(key, 0) % 16384]].append(
+                    b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key))
+            return exchange(cmds)
+
+        return mget
 
     def checkout(self, client: Any) -> Tuple[Callable[[int], Any], Callable[[Any], None]]:
-        raise NotAvailable("the raw-socket floor only does get_1t and set_1t")
+        raise NotAvailable("the raw-socket floor has no pool")
 
 
 ADAPTERS = {
@@ -531,11 +695,16 @@ def check_values(adapter: Adapter, client: Any, inputs: Inputs) -> None:
                                f"expected {want!r:.60} (was the cluster preloaded?)")
 
 
+def same_replies(got: Sequence[Any], want: Sequence[Any]) -> bool:
+    """The same replies in any order (the raw-socket floor returns them grouped by node)."""
+    return sorted(map(repr, got)) == sorted(map(repr, want))
+
+
 def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_ops: int,
                  inputs: Inputs) -> Dict[str, Any]:
     res: Dict[str, Any] = {}
-    if isinstance(adapter, RawSocketAdapter) and workload not in ("get_1t", "set_1t"):
-        raise NotAvailable("the raw-socket floor only does get_1t and set_1t")
+    if isinstance(adapter, RawSocketAdapter) and workload not in FLOOR_WORKLOADS:
+        raise NotAvailable("the raw-socket floor only does " + ", ".join(FLOOR_WORKLOADS))
     warm = max(1, min(ops // 10, 1000))
     lat: List[int] = []
 
@@ -608,12 +777,16 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
 
         elif workload in ("get_8t", "pool_checkout_8t"):
             if workload == "get_8t":
-                fn = adapter.get(client)
-                def one(k: List[bytes], s: List[int], m: float, lt: Optional[List[int]]) -> int:
-                    return loop_get(fn, k, m, lt)
+                # The same callable for every thread, except for the raw-socket floor, whose
+                # threads each get their own sockets (opened here, before any pass).
+                fns = adapter.thread_gets(client, THREADS)
+                def one(i: int, k: List[bytes], s: List[int], m: float,
+                        lt: Optional[List[int]]) -> int:
+                    return loop_get(fns[i], k, m, lt)
             else:
                 get_c, rel = adapter.checkout(client)
-                def one(k: List[bytes], s: List[int], m: float, lt: Optional[List[int]]) -> int:
+                def one(i: int, k: List[bytes], s: List[int], m: float,
+                        lt: Optional[List[int]]) -> int:
                     return loop_checkout(get_c, rel, s, m, lt)
             per = max(1, ops // THREADS)
             per_warm = max(1, warm // THREADS)
@@ -623,15 +796,15 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
 
             def warm_body(i: int) -> None:
                 lo = i * per_warm
-                one(keys[lo:lo + per_warm], slots[lo:lo + per_warm], max_s, None)
+                one(i, keys[lo:lo + per_warm], slots[lo:lo + per_warm], max_s, None)
 
             def timed_body(i: int) -> None:
                 lo = i * per
-                counts[i] = one(keys[lo:lo + per], slots[lo:lo + per], max_s, lats[i])
+                counts[i] = one(i, keys[lo:lo + per], slots[lo:lo + per], max_s, lats[i])
 
             def calls_body(i: int) -> None:
                 lo = i * per_calls
-                one(keys[lo:lo + per_calls], slots[lo:lo + per_calls], max_s, None)
+                one(i, keys[lo:lo + per_calls], slots[lo:lo + per_calls], max_s, None)
 
             run_threads(THREADS, warm_body)
             gc.collect()
@@ -650,6 +823,17 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
             nb = max(1, ops // BATCH)
             batches = [[(inputs.is_set[j], keys[j], values[j])
                         for j in range(b * BATCH, (b + 1) * BATCH)] for b in range(nb)]
+            if isinstance(adapter, RawSocketAdapter):
+                # The floor's replies come grouped by node: compare as multisets (untimed).
+                pipe = make_pipe()
+                for is_set, k, v in batches[0]:
+                    if is_set:
+                        pipe.set(k, v)
+                    else:
+                        pipe.get(k)
+                want = [b"OK" if is_set else v for is_set, _, v in batches[0]]
+                if not same_replies(pipe.execute(), want):
+                    raise RuntimeError(f"{adapter.name}: pipeline returned wrong replies")
             wb = max(1, min(nb // 10, 10))
             cb = max(1, calls_ops // BATCH)
             loop_pipeline(make_pipe, batches[:wb], max_s, None)
@@ -666,7 +850,8 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
             nb = max(1, ops // BATCH)
             batches = [keys[b * BATCH:(b + 1) * BATCH] for b in range(nb)]
             got = mget(batches[0])
-            if list(got) != values[:BATCH]:
+            if not (same_replies(got, values[:BATCH]) if isinstance(adapter, RawSocketAdapter)
+                    else list(got) == values[:BATCH]):
                 raise RuntimeError(f"{adapter.name}: MGET returned wrong values")
             wb = max(1, min(nb // 10, 10))
             cb = max(1, calls_ops // BATCH)
