@@ -408,8 +408,7 @@ class RedisCluster(CommandsMixin):
             i, conn = held[0]
             replies: List[Any] = []
             try:
-                for _ in batches[i][1]:
-                    replies.append(conn.read_reply())
+                conn.read_replies(len(batches[i][1]), replies)
             except (ConnectionError, TimeoutError, ProtocolError) as exc:
                 held.pop(0)
                 pool.discard(conn)

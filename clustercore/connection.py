@@ -43,6 +43,7 @@ from .errors import (
     ResponseError,
     TimeoutError,
 )
+from .resp import NEED_DATA, PushReply
 from .transport import DEFAULT_TRANSPORT, Stream, Transport, TransportOptions, make_ssl_context
 from .transport import translate_error as _translate
 
@@ -349,7 +350,11 @@ class ClusterConnection:
             self.disconnect()
             raise _translate(exc, self.address, "writing to") from exc
         self.last_used = monotonic()
-        return self.read_response()
+        reply = self._read(None)  # read_response(), inlined
+        if isinstance(reply, ResponseError):
+            reply.node = self.address
+            raise reply
+        return reply
 
     def execute_blocking(self, args: Sequence[Arg], server_timeout: float) -> Any:
         """Run a blocking command (BLPOP, XREAD BLOCK ...) that the server may hold for
@@ -423,8 +428,7 @@ class ClusterConnection:
 
     def _read(self, deadline: Optional[float]) -> Any:
         decoder = self._decoder
-        sock = self._sock
-        if sock is None or decoder is None:
+        if self._sock is None or decoder is None:
             raise ConnectionError("connection is closed", node=self.address)
         while True:
             try:
@@ -432,29 +436,65 @@ class ClusterConnection:
             except ClusterCoreError:
                 self.disconnect()
                 raise
-            if reply is not resp.NEED_DATA:
-                if self.protocol == 3 and isinstance(reply, resp.PushReply):
-                    if self.push_handler is not None:
-                        self.push_handler(reply)
-                    continue
+            if reply is NEED_DATA:
+                self._fill(deadline)
+            elif self.protocol == 3 and isinstance(reply, PushReply):
+                if self.push_handler is not None:
+                    self.push_handler(reply)
+            else:
                 return reply
+
+    def read_replies(self, count: int, into: List[Any]) -> None:
+        """Append the next ``count`` replies to ``into``, error replies as values (``.node``
+        set): a pipeline's batch in one call. When the connection fails part-way, the replies
+        read so far are already in ``into`` and the error is raised (the connection closed)."""
+        decoder = self._decoder
+        if self._sock is None or decoder is None:
+            raise ConnectionError("connection is closed", node=self.address)
+        gets = decoder.gets
+        append = into.append
+        address = self.address
+        resp3 = self.protocol == 3
+        while count:
             try:
-                if deadline is not None:
-                    sock.settimeout(_left(deadline))
-                data = sock.recv(_RECV_SIZE)
-            except OSError as exc:
+                reply = gets()
+            except ClusterCoreError:
                 self.disconnect()
-                err = _translate(exc, self.address, "reading from")
-                err.request_sent = True
-                raise err from exc
-            if not data:
-                self.disconnect()
-                err = ConnectionError("connection closed by the server", node=self.address)
-                err.request_sent = True
-                raise err
-            if self._trace:
-                self._trace_read(data)
-            decoder.feed(data)
+                raise
+            if reply is NEED_DATA:
+                self._fill(None)
+                continue
+            if isinstance(reply, ResponseError):
+                reply.node = address
+            elif resp3 and isinstance(reply, PushReply):
+                if self.push_handler is not None:
+                    self.push_handler(reply)
+                continue
+            append(reply)
+            count -= 1
+
+    def _fill(self, deadline: Optional[float]) -> None:
+        """Receive the next bytes into the decoder; a failure closes the connection and raises
+        an error that says the request was sent (its outcome is unknown)."""
+        sock = self._sock
+        assert sock is not None
+        try:
+            if deadline is not None:
+                sock.settimeout(_left(deadline))
+            data = sock.recv(_RECV_SIZE)
+        except OSError as exc:
+            self.disconnect()
+            err = _translate(exc, self.address, "reading from")
+            err.request_sent = True
+            raise err from exc
+        if not data:
+            self.disconnect()
+            err = ConnectionError("connection closed by the server", node=self.address)
+            err.request_sent = True
+            raise err
+        if self._trace:
+            self._trace_read(data)
+        self._decoder.feed(data)
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]

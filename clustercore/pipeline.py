@@ -134,6 +134,11 @@ class _Command:
         return is_idempotent(self.spec, self.args)
 
 
+#: A batch written and not yet read: its connection, node, parts, and whether it is "plain"
+#: (one wire command per part: no SCRIPT LOAD or ASKING replies to skip).
+_Held = Tuple[ClusterConnection, NodeAddress, List[_Part], bool]
+
+
 class ClusterPipeline(CommandsMixin):
     """Buffered commands for a cluster (redis-py's Pipeline API); see the module docstring."""
 
@@ -555,7 +560,7 @@ class ClusterPipeline(CommandsMixin):
         pool): when the next checkout would wait, the batches already sent are read first."""
         pool = self.client.connection_pool
         try_get = getattr(pool, "try_connection_by_address", None)
-        held: List[Tuple[ClusterConnection, NodeAddress, List[_Part]]] = []
+        held: List[_Held] = []
         try:
             for address, parts in groups:
                 try:
@@ -590,27 +595,36 @@ class ClusterPipeline(CommandsMixin):
                 except BaseException:
                     pool.discard(conn)
                     raise
-                held.append((conn, address, parts))
+                held.append((conn, address, parts, len(commands) == len(parts)))
             self._drain(held)
         except BaseException:
-            for conn, _address, _parts in held:
+            for conn, _address, _parts, _plain in held:
                 pool.discard(conn)  # replies may be pending on it: never reuse
             raise
 
-    def _drain(self, held: List[Tuple[ClusterConnection, NodeAddress, List[_Part]]]) -> None:
+    def _drain(self, held: List[_Held]) -> None:
         """Read every reply of the batches in ``held`` and hand each connection back."""
         pool = self.client.connection_pool
         while held:
-            conn, address, parts = held[0]
+            conn, address, parts, plain = held[0]
             done = 0
             try:
-                for part in parts:
-                    if part.preload is not None:
-                        conn.read_reply()
-                    if part.ask is not None:
-                        conn.read_reply()
-                    part.reply = conn.read_reply()
-                    done += 1
+                if not plain:
+                    for part in parts:  # skip the SCRIPT LOAD and ASKING replies
+                        if part.preload is not None:
+                            conn.read_reply()
+                        if part.ask is not None:
+                            conn.read_reply()
+                        part.reply = conn.read_reply()
+                        done += 1
+                else:
+                    replies: List[Any] = []
+                    try:
+                        conn.read_replies(len(parts), replies)
+                    finally:
+                        done = len(replies)
+                        for part, reply in zip(parts, replies):
+                            part.reply = reply
             except _IO_ERRORS as exc:
                 held.pop(0)
                 pool.discard(conn)

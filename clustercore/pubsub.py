@@ -15,8 +15,10 @@ subscriptions are not reported as messages. Messages published while a channel w
 subscribed anywhere (between the break and the new subscription's acknowledgement) are lost:
 pub/sub is at-most-once (see docs/pipelines.md).
 
-Every wait has a timeout: ``get_message`` waits on all its connections at once (poll) for at
-most ``timeout`` seconds and then reads one reply with the socket timeout. With
+Every wait has a timeout: ``get_message`` waits on all its connections at once (the
+transport's ``wait_readable``: one poll over the sockets, or a condition variable in the
+in-process fake network) for at most ``timeout`` seconds and then reads one reply with the
+socket timeout. With
 ``health_check_interval`` set, an idle connection is PINGed and dropped (then restored) when no
 answer arrives within the next interval, so a hung node is noticed too.
 """
@@ -24,9 +26,7 @@ answer arrives within the next interval, so a hung node is noticed too.
 from __future__ import annotations
 
 import logging
-import select
 import threading
-import time
 from collections import deque
 from time import monotonic
 from typing import (
@@ -57,6 +57,7 @@ from .slots import key_slot, key_to_bytes
 
 if TYPE_CHECKING:
     from .client import RedisCluster
+    from .transport import Stream, Transport
 
 __all__ = ["ClusterPubSub", "PubSubError", "PubSubWorkerThread"]
 
@@ -657,47 +658,34 @@ class PubSubWorkerThread(threading.Thread):
 
 def _wait_readable(conns: Sequence[ClusterConnection],
                    timeout: float) -> List[ClusterConnection]:
-    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds."""
-    ready = [c for c in conns if _buffered(c)]
-    if ready:
-        return ready
-    fds: Dict[int, ClusterConnection] = {}
-    fakes = False
+    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds.
+
+    A connection whose decoder already holds bytes, or that is closed (reading it raises, which
+    restores its subscriptions), is ready without waiting. The others are waited on together by
+    their transport (one transport per pool, so one call in practice).
+    """
+    ready: List[ClusterConnection] = []
+    groups: Dict[int, Tuple[Transport, List[ClusterConnection], List[Stream]]] = {}
     for conn in conns:
-        sock = conn._sock
-        if sock is None:
-            ready.append(conn)  # reading raises, which restores its subscriptions
-            continue
-        fileno = getattr(sock, "fileno", None)
-        if fileno is None:
-            fakes = True
-            continue
-        pending = getattr(sock, "pending", None)
-        if pending is not None and pending():
+        sock = conn._sock  # read once: close() in another thread may clear it
+        if sock is None or _buffered(conn):
             ready.append(conn)
             continue
-        fds[fileno()] = conn
-    if ready:
+        transport = conn._transport
+        group = groups.setdefault(id(transport), (transport, [], []))
+        group[1].append(conn)
+        group[2].append(sock)
+    if ready or not groups:
         return ready
-    if fakes:
-        return _poll_fakes(conns, timeout)
-    poller = select.poll()
-    for fd in fds:
-        poller.register(fd, select.POLLIN | select.POLLPRI)
-    events = poller.poll(max(0, int(timeout * 1000 + 0.999)))
-    return [fds[fd] for fd, _ev in events if fd in fds]
-
-
-def _poll_fakes(conns: Sequence[ClusterConnection], timeout: float) -> List[ClusterConnection]:
-    """In-process streams (tests) cannot be polled: check them every few ms until the deadline."""
-    deadline = monotonic() + timeout
-    for _ in range(int(timeout / 0.005) + 2):
-        ready = [c for c in conns if c.has_pending_input()]
-        left = deadline - monotonic()
-        if ready or left <= 0:
+    if len(groups) > 1:
+        # Connections made by different transports cannot be waited on together: look at
+        # every group without waiting, then wait on the first group only.
+        for transport, members, streams in groups.values():
+            ready += [members[i] for i in transport.wait_readable(streams, 0.0)]
+        if ready or timeout <= 0:
             return ready
-        time.sleep(min(0.005, left))
-    return []
+    transport, members, streams = next(iter(groups.values()))
+    return [members[i] for i in transport.wait_readable(streams, timeout)]
 
 
 def _buffered(conn: ClusterConnection) -> bool:

@@ -275,6 +275,15 @@ def _pack(commands: Iterable[Sequence[EncodableT]], encoding: str,
             if kind is bytes:
                 value = arg  # type: ignore[assignment]
                 size = len(value)
+            elif kind is str:  # the common kinds inline; _coerce explains any failure
+                try:
+                    value = arg.encode(encoding, errors)  # type: ignore[union-attr]
+                except (UnicodeEncodeError, LookupError):
+                    value = _coerce(arg, index, args, encoding, errors)
+                size = len(value)
+            elif kind is int:
+                value = b"%d" % arg  # type: ignore[str-format]
+                size = len(value)
             else:
                 value = _coerce(arg, index, args, encoding, errors)
                 size = value.nbytes if type(value) is memoryview else len(value)

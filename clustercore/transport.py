@@ -1,10 +1,14 @@
-"""The transport edge: the only module that imports ``socket`` and ``ssl``.
+"""The transport edge: the only module that imports ``socket``, ``ssl`` and ``select``.
 
 A *transport* opens a *stream* to a node. A stream is anything with the few socket methods the
 connection uses (``sendall``, ``recv``, ``settimeout``, ``close``); a real transport hands out
 plain ``socket.socket`` / ``ssl.SSLSocket`` objects, so the hot path calls C methods directly.
 Tests and :class:`clustercore.testing.FakeCluster` plug in their own transport with the same
-two methods, so everything above this module runs unmodified against in-process fakes.
+methods, so everything above this module runs unmodified against in-process fakes.
+
+Waiting is the transport's job too: :meth:`Transport.wait_readable` blocks until one of several
+streams has something to read (``poll`` here, a condition variable in the fake network), so no
+module above this one needs ``select``.
 
 OSError and ssl errors are translated here, once, into clustercore's typed errors that name the
 node (:func:`translate_error`).
@@ -14,13 +18,14 @@ from __future__ import annotations
 
 import builtins
 import errno
+import math
 import os
 import select
 import socket
 import ssl
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import Any, Callable, Mapping, Optional, Protocol, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
 from .address import NodeAddress
 from .errors import ClusterCoreError, ConnectionError, DataError, TimeoutError
@@ -61,7 +66,7 @@ class TransportOptions:
 
 
 class Transport(Protocol):
-    """Opens streams; says whether an idle stream has something (data or EOF) to read."""
+    """Opens streams; says whether streams have something (data or EOF) to read, or waits."""
 
     def open(self, address: NodeAddress, timeout: Optional[float],
              options: TransportOptions) -> Stream: ...
@@ -69,6 +74,15 @@ class Transport(Protocol):
     def has_pending_input(self, stream: Stream) -> bool: ...
 
     def idle_check(self, stream: Stream) -> Callable[[], bool]: ...
+
+    def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
+        """Indexes (ascending) of the ``streams`` with data, EOF or an error to read.
+
+        Returns as soon as one is ready, or ``[]`` once ``timeout`` seconds have passed
+        (``0``: do not wait; ``None``: wait until one is ready). A closed stream counts as
+        ready: reading it reports the error.
+        """
+        ...
 
 
 class TCPTransport:
@@ -134,6 +148,32 @@ class TCPTransport:
             pending = stream.pending
             return lambda: bool(pending() or probe(0))
         return lambda: bool(probe(0))
+
+    def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
+        """Wait on all ``streams`` at once with one ``poll`` (see :meth:`Transport.wait_readable`).
+
+        A TLS socket whose SSL object already holds decrypted bytes is ready at once: poll only
+        sees the kernel's buffer, which those bytes have already left.
+        """
+        ready: List[int] = []
+        fds: Dict[int, int] = {}
+        for index, stream in enumerate(streams):
+            if isinstance(stream, ssl.SSLSocket) and stream.pending():
+                ready.append(index)
+                continue
+            fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
+            if fileno < 0:
+                ready.append(index)  # closed (or not a socket): reading reports it
+                continue
+            fds[fileno] = index
+        if ready or not fds:
+            return ready
+        poller = select.poll()
+        for fileno in fds:
+            poller.register(fileno, select.POLLIN | select.POLLPRI)
+        millis = None if timeout is None else max(0, math.ceil(timeout * 1000))
+        events = poller.poll(millis)
+        return sorted(fds[fileno] for fileno, _mask in events if fileno in fds)
 
 
 #: The transport used when none is injected.

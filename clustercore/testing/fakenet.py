@@ -8,6 +8,12 @@ thread or sleep is involved. Faults are switches: refuse connections, freeze a n
 out at once, as if the full socket timeout had passed), drop every open connection, or cut a
 reply half-way.
 
+The one real wait is :meth:`FakeNetwork.wait_readable` (pub/sub waits on its connections with
+it): it blocks on a condition variable that the streams notify when bytes arrive (a reply, or a
+message a server ``push``-es from any thread) or a connection closes, up to its timeout in real
+seconds. A stream's buffered reply bytes are guarded by that condition's lock, so a publisher in
+one thread may push to a subscriber's stream while another thread reads it.
+
 A server is any object with ``handle(session, args) -> reply``; the reply is encoded with
 ``resp.encode_reply`` (an Exception instance becomes an error reply; :data:`NO_REPLY` sends
 nothing). :class:`FakeSession` is the per-connection state a real server keeps.
@@ -18,11 +24,12 @@ from __future__ import annotations
 import builtins
 import itertools
 import threading
-from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Union
+from time import monotonic
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set, Union
 
 from .. import resp
 from ..address import NodeAddress
-from ..transport import TransportOptions
+from ..transport import Stream, TransportOptions
 
 __all__ = ["NO_REPLY", "FakeNetwork", "FakeServer", "FakeSession", "FakeStream"]
 
@@ -67,7 +74,7 @@ class FakeStream:
         self._decoder = resp.PythonDecoder()
         self._out = bytearray()
         self.closed = False
-        self.closed_by_server = False
+        self._eof = False
         self.timeout: Optional[float] = None
         #: Cut the next reply after this many bytes, then close (a connection dropped mid-reply).
         self.cut_after: Optional[int] = None
@@ -87,24 +94,28 @@ class FakeStream:
             self.session.commands.append(list(args))
             reply = self.server.handle(self.session, list(args))
             if reply is not NO_REPLY:
-                self._out += resp.encode_reply(reply, self.session.protocol)
+                encoded = resp.encode_reply(reply, self.session.protocol)
+                with self._readable:
+                    self._out += encoded
+                    self._readable.notify_all()
             if self.closed_by_server:
                 break
 
     def recv(self, bufsize: int, /) -> bytes:
         if self.closed:
             raise OSError(9, "Bad file descriptor")
-        if self._out:
-            if self.cut_after is not None:
-                n = min(bufsize, self.cut_after)
-                data = bytes(self._out[:n])
-                self._out.clear()
-                self.cut_after = None
-                self.closed_by_server = True
+        with self._readable:
+            if self._out:
+                if self.cut_after is not None:
+                    n = min(bufsize, self.cut_after)
+                    data = bytes(self._out[:n])
+                    self._out.clear()
+                    self.cut_after = None
+                    self.closed_by_server = True
+                    return data
+                data = bytes(self._out[:bufsize])
+                del self._out[:bufsize]
                 return data
-            data = bytes(self._out[:bufsize])
-            del self._out[:bufsize]
-            return data
         if self.closed_by_server:
             return b""
         # Nothing will ever arrive: a blocking socket would wait out its timeout.
@@ -118,16 +129,50 @@ class FakeStream:
         if not self.closed:
             self.closed = True
             self._network._forget(self)
+            with self._readable:
+                self._readable.notify_all()  # a waiter on this stream: reading it now fails
+
+    @property
+    def _readable(self) -> threading.Condition:
+        """The network's condition: guards ``_out``; notified when there is more to read."""
+        return self._network._readable
 
     # server-side controls
+    @property
+    def closed_by_server(self) -> bool:
+        """Whether the server closed this connection (the client reads EOF after the replies)."""
+        return self._eof
+
+    @closed_by_server.setter
+    def closed_by_server(self, value: bool) -> None:
+        with self._readable:
+            self._eof = value
+            self._readable.notify_all()
+
+    def push(self, data: Union[bytes, bytearray]) -> None:
+        """The server writes ``data`` unprompted (a pub/sub message), from any thread.
+
+        Lost when either end has closed the connection, as on a real network.
+        """
+        with self._readable:
+            if self.closed or self._eof:
+                return
+            self._out += data
+            self._readable.notify_all()
+
     def drop(self) -> None:
         """The server closes this connection (pending replies are lost)."""
-        self._out.clear()
-        self.closed_by_server = True
+        with self._readable:
+            self._out.clear()
+            self.closed_by_server = True
 
     def pending_output(self) -> int:
         """Bytes the server has written that the client has not read yet."""
         return len(self._out)
+
+    def readable(self) -> bool:
+        """Whether a read would return at once: bytes, EOF, or an error (client-closed)."""
+        return bool(self.closed or self._eof or self._out)
 
 
 class FakeNetwork:
@@ -135,6 +180,8 @@ class FakeNetwork:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        #: Notified whenever a stream gets bytes to read or is closed (see wait_readable).
+        self._readable = threading.Condition()
         self.servers: Dict[NodeAddress, FakeServer] = {}
         self.streams: List[FakeStream] = []
         self.refused: Set[NodeAddress] = set()
@@ -217,6 +264,30 @@ class FakeNetwork:
     def idle_check(self, stream: Any) -> Callable[[], bool]:
         """has_pending_input bound to one stream (the real transport caches a poll object)."""
         return lambda: self.has_pending_input(stream)
+
+    def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
+        """Indexes of the ``streams`` with bytes, EOF or an error to read, waiting for one.
+
+        Blocks on the network's condition variable (no polling loop): a reply, a pushed
+        message or a close from any thread wakes it at once. Returns ``[]`` after ``timeout``
+        real seconds (``0``: do not wait; ``None``: no limit). A stream this network did not
+        open cannot be waited on and counts as ready.
+        """
+        deadline = None if timeout is None else monotonic() + max(timeout, 0.0)
+        with self._readable:
+            while True:
+                ready = [i for i, stream in enumerate(streams)
+                         if not isinstance(stream, FakeStream) or stream._network is not self
+                         or stream.readable()]
+                if ready:
+                    return ready
+                if deadline is None:
+                    self._readable.wait()
+                    continue
+                left = deadline - monotonic()
+                if left <= 0:
+                    return []
+                self._readable.wait(left)
 
     def _forget(self, stream: FakeStream) -> None:
         with self._lock:

@@ -259,18 +259,20 @@ def test_keyboard_interrupt_mid_read_discards_every_held_connection(
     for i in range(30):
         pipe.set(f"x{i}", i)
     from clustercore.connection import ClusterConnection
-    original = ClusterConnection.read_reply
+    original = ClusterConnection.read_replies
     calls = {"n": 0}
 
-    def flaky(self: ClusterConnection) -> Any:
+    def flaky(self: ClusterConnection, count: int, into: List[Any]) -> None:
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == 2:  # the first node's batch was read; the others are still held
+            into.append(b"partial")
             raise KeyboardInterrupt
-        return original(self)
+        original(self, count, into)
 
-    monkeypatch.setattr(ClusterConnection, "read_reply", flaky)
+    monkeypatch.setattr(ClusterConnection, "read_replies", flaky)
     with pytest.raises(KeyboardInterrupt):
         pipe.execute()
+    assert calls["n"] == 2
     assert in_use(rc) == 0
 
 

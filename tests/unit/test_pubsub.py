@@ -47,7 +47,7 @@ class PubSubServer:
     def push(self, session: FakeSession, message: List[Any]) -> None:
         stream = self.stream(session)
         if stream is not None:
-            stream._out += resp.encode_reply(message, 2)
+            stream.push(resp.encode_reply(message, 2))
 
     @staticmethod
     def subs(session: FakeSession, table: str) -> Set[bytes]:
