@@ -893,7 +893,8 @@ class CommandsMixin:
             keepttl: bool = False, get: bool = False, exat: Optional[AbsExpiryT] = None,
             pxat: Optional[AbsExpiryT] = None) -> Any:
         """Set ``value``; True, None when NX/XX was not met, the old value with ``get``."""
-        if sum(x is not None for x in (ex, px, exat, pxat)) + bool(keepttl) > 1:
+        if (ex is not None or px is not None or exat is not None or pxat is not None) and (
+                sum(x is not None for x in (ex, px, exat, pxat)) + bool(keepttl) > 1):
             raise DataError("``ex``, ``px``, ``exat``, ``pxat`` and ``keepttl`` are "
                             "mutually exclusive")
         if nx and xx:

@@ -101,7 +101,7 @@ from typing import (
 )
 
 from .errors import ClusterCrossSlotError, DataError
-from .slots import NUM_SLOTS, key_slot, key_to_bytes
+from .slots import NUM_SLOTS, key_slot, key_slots, key_to_bytes
 
 __all__ = [
     "COMMANDS",
@@ -943,14 +943,17 @@ def split_by_slot(spec: CommandSpec, args: Sequence[Any], encoding: str = "utf-8
     Only for ``spec.split`` commands, whose keys (with their values, MSET) fill args[1:].
     """
     step = spec.key_step or 1
+    first = spec.first_key
+    head = args[0]
     groups: Dict[int, Tuple[List[Any], List[int]]] = {}
-    for n, i in enumerate(range(spec.first_key, len(args), step)):
-        slot = key_slot(args[i], encoding)
+    for n, slot in enumerate(key_slots(args[first::step], encoding)):
+        i = first + n * step
         group = groups.get(slot)
         if group is None:
-            group = groups[slot] = ([args[0]], [])
-        group[0].extend(args[i:i + step])
-        group[1].append(n)
+            groups[slot] = ([head, *args[i:i + step]], [n])
+        else:
+            group[0].extend(args[i:i + step])
+            group[1].append(n)
     return [(slot, tuple(sub), indexes) for slot, (sub, indexes) in groups.items()]
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tupl
 from .address import NodeAddress
 from .api import CommandsMixin
 from .commands import (
+    SINGLE_KEY,
     CommandSpec,
     Route,
     is_idempotent,
@@ -70,6 +71,7 @@ from .errors import (
 )
 from .router import Action, Attempt, next_step
 from .script import Script
+from .slots import key_slot
 
 if TYPE_CHECKING:
     from .client import RedisCluster
@@ -134,6 +136,9 @@ class _Command:
         return is_idempotent(self.spec, self.args)
 
 
+_get_ident = threading.get_ident
+_single_key_spec = SINGLE_KEY.get
+
 #: A batch written and not yet read: its connection, node, parts, and whether it is "plain"
 #: (one wire command per part: no SCRIPT LOAD or ASKING replies to skip).
 _Held = Tuple[ClusterConnection, NodeAddress, List[_Part], bool]
@@ -190,6 +195,11 @@ class ClusterPipeline(CommandsMixin):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Queue one command (returns the pipeline); after watch() and before multi(), run it."""
+        if self._owner == _get_ident() and self._watch_conn is None:
+            # This thread already owns the queue (the owner is cleared whenever the queue
+            # empties), so no other thread can enter: queue without taking the guard.
+            self._queue.append(self._make_command(args, options))
+            return self
         self._enter()
         try:
             command = self._make_command(args, options)
@@ -201,9 +211,21 @@ class ClusterPipeline(CommandsMixin):
             self._leave()
 
     def _make_command(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> _Command:
+        client = self.client
+        try:
+            spec = _single_key_spec(args[0])
+        except (IndexError, TypeError):  # no arguments; an unhashable first one
+            spec = None
+        if spec is not None and len(args) > spec.first_key and not (
+                self.transaction or self._explicit_multi or self._watch_conn is not None):
+            # The fast path (GET, SET, HGET ...): one key where the table says, one part.
+            command = _Command(args, options, spec,
+                               spec.readonly and client.read_from_replicas)
+            command.parts = [_Part(command, args, key_slot(args[spec.first_key],
+                                                           self._encoding))]
+            return command
         if not args:
             raise DataError("no command given")
-        client = self.client
         spec = lookup(args)
         if spec is None or _has_space(args[0]):
             args = normalize_args(args)

@@ -8,11 +8,11 @@ modulo 16384.
 from __future__ import annotations
 
 from binascii import crc_hqx
-from typing import Union
+from typing import Any, Iterable, List, Union
 
 from .errors import DataError
 
-__all__ = ["NUM_SLOTS", "key_slot", "key_to_bytes"]
+__all__ = ["NUM_SLOTS", "key_slot", "key_slots", "key_to_bytes"]
 
 #: Number of hash slots in a Redis Cluster.
 NUM_SLOTS = 16384
@@ -48,3 +48,20 @@ def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
         if end > start + 1:
             data = data[start + 1:end]
     return crc_hqx(data, 0) & 0x3FFF
+
+
+def key_slots(keys: Iterable[Any], encoding: str = "utf-8") -> List[int]:
+    """``[key_slot(k) for k in keys]``, with the common case (bytes or str without a ``{``)
+    inlined: multi-key commands hash every key, so the per-call overhead matters there."""
+    out: List[int] = []
+    append = out.append
+    for key in keys:
+        kind = type(key)
+        if kind is bytes and b"{" not in key:
+            append(crc_hqx(key, 0) & 0x3FFF)
+        elif kind is str and "{" not in key and encoding == "utf-8":
+            append(crc_hqx(key.encode(), 0) & 0x3FFF)
+        else:
+            append(key_slot(key, encoding))
+    return out
+

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, List
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from clustercore.errors import DataError
-from clustercore.slots import NUM_SLOTS, key_slot
+from clustercore.slots import NUM_SLOTS, key_slot, key_slots
 
 
 def crc16_reference(data: bytes) -> int:
@@ -71,3 +73,10 @@ def test_matches_reference(key: bytes) -> None:
        st.binary(max_size=16).filter(lambda p: b"{" not in p), st.binary(max_size=16))
 def test_tagged_keys_share_a_slot(tag: bytes, prefix: bytes, suffix: bytes) -> None:
     assert key_slot(prefix + b"{" + tag + b"}" + suffix) == key_slot(tag)
+
+
+@given(st.lists(st.one_of(st.binary(max_size=12), st.text(max_size=12),
+                          st.integers(), st.sampled_from([b"{a}x", "{a}y", b"{}z", "}{", b"{"])),
+                max_size=20))
+def test_key_slots_agrees_with_key_slot(keys: List[Any]) -> None:
+    assert key_slots(keys) == [key_slot(k) for k in keys]
