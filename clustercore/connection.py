@@ -350,7 +350,19 @@ class ClusterConnection:
             self.disconnect()
             raise _translate(exc, self.address, "writing to") from exc
         self.last_used = monotonic()
-        reply = self._read(None)  # read_response(), inlined
+        # The server answers every command, so receive before asking the decoder: one parse
+        # attempt instead of two. (Bytes already buffered, e.g. a RESP3 push, are still
+        # parsed first: the decoder returns them before this command's reply.)
+        self._fill(None)
+        try:
+            reply = self._decoder.gets()
+        except ClusterCoreError:
+            self.disconnect()
+            raise
+        if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
+            if reply is not NEED_DATA and self.push_handler is not None:
+                self.push_handler(reply)
+            reply = self._read(None)
         if isinstance(reply, ResponseError):
             reply.node = self.address
             raise reply
