@@ -105,9 +105,12 @@ def _cast(score_cast_func: ScoreCast) -> ScoreCast:
     return cast
 
 
+_OK_REPLIES = (b"OK", "OK")
+
+
 def bool_ok(response: Any, **options: Any) -> bool:
     """+OK -> True."""
-    return response is True or _s(response) == "OK"
+    return response is True or response in _OK_REPLIES
 
 
 def to_bool(response: Any, **options: Any) -> bool:
@@ -142,9 +145,9 @@ def to_dict(response: Any, **options: Any) -> Dict[Any, Any]:
 
 def parse_set(response: Any, **options: Any) -> Any:
     """SET: True / None (NX or XX not met); with ``get=True`` the old value."""
-    if options.get("get"):
+    if options and options.get("get"):
         return response
-    return response and bool_ok(response)
+    return response and (response is True or response in _OK_REPLIES)
 
 
 def _info_value(text: str) -> Any:
