@@ -160,7 +160,8 @@ class RedisCluster(CommandsMixin):
             spec = _single_key_spec(args[0])
         except (IndexError, TypeError):  # no arguments; an unhashable first one
             spec = None
-        if spec is not None and len(args) > spec.first_key:
+        if spec is not None and len(args) > spec.first_key and (
+                not options or "never_decode" not in options):
             # The fast path: GET, SET, HGET ... with their one key where the table says.
             name = spec.name
             reply = self._execute_slot(args, key_slot(args[spec.first_key], self._encoding),
@@ -173,6 +174,8 @@ class RedisCluster(CommandsMixin):
         """execute_command for every command the fast path does not take."""
         if not args:
             raise DataError("no command given")
+        # never_decode: read the reply as bytes even with decode_responses (DUMP's payload)
+        raw = bool(options.pop("never_decode", False)) if options else False
         spec = lookup(args)
         if spec is None or _has_space(args[0]):
             args = normalize_args(args)
@@ -192,7 +195,8 @@ class RedisCluster(CommandsMixin):
                 blocking = (None if spec.blocking_timeout_arg is None
                             else blocking_timeout(spec, args))
                 # idempotency is worked out only if something fails (None = ask the spec)
-                reply = self._execute_slot(args, slot, spec.readonly, None, name, blocking, spec)
+                reply = self._execute_slot(args, slot, spec.readonly, None, name, blocking, spec,
+                                           raw)
             callback = self.response_callbacks.get(name)
             return reply if callback is None else callback(reply, **options)
         if route is Route.CONNECTION or route is Route.NODE_ONLY:
@@ -205,10 +209,11 @@ class RedisCluster(CommandsMixin):
 
     def _execute_slot(self, args: Sequence[Any], slot: int, readonly: bool,
                       idempotent: Optional[bool], name: str, blocking: Optional[float] = None,
-                      spec: Any = None) -> Any:
+                      spec: Any = None, raw: bool = False) -> Any:
         """Run a one-slot command, following MOVED/ASK and retrying as the router decides.
 
-        ``idempotent=None`` means "work it out from ``spec`` if a failure needs it"."""
+        ``idempotent=None`` means "work it out from ``spec`` if a failure needs it"; ``raw``
+        reads the reply undecoded (never_decode)."""
         pool = self.connection_pool
         read = readonly and self.read_from_replicas
         attempt: Optional[Attempt] = None
@@ -230,12 +235,15 @@ class RedisCluster(CommandsMixin):
                 continue
             try:
                 if ask_target is None:
-                    reply = (conn.execute(*args) if blocking is None
-                             else conn.execute_blocking(args, blocking))
+                    if blocking is not None:
+                        reply = conn.execute_blocking(args, blocking)
+                    else:
+                        reply = (conn.execute(*args) if not raw
+                                 else conn.execute(*args, disable_decoding=True))
                 else:
                     conn.send_commands((("ASKING",), args))
                     asking = conn.read_reply()  # read both replies, so none is left unread
-                    reply = conn.read_reply()
+                    reply = conn.read_reply(disable_decoding=raw)
                     if isinstance(asking, ResponseError):
                         raise asking  # ASKING refused: its error explains the command's reply
                     if isinstance(reply, ResponseError):

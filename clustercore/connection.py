@@ -315,23 +315,31 @@ class ClusterConnection:
             chunks = (chunks,)
         self._write(list(chunks), None)
 
-    def read_response(self) -> Any:
-        """Read the next reply; raise it if it is an error reply (with ``.node`` set)."""
-        reply = self._read(None)
+    def read_response(self, disable_decoding: bool = False) -> Any:
+        """Read the next reply; raise it if it is an error reply (with ``.node`` set).
+        ``disable_decoding``: strings stay bytes even with decode_responses (redis-py's name)."""
+        reply = self._read(None, not disable_decoding)
         if isinstance(reply, ResponseError):
             reply.node = self.address
             raise reply
         return reply
 
-    def read_reply(self) -> Any:
+    def read_reply(self, disable_decoding: bool = False) -> Any:
         """Read the next reply; an error reply is returned as a value (for pipelines)."""
-        reply = self._read(None)
+        reply = self._read(None, not disable_decoding)
         if isinstance(reply, ResponseError):
             reply.node = self.address
         return reply
 
-    def execute(self, *args: Arg) -> Any:
-        """Send one command and return its reply, raising error replies: the hot path."""
+    def decode_reply(self, reply: Any) -> Any:
+        """A reply read with ``disable_decoding`` as it would have been read without it."""
+        if not self.decode_responses:
+            return reply
+        return resp.decode_strings(reply, self.encoding, self.encoding_errors)
+
+    def execute(self, *args: Arg, disable_decoding: bool = False) -> Any:
+        """Send one command and return its reply, raising error replies: the hot path.
+        ``disable_decoding``: read the reply as bytes even with decode_responses (DUMP)."""
         sock = self._sock
         if sock is None:
             self.connect()
@@ -355,14 +363,14 @@ class ClusterConnection:
         # parsed first: the decoder returns them before this command's reply.)
         self._fill(None)
         try:
-            reply = self._decoder.gets()
+            reply = self._decoder.gets() if not disable_decoding else self._decoder.gets(False)
         except ClusterCoreError:
             self.disconnect()
             raise
         if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
             if reply is not NEED_DATA and self.push_handler is not None:
                 self.push_handler(reply)
-            reply = self._read(None)
+            reply = self._read(None, not disable_decoding)
         if isinstance(reply, ResponseError):
             reply.node = self.address
             raise reply
@@ -438,13 +446,13 @@ class ClusterConnection:
             raise _translate(exc, self.address, "writing to") from exc
         self.last_used = monotonic()
 
-    def _read(self, deadline: Optional[float]) -> Any:
+    def _read(self, deadline: Optional[float], decode: bool = True) -> Any:
         decoder = self._decoder
         if self._sock is None or decoder is None:
             raise ConnectionError("connection is closed", node=self.address)
         while True:
             try:
-                reply = decoder.gets()
+                reply = decoder.gets(decode)
             except ClusterCoreError:
                 self.disconnect()
                 raise

@@ -118,11 +118,13 @@ class _Part:
 class _Command:
     """A queued command: its spec, callback options and wire parts."""
 
-    __slots__ = ("args", "fanout", "name", "options", "parts", "read", "spec")
+    __slots__ = ("args", "fanout", "name", "options", "parts", "raw", "read", "spec")
 
     def __init__(self, args: Tuple[Any, ...], options: Dict[str, Any], spec: CommandSpec,
                  read: bool) -> None:
         self.args = args
+        #: never_decode: its reply is read as bytes even with decode_responses (DUMP)
+        self.raw = bool(options.pop("never_decode", False)) if options else False
         self.options = options
         self.spec = spec
         self.name = spec.name
@@ -140,7 +142,7 @@ _get_ident = threading.get_ident
 _single_key_spec = SINGLE_KEY.get
 
 #: A batch written and not yet read: its connection, node, parts, and whether it is "plain"
-#: (one wire command per part: no SCRIPT LOAD or ASKING replies to skip).
+#: (one wire command per part: no SCRIPT LOAD or ASKING replies to skip, none read undecoded).
 _Held = Tuple[ClusterConnection, NodeAddress, List[_Part], bool]
 
 
@@ -436,11 +438,11 @@ class ClusterPipeline(CommandsMixin):
         args = command.parts[0].args
         try:
             if self._watch_ask is None:
-                reply = conn.execute(*args)
+                reply = conn.execute(*args, disable_decoding=command.raw)
             else:
                 conn.send_commands((("ASKING",), args))
                 conn.read_reply()
-                reply = conn.read_response()
+                reply = conn.read_response(disable_decoding=command.raw)
         except _ROUTING_ERRORS as exc:
             if isinstance(exc, MovedError) and self._txn_slot is not None:
                 pool.on_moved(self._txn_slot, exc.target)
@@ -598,12 +600,14 @@ class ClusterPipeline(CommandsMixin):
                         part.reply = exc  # nothing was sent
                     continue
                 commands: List[Tuple[Any, ...]] = []
+                raw = False
                 for part in parts:
                     if part.preload is not None:
                         commands.append(("SCRIPT", "LOAD", part.preload))
                     if part.ask is not None:
                         commands.append(("ASKING",))
                     commands.append(part.args)
+                    raw = raw or part.command.raw
                 try:
                     conn.send_commands(commands)
                 except _IO_ERRORS as exc:
@@ -617,7 +621,7 @@ class ClusterPipeline(CommandsMixin):
                 except BaseException:
                     pool.discard(conn)
                     raise
-                held.append((conn, address, parts, len(commands) == len(parts)))
+                held.append((conn, address, parts, len(commands) == len(parts) and not raw))
             self._drain(held)
         except BaseException:
             for conn, _address, _parts, _plain in held:
@@ -637,7 +641,7 @@ class ClusterPipeline(CommandsMixin):
                             conn.read_reply()
                         if part.ask is not None:
                             conn.read_reply()
-                        part.reply = conn.read_reply()
+                        part.reply = conn.read_reply(disable_decoding=part.command.raw)
                         done += 1
                 else:
                     replies: List[Any] = []
@@ -807,7 +811,8 @@ class ClusterPipeline(CommandsMixin):
             commands.append(("EXEC",))
             try:
                 conn.send_commands(commands)
-                replies = [conn.read_reply() for _ in commands]
+                replies = [conn.read_reply() for _ in commands[:-1]]
+                replies.append(self._read_exec(conn, queue))
             except _IO_ERRORS as exc:
                 pool.discard(conn)
                 if exc.node is None:
@@ -844,6 +849,18 @@ class ClusterPipeline(CommandsMixin):
             step = self._on_refusal(cause, attempt, "EXEC", self._txn_slot)
             ask = step.target if step.action is Action.ASK else None
         raise ClusterError(f"transaction gave up after {self._max_rounds()} attempts")
+
+    @staticmethod
+    def _read_exec(conn: ClusterConnection, queue: Sequence[_Command]) -> Any:
+        """EXEC's reply. With decode_responses and a never_decode command (DUMP) queued, it is
+        read undecoded and every other command's result decoded here."""
+        if not conn.decode_responses or not any(c.raw for c in queue):
+            return conn.read_reply()
+        reply = conn.read_reply(disable_decoding=True)
+        if isinstance(reply, list) and len(reply) == len(queue):
+            reply = [r if c.raw else conn.decode_reply(r)
+                     for c, r in zip(queue, reply)]
+        return reply
 
     def _txn_results(self, queue: Sequence[_Command], replies: List[Any], raise_on_error: bool,
                      address: NodeAddress) -> List[Any]:

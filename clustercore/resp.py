@@ -359,7 +359,7 @@ class Decoder(Protocol):
 
     def feed(self, data: Buffer) -> None: ...
 
-    def gets(self) -> Any: ...
+    def gets(self, decode: bool = True) -> Any: ...
 
     def buffered(self) -> int: ...
 
@@ -446,15 +446,18 @@ class PythonDecoder:
         """Bytes fed but not yet consumed by a returned (or partly built) reply."""
         return len(self._buf) - self._pos + self._pending_len
 
-    def gets(self) -> Any:
-        """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input."""
+    def gets(self, decode: bool = True) -> Any:
+        """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input.
+
+        ``decode=False`` leaves strings as bytes even with an encoding (binary payloads such
+        as DUMP's); a reply that arrives over several calls needs the same flag each time."""
         if self._error is not None:
             raise ProtocolError(f"decoder unusable after an earlier protocol error: {self._error}")
         buf = self._buf
         pos = self._pos
         n_buf = len(buf)
         stack = self._stack
-        encoding = self._encoding
+        encoding = self._encoding if decode else None
         max_line = self._max_line + 1  # the type byte is part of eol - pos
         max_bulk = self._max_bulk
         skip = self._skip
@@ -762,15 +765,38 @@ def _make_map(items: List[Any]) -> Dict[Any, Any]:
     return dict(zip(pairs, pairs))
 
 
+def decode_strings(value: Any, encoding: str, errors: str = "strict") -> Any:
+    """``value`` with every ``bytes`` in it (nested in lists, tuples, sets and dicts) decoded:
+    what a decoder with this encoding would have returned. For replies read undecoded as a
+    whole (a transaction's EXEC holding a DUMP payload) whose other parts must be decoded."""
+    if isinstance(value, bytes):
+        return value.decode(encoding, errors)
+    if isinstance(value, list):
+        items = [decode_strings(v, encoding, errors) for v in value]
+        return items if type(value) is list else type(value)(items)  # PushReply stays one
+    if isinstance(value, dict):
+        return {decode_strings(k, encoding, errors): decode_strings(v, encoding, errors)
+                for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return type(value)(decode_strings(v, encoding, errors) for v in value)
+    if isinstance(value, tuple):
+        return tuple(decode_strings(v, encoding, errors) for v in value)
+    return value
+
+
 def _dead_gets() -> Any:
     raise ProtocolError("decoder unusable after an earlier protocol error")
+
+
+def _dead_gets_raw(decode: bool) -> Any:
+    return _dead_gets()
 
 
 class HiredisDecoder:
     """The same interface over ``hiredis.Reader``: the fast C parser, with the limits it lacks
     approximated in Python (see the module docstring for what differs)."""
 
-    __slots__ = ("_failed", "_gets", "_len", "_limit", "_reader")
+    __slots__ = ("_failed", "_gets", "_gets_raw", "_len", "_limit", "_reader")
 
     def __init__(self, *, encoding: Optional[str] = None, encoding_errors: str = "strict",
                  max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
@@ -798,6 +824,7 @@ class HiredisDecoder:
                                       notEnoughData=NEED_DATA, encoding=encoding,
                                       errors=encoding_errors)
         self._gets: Callable[[], Any] = self._reader.gets
+        self._gets_raw: Callable[[bool], Any] = self._reader.gets
         self._len = self._reader.len
         # hiredis keeps at most one incomplete item (plus <= 1 KiB of parsed bytes) buffered
         # while it waits, so holding more than this means an item broke one of the limits.
@@ -811,10 +838,11 @@ class HiredisDecoder:
         """An upper bound of the bytes fed but not yet parsed (see the module docstring)."""
         return self._reader.len() if self._reader.has_data() else 0
 
-    def gets(self) -> Any:
-        """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input."""
+    def gets(self, decode: bool = True) -> Any:
+        """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input
+        (``decode=False``: strings stay bytes, as in PythonDecoder.gets)."""
         try:
-            reply = self._gets()
+            reply = self._gets() if decode else self._gets_raw(False)
         except ProtocolError:
             self._fail()
             raise
@@ -837,6 +865,7 @@ class HiredisDecoder:
     def _fail(self) -> None:
         """Make the decoder unusable (hiredis recovers from some errors; we must not)."""
         self._gets = _dead_gets
+        self._gets_raw = _dead_gets_raw
         self._len = _zero
         self._reader = hiredis.Reader()
 

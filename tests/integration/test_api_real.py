@@ -78,7 +78,9 @@ class OneNode(CommandsMixin):
                      for _slot, sub, indexes in split_by_slot(spec, args)]
             return merge_split(spec, parts)
         slot_of(spec, args)  # raises ClusterCrossSlotError before anything is sent
-        reply = self._parse_reply(name, self.conn.execute(*args), **options)
+        raw = bool(options.pop("never_decode", False))  # DUMP: bytes even when decoding
+        reply = self._parse_reply(name, self.conn.execute(*args, disable_decoding=raw),
+                                  **options)
         if spec.route in (Route.ALL_PRIMARIES, Route.ALL_NODES):
             return self._merge_results(name, spec.merge, {self.node_name: reply}, **options)
         return reply
@@ -200,12 +202,11 @@ def test_keys_and_expiry(r: OneNode) -> None:
 def test_dump_restore_and_sort(r: OneNode) -> None:
     v = r.v
     r.rpush("l", 3, 1, 2)
-    if not r.decode:  # a DUMP payload is binary: decoding needs the never_decode option
-        payload = r.dump("l")
-        assert isinstance(payload, bytes)
-        assert r.restore("l2", 0, payload) == b"OK"
-        assert r.restore("l2", 0, payload, replace=True, idletime=5) == b"OK"
-        assert r.lrange("l2", 0, -1) == [b"3", b"1", b"2"]
+    payload = r.dump("l")  # binary: read undecoded even when decoding (never_decode)
+    assert isinstance(payload, bytes)
+    assert r.restore("l2", 0, payload) == v("OK")
+    assert r.restore("l2", 0, payload, replace=True, idletime=5) == v("OK")
+    assert r.lrange("l2", 0, -1) == [v("3"), v("1"), v("2")]
     assert r.dump("nope") is None
     assert r.sort("l") == [v("1"), v("2"), v("3")]
     assert r.sort("l", desc=True, start=0, num=2) == [v("3"), v("2")]

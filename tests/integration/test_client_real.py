@@ -551,6 +551,35 @@ def test_decode_responses_and_from_url_keep_options(cluster: LocalCluster,
     rc.delete("dec:a", "dec:b")
 
 
+def test_dump_restore_with_decode_responses(cluster: LocalCluster,
+                                            clients: List[RedisCluster]) -> None:
+    """DUMP's payload is binary: with decode_responses=True it still comes back as bytes (read
+    undecoded, like redis-py's NEVER_DECODE) from the client, a pipeline and a transaction,
+    while the commands around it stay decoded; RESTORE takes it back."""
+    rc = client(clients, startup_nodes=cluster.startup_nodes, decode_responses=True)
+    rc.delete("{dump}src", "{dump}dst", "{dump}dst2", "{dump}dst3")
+    rc.rpush("{dump}src", "\u00e9", "2")
+    payload = rc.dump("{dump}src")
+    assert isinstance(payload, bytes)
+    with pytest.raises(UnicodeDecodeError):
+        payload.decode("utf-8")  # the point: it could not have been decoded
+    assert rc.restore("{dump}dst", 0, payload) == "OK"  # as redis-py: no callback
+    assert rc.lrange("{dump}dst", 0, -1) == ["\u00e9", "2"]
+    assert rc.dump("{dump}missing") is None
+
+    pipe = rc.pipeline()
+    pipe.lrange("{dump}src", 0, -1).dump("{dump}src").get("{dump}missing")
+    values = pipe.execute()
+    assert values == [["\u00e9", "2"], payload, None]
+
+    txn = rc.pipeline(transaction=True)
+    txn.lrange("{dump}src", 0, 0).dump("{dump}src").restore("{dump}dst2", 0, payload)
+    values = txn.execute()
+    assert values == [["\u00e9"], payload, "OK"]
+    assert rc.lrange("{dump}dst2", 0, -1) == ["\u00e9", "2"]
+    rc.delete("{dump}src", "{dump}dst", "{dump}dst2", "{dump}dst3")
+
+
 def test_config_errors_are_clear(cluster: LocalCluster, clients: List[RedisCluster]) -> None:
     """db=1 (keyword or URL path) raises RedisClusterConfigError; init_slot_cache=False with a
     seed nobody listens on constructs without touching the network and the first command

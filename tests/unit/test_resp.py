@@ -1058,3 +1058,34 @@ def test_encode_reply_refuses() -> None:
 def test_marker_classes() -> None:
     assert SimpleString(b"OK") == b"OK" and isinstance(SimpleString(b"OK"), bytes)
     assert PushReply([1]) == [1] and repr(PushReply([1])) == "PushReply([1])"
+
+
+# --- decode=False (never_decode: DUMP payloads with decode_responses) ---------------------------
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_gets_without_decoding_leaves_bytes_then_decodes_again(kind: str) -> None:
+    decoder = make_decoder(kind, encoding="utf-8")
+    decoder.feed(b"$2\r\n\xff\xfe\r\n*2\r\n$1\r\na\r\n+OK\r\n")
+    assert decoder.gets(False) == b"\xff\xfe"  # not UTF-8: decoding it would fail
+    assert decoder.gets() == ["a", "OK"]
+    assert decoder.gets() is NEED_DATA
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_gets_without_decoding_across_many_feeds(kind: str) -> None:
+    data = b"*3\r\n$3\r\n\x00\x80\xff\r\n%1\r\n+k\r\n$1\r\nv\r\n:7\r\n"
+    decoder = make_decoder(kind, encoding="utf-8")
+    replies = []
+    for i in range(len(data)):
+        decoder.feed(data[i:i + 1])
+        reply = decoder.gets(False)
+        if reply is not NEED_DATA:
+            replies.append(reply)
+    assert replies == [[b"\x00\x80\xff", {b"k": b"v"}, 7]]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize(("data", "expected"), SAME_FOR_BOTH)
+def test_decode_strings_matches_a_decoding_read(kind: str, data: bytes, expected: Any) -> None:
+    decoded = decode(kind, data, encoding="utf-8")
+    later = [resp.decode_strings(r, "utf-8") for r in decode(kind, data)]
+    assert [norm(r) for r in later] == [norm(r) for r in decoded]
