@@ -18,9 +18,8 @@ pub/sub is at-most-once (see docs/pipelines.md).
 Every wait has a timeout: ``get_message`` waits on all its connections at once (the
 transport's ``wait_readable``: one poll over the sockets, or a condition variable in the
 in-process fake network) for at most ``timeout`` seconds and then reads one reply with the
-socket timeout. With
-``health_check_interval`` set, an idle connection is PINGed and dropped (then restored) when no
-answer arrives within the next interval, so a hung node is noticed too.
+socket timeout. With ``health_check_interval`` set, an idle connection is PINGed and dropped
+(then restored) when no answer arrives within the next interval, so a hung node is noticed too.
 """
 
 from __future__ import annotations

@@ -25,7 +25,18 @@ import builtins
 import itertools
 import threading
 from time import monotonic
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Union,
+)
 
 from .. import resp
 from ..address import NodeAddress
@@ -295,3 +306,10 @@ class FakeNetwork:
                 self.streams.remove(stream)
             except ValueError:
                 pass
+
+
+if TYPE_CHECKING:
+    from ..transport import Transport
+
+    def _is_a_transport(network: FakeNetwork) -> Transport:
+        return network  # mypy checks FakeNetwork against the Transport protocol here
