@@ -147,10 +147,13 @@ def test_sharded_subscription_survives_a_failover(
 
 
 def _wait_for_link(ps: ClusterPubSub, channel: str, timeout: float = 5.0) -> bool:
+    """Read until ``channel`` has a home and every link's (sharded and classic) subscribe
+    requests are acknowledged."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ps.get_message(timeout=0.05)
         if channel.encode() in ps._home and not any(
-                link.requests for link in ps._shards.values()):
+                link.requests for link in ps._shards.values()) and (
+                ps._classic is None or not ps._classic.requests):
             return True
     return False
