@@ -608,6 +608,16 @@ DEFAULT_CALLBACKS: Mapping[str, Callback] = MappingProxyType({
 })
 
 
+def pop_never_decode(options: Dict[str, Any]) -> bool:
+    """Take the "read this reply undecoded" option out of ``options``: ``never_decode=True``
+    (clustercore's spelling) or redis-py's ``NEVER_DECODE`` key (present means yes)."""
+    raw = bool(options.pop("never_decode", False))
+    if "NEVER_DECODE" in options:
+        del options["NEVER_DECODE"]
+        raw = True
+    return raw
+
+
 def _upper(key: Any) -> Any:
     return key.upper() if isinstance(key, str) else key
 

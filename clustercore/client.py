@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, U
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .address import NodeAddress
-from .api import CommandsMixin
+from .api import CallbackDict, CommandsMixin, pop_never_decode
 from .cluster_pool import (
     ClusterConnectionPool,
     ClusterReadOnlyConnectionPool,
@@ -160,13 +160,15 @@ class RedisCluster(CommandsMixin):
             spec = _single_key_spec(args[0])
         except (IndexError, TypeError):  # no arguments; an unhashable first one
             spec = None
-        if spec is not None and len(args) > spec.first_key and (
-                not options or "never_decode" not in options):
+        if spec is not None and len(args) > spec.first_key and (not options or (
+                "never_decode" not in options and "NEVER_DECODE" not in options)):
             # The fast path: GET, SET, HGET ... with their one key where the table says.
             name = spec.name
             reply = self._execute_slot(args, key_slot(args[spec.first_key], self._encoding),
                                        spec.readonly, None, name, None, spec)
-            callback = _dict_get(self.response_callbacks, name)  # keys are upper-case
+            callbacks = self.response_callbacks
+            callback = (_dict_get(callbacks, name) if type(callbacks) is CallbackDict
+                        else callbacks.get(name))  # CallbackDict's keys are upper-case
             return reply if callback is None else callback(reply, **options)
         return self._execute_general(args, options)
 
@@ -175,7 +177,7 @@ class RedisCluster(CommandsMixin):
         if not args:
             raise DataError("no command given")
         # never_decode: read the reply as bytes even with decode_responses (DUMP's payload)
-        raw = bool(options.pop("never_decode", False)) if options else False
+        raw = pop_never_decode(options) if options else False
         spec = lookup(args)
         if spec is None or _has_space(args[0]):
             args = normalize_args(args)

@@ -369,7 +369,7 @@ class ClusterConnection:
             raise
         if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
             if reply is not NEED_DATA and self.push_handler is not None:
-                self.push_handler(reply)
+                self.push_handler(reply if not disable_decoding else self.decode_reply(reply))
             reply = self._read(None, not disable_decoding)
         if isinstance(reply, ResponseError):
             reply.node = self.address
@@ -459,8 +459,8 @@ class ClusterConnection:
             if reply is NEED_DATA:
                 self._fill(deadline)
             elif self.protocol == 3 and isinstance(reply, PushReply):
-                if self.push_handler is not None:
-                    self.push_handler(reply)
+                if self.push_handler is not None:  # pushes are always handed over decoded
+                    self.push_handler(reply if decode else self.decode_reply(reply))
             else:
                 return reply
 
@@ -497,7 +497,12 @@ class ClusterConnection:
         """Receive the next bytes into the decoder; a failure closes the connection and raises
         an error that says the request was sent (its outcome is unknown)."""
         sock = self._sock
-        assert sock is not None
+        decoder = self._decoder
+        if sock is None or decoder is None:  # closed by another thread (pub/sub close())
+            closed = ConnectionError("connection closed while reading a reply",
+                                     node=self.address)
+            closed.request_sent = True
+            raise closed
         try:
             if deadline is not None:
                 sock.settimeout(_left(deadline))
@@ -514,7 +519,7 @@ class ClusterConnection:
             raise err
         if self._trace:
             self._trace_read(data)
-        self._decoder.feed(data)
+        decoder.feed(data)
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]

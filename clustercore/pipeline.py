@@ -36,7 +36,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .address import NodeAddress
-from .api import CommandsMixin
+from .api import CommandsMixin, pop_never_decode
 from .commands import (
     SINGLE_KEY,
     CommandSpec,
@@ -124,7 +124,7 @@ class _Command:
                  read: bool) -> None:
         self.args = args
         #: never_decode: its reply is read as bytes even with decode_responses (DUMP)
-        self.raw = bool(options.pop("never_decode", False)) if options else False
+        self.raw = pop_never_decode(options) if options else False
         self.options = options
         self.spec = spec
         self.name = spec.name
@@ -197,9 +197,10 @@ class ClusterPipeline(CommandsMixin):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Queue one command (returns the pipeline); after watch() and before multi(), run it."""
-        if self._owner == _get_ident() and self._watch_conn is None:
+        if self._owner == _get_ident() and self._watch_conn is None and not self._guard.locked():
             # This thread already owns the queue (the owner is cleared whenever the queue
-            # empties), so no other thread can enter: queue without taking the guard.
+            # empties), so no other thread can enter: queue without taking the guard. (A held
+            # guard means this thread is inside execute(), e.g. in a callback: refused below.)
             self._queue.append(self._make_command(args, options))
             return self
         self._enter()
@@ -809,10 +810,13 @@ class ClusterPipeline(CommandsMixin):
             commands.append(("MULTI",))
             commands.extend(c.parts[0].args for c in queue)
             commands.append(("EXEC",))
+            # with decode_responses and a never_decode command (DUMP) queued, EXEC's reply is
+            # read undecoded and the other commands' results are decoded after (_decode_exec)
+            raw_exec = conn.decode_responses and any(c.raw for c in queue)
             try:
                 conn.send_commands(commands)
                 replies = [conn.read_reply() for _ in commands[:-1]]
-                replies.append(self._read_exec(conn, queue))
+                replies.append(conn.read_reply(disable_decoding=raw_exec))
             except _IO_ERRORS as exc:
                 pool.discard(conn)
                 if exc.node is None:
@@ -831,6 +835,8 @@ class ClusterPipeline(CommandsMixin):
                 raise multi_reply
             pool.release(conn)  # EXEC (run or refused) ended the transaction and any WATCH
             if isinstance(exec_reply, list):
+                if raw_exec:
+                    exec_reply = self._decode_exec(conn, queue, exec_reply, address)
                 return self._txn_results(queue, exec_reply, raise_on_error, address)
             if exec_reply is None:
                 raise WatchError("Watched variable changed.")
@@ -851,16 +857,17 @@ class ClusterPipeline(CommandsMixin):
         raise ClusterError(f"transaction gave up after {self._max_rounds()} attempts")
 
     @staticmethod
-    def _read_exec(conn: ClusterConnection, queue: Sequence[_Command]) -> Any:
-        """EXEC's reply. With decode_responses and a never_decode command (DUMP) queued, it is
-        read undecoded and every other command's result decoded here."""
-        if not conn.decode_responses or not any(c.raw for c in queue):
-            return conn.read_reply()
-        reply = conn.read_reply(disable_decoding=True)
-        if isinstance(reply, list) and len(reply) == len(queue):
-            reply = [r if c.raw else conn.decode_reply(r)
-                     for c, r in zip(queue, reply)]
-        return reply
+    def _decode_exec(conn: ClusterConnection, queue: Sequence[_Command], replies: List[Any],
+                     address: NodeAddress) -> List[Any]:
+        """Decode the results of an EXEC read undecoded, except the never_decode commands'.
+        (Only the connection's encoding settings are used: it may be back in the pool.)"""
+        if len(replies) != len(queue):
+            return replies  # _txn_results reports the mismatch
+        try:
+            return [r if c.raw else conn.decode_reply(r) for c, r in zip(queue, replies)]
+        except UnicodeError as exc:
+            raise ProtocolError(f"cannot decode a transaction result with "
+                                f"{conn.encoding!r}: {exc}", node=address) from exc
 
     def _txn_results(self, queue: Sequence[_Command], replies: List[Any], raise_on_error: bool,
                      address: NodeAddress) -> List[Any]:

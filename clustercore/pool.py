@@ -464,17 +464,22 @@ class NodePool:
                 if self._waiters:
                     self._waiters.popleft().wake(conn)
                     return
-                # unlocked peek at the budget's line first: pop_waiter() locks only if needed
+                # Idle first, then look at the budget's line (unlocked peek; pop_waiter() locks).
+                # In this order a budget waiter that queued after the peek finds this connection
+                # when it scans the idle lists (reclaim_idle); one that queued before is served
+                # here. Peeking first left a window where it saw neither and slept.
+                self._in_use -= 1
+                self._idle.append(conn)
                 budget_waiter = (budget.pop_waiter() if budget is not None and budget.waiters
                                  else None)
                 if budget_waiter is None:
-                    self._in_use -= 1
-                    self._idle.append(conn)
                     if self.max_idle_time is not None and now >= self._next_reap:
                         to_reap = self._collect_idle_locked(now)
                         if to_reap:
                             self._close_all(to_reap, "idle")
                     return
+                self._idle.pop()  # conn, still on top: this lock was held since the append
+                self._in_use += 1
                 if budget_waiter.pool is self:
                     budget_waiter.wake(conn)  # it stays in use, now by the waiter
                     return

@@ -429,3 +429,18 @@ def test_an_error_reply_is_raised_once_never_re_sent() -> None:
         rc.incr("text")
     sent = [c for n in fake.nodes for c in fake.commands_seen(n)]
     assert [c[0] for c in sent] == [b"INCRBY"]
+
+
+def test_never_decode_both_spellings_and_plain_dict_callbacks() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, decode_responses=True)
+    plain, _ = make_client(fake)
+    plain.set("bin", b"\xff\x00")
+    assert rc.execute_command("GET", "bin", never_decode=True) == b"\xff\x00"
+    assert rc.execute_command("GET", "bin", NEVER_DECODE=[]) == b"\xff\x00"  # redis-py's
+    rc.set("txt", "\u00e9")
+    assert rc.get("txt") == "\u00e9"
+    # a user may replace the callbacks with a plain mapping (upper-case names)
+    rc.response_callbacks = {"GET": lambda reply, **options: ("seen", reply)}
+    assert rc.get("txt") == ("seen", "\u00e9")
+    assert rc.connection_pool.stats().in_use == 0

@@ -18,7 +18,7 @@ from clustercore.errors import (
     ResponseError,
     TimeoutError,
 )
-from clustercore.resp import SimpleString
+from clustercore.resp import NEED_DATA, SimpleString
 from clustercore.testing.fakenet import FakeNetwork, FakeSession
 
 ADDR = NodeAddress("127.0.0.1", 7000)
@@ -285,3 +285,54 @@ def test_wire_trace_off_costs_nothing_visible(caplog: pytest.LogCaptureFixture) 
         assert not [r for r in caplog.records if r.name == "clustercore.wire"]
     finally:
         logging.getLogger("clustercore.wire").setLevel(logging.NOTSET)
+
+
+# --- reads racing a close() from another thread; pushes during undecoded reads ---------------------
+def test_close_from_another_thread_mid_read_is_a_connection_error() -> None:
+    """pub/sub's close() may land between "need more data" and the receive: the reader gets a
+    ConnectionError (request_sent), never an AssertionError/AttributeError."""
+    from clustercore.testing import FakeCluster
+    fake = FakeCluster()
+    address = fake.primaries()[0].address
+    conn = ClusterConnection(address.host, address.port, transport=fake.network)
+    conn.connect()
+    conn.send_command("PING")
+    class ClosingDecoder:
+        """The real decoder, but "need more data" is followed by another thread's close()."""
+
+        def __init__(self, decoder: Any) -> None:
+            self.decoder = decoder
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.decoder, name)
+
+        def gets(self, decode: bool = True) -> Any:
+            reply = self.decoder.gets(decode)
+            if reply is NEED_DATA:
+                conn.disconnect()
+            return reply
+
+    conn._decoder = ClosingDecoder(conn._decoder)
+    with pytest.raises(ConnectionError) as info:
+        conn.read_reply()
+    assert info.value.request_sent
+
+
+def test_pushes_reach_the_handler_decoded_during_an_undecoded_read() -> None:
+    from clustercore.testing import FakeCluster
+    fake = FakeCluster()
+    address = fake.primaries()[0].address
+    conn = ClusterConnection(address.host, address.port, transport=fake.network, protocol=3,
+                             decode_responses=True)
+    seen: List[Any] = []
+    conn.push_handler = seen.append
+    conn.connect()
+    stream = fake.network.connections_to(address)[-1]
+    push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+    for raw in (False, True):
+        stream.push(push)
+        assert conn.execute("PING", disable_decoding=raw) == ("PONG" if not raw else b"PONG")
+    stream.push(push)
+    conn.send_command("PING")
+    assert conn.read_reply(disable_decoding=True) == b"PONG"
+    assert seen == [["invalidate", ["k"]]] * 3

@@ -19,6 +19,7 @@ from clustercore.errors import (
     ConnectionError,
     NoScriptError,
     OutcomeUnknownError,
+    ProtocolError,
     RedisClusterException,
     ResponseError,
     TimeoutError,
@@ -540,4 +541,51 @@ def test_a_pool_smaller_than_the_node_count_never_deadlocks_a_pipeline() -> None
     for key in keys:
         pipe.get(key)
     assert pipe.execute() == [True] * 30 + [k.encode() for k in keys]
+    assert in_use(rc) == 0
+
+
+# --- never_decode in pipelines and transactions (DUMP payloads with decode_responses) --------------
+def test_never_decode_in_pipelines_and_transactions() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, decode_responses=True)
+    plain, _ = make_client(fake)
+    plain.set("{k}bin", b"\xff\xfe\x00x")
+    plain.set("{k}txt", "h\u00e9")
+    for transaction in (False, True):
+        pipe = rc.pipeline(transaction=transaction)
+        pipe.execute_command("GET", "{k}bin", never_decode=True)
+        pipe.get("{k}txt")
+        pipe.execute_command("GET", "{k}bin", NEVER_DECODE=[])  # redis-py's spelling
+        assert pipe.execute() == [b"\xff\xfe\x00x", "h\u00e9", b"\xff\xfe\x00x"]
+    assert in_use(rc) == 0
+
+
+def test_transaction_result_that_cannot_be_decoded_is_a_protocol_error() -> None:
+    """EXEC read undecoded for a never_decode command; another result that is not UTF-8 is a
+    ProtocolError naming the node, and the connection (in sync: EXEC was read) goes back."""
+    fake = FakeCluster()
+    rc, _ = make_client(fake, decode_responses=True)
+    plain, _ = make_client(fake)
+    plain.set("{k}bin", b"\xff")
+    plain.set("{k}bad", b"\xc3(")
+    pipe = rc.pipeline(transaction=True)
+    pipe.execute_command("GET", "{k}bin", never_decode=True)
+    pipe.get("{k}bad")
+    with pytest.raises(ProtocolError) as info:
+        pipe.execute()
+    assert info.value.node == fake.owner_of(key_slot("{k}bin")).address
+    stats = rc.connection_pool.stats()
+    assert stats.in_use == 0 and stats.idle >= 1
+    assert rc.get("{k}missing") is None  # and the client goes on working
+
+
+def test_queueing_from_a_callback_during_execute_is_refused() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = ClusterPipeline(rc)
+    rc.set_response_callback("GET", lambda reply, **options: pipe.set("x", 1))
+    pipe.get("a")
+    pipe.get("b")
+    with pytest.raises(ConcurrentPipelineError):
+        pipe.execute()
     assert in_use(rc) == 0

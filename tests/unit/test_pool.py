@@ -335,3 +335,56 @@ def test_threaded_limits_hold_and_counts_add_up(threads: int, per_node: int, tot
         pool.close()
     assert budget.used == 0
     assert len(net.streams) == 0  # every socket closed
+
+
+def test_a_budget_waiter_never_misses_a_connection_released_while_it_queues() -> None:
+    """The interleaving that lost a wake-up: a put() on node B checks the budget's line (empty)
+    and, before its connection is idle, a caller on node A queues on the budget and scans the
+    idle lists (finding nothing). With the idle append before the check, the caller finds it.
+
+    The put() is paused at its look at the budget's line (the deque's __len__) until the
+    waiter's scan is done; a deadline bounds everything."""
+    from collections import deque
+
+    net = network()
+    budget = Budget(1)
+    pool_a = NodePool(A, factory(net), budget=budget, blocking=True, timeout=1.0)
+    pool_b = NodePool(B, factory(net), budget=budget, blocking=True, timeout=1.0)
+    held = pool_b.get()  # the only budget slot, checked out on node B
+    peeked = threading.Event()
+    scanned = threading.Event()
+
+    class PausingLine(deque):  # type: ignore[type-arg]
+        armed = True
+
+        def __len__(self) -> int:
+            size = deque.__len__(self)  # what put() sees: the line before the waiter joins
+            if PausingLine.armed and threading.current_thread().name == "releaser":
+                PausingLine.armed = False
+                peeked.set()
+                scanned.wait(5)
+            return size
+
+    budget.waiters = PausingLine()
+    real_reclaim = budget.reclaim_idle
+    real_take = pool_b._take_idle_for_reclaim
+
+    def reclaim(exclude: NodePool) -> bool:
+        found = real_reclaim(exclude)
+        scanned.set()  # the scan found nothing to take (or took it)
+        return found
+
+    def take() -> Any:
+        scanned.set()  # the scan found B's connection: it now waits for B's lock
+        return real_take()
+
+    budget.reclaim_idle = reclaim  # type: ignore[method-assign]
+    pool_b._take_idle_for_reclaim = take  # type: ignore[method-assign]
+    releaser = threading.Thread(target=pool_b.put, args=(held,), name="releaser")
+    releaser.start()
+    assert peeked.wait(5)
+    conn = pool_a.get()  # served (by reclaiming B's idle connection), not PoolTimeoutError
+    releaser.join(5)
+    assert conn.address == A
+    assert budget.used == 1 and pool_b.stats().idle == 0
+    pool_a.put(conn)
