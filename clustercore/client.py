@@ -436,16 +436,25 @@ class RedisCluster(CommandsMixin):
         the results back in the caller's key order. Not atomic across slots."""
         parts = split_by_slot(spec, args, self._encoding)
         read = spec.readonly and self.read_from_replicas
-        by_node: Dict[NodeAddress, List[int]] = {}
-        for n, (slot, _sub, _indexes) in enumerate(parts):
-            by_node.setdefault(self.connection_pool.address_for_slot(slot, read), []).append(n)
-        batches = [(address, [parts[n][1] for n in ns]) for address, ns in by_node.items()]
-        idempotent = _is_idempotent(spec, args)
+        address_for_slot = self.connection_pool.address_for_slot
+        by_node: Dict[NodeAddress, Tuple[List[int], List[Tuple[Any, ...]]]] = {}
+        for n, (slot, sub, _indexes) in enumerate(parts):
+            address = address_for_slot(slot, read)
+            batch = by_node.get(address)
+            if batch is None:
+                by_node[address] = ([n], [sub])
+            else:
+                batch[0].append(n)
+                batch[1].append(sub)
         results: List[Tuple[List[int], Any]] = [([], None)] * len(parts)
-        for (_address, replies), ns in zip(self._run_on_nodes(batches), by_node.values()):
+        idempotent: Optional[bool] = None  # worked out only if a part fails
+        done = self._run_on_nodes([(address, subs) for address, (_ns, subs) in by_node.items()])
+        for (_address, replies), (ns, _subs) in zip(done, by_node.values()):
             for reply, n in zip(replies, ns):
                 slot, sub, indexes = parts[n]
                 if isinstance(reply, BaseException):
+                    if idempotent is None:
+                        idempotent = _is_idempotent(spec, args)
                     reply = self._retry_part(reply, sub, slot, spec, idempotent)
                 results[n] = (indexes, reply)
         merged = merge_split(spec, results)

@@ -959,11 +959,12 @@ def split_by_slot(spec: CommandSpec, args: Sequence[Any], encoding: str = "utf-8
 
 def merge_split(spec: CommandSpec, parts: Sequence[Tuple[Sequence[int], Any]]) -> Any:
     """Join the replies of :func:`split_by_slot` parts: ``[(key indexes, reply), ...]``."""
-    for _, reply in parts:
+    size = 0
+    for indexes, reply in parts:
         if isinstance(reply, BaseException):
             raise reply
+        size += len(indexes)
     if spec.merge is Merge.KEY_ORDER:
-        size = sum(len(indexes) for indexes, _ in parts)
         values: List[Any] = [None] * size
         for indexes, reply in parts:
             for i, value in zip(indexes, reply):
