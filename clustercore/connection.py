@@ -194,7 +194,12 @@ class ClusterConnection:
             ssl_context=ssl_context, server_hostname=server_hostname)
         self._sock: Optional[Stream] = None
         self._decoder: Any = None
-        self._idle_check: Callable[[], bool] = _always_pending
+        self._idle_check: Callable[[], object] = _always_pending
+        self._has_buffered: Callable[[], object] = _always_pending
+        #: Whether a socket is open (it may still have been closed by the peer). A plain
+        #: attribute, kept in step with the socket by connect()/disconnect(): pools read it
+        #: on every checkout and release.
+        self.is_connected = False
         self._trace = False
         #: Process that created this connection; pools discard connections from another pid.
         self.pid = os.getpid()
@@ -212,11 +217,6 @@ class ClusterConnection:
         ro = ",readonly" if self.readonly else ""
         return f"<{type(self).__name__} {self.address} {state}{ro} pid={self.pid}>"
 
-    @property
-    def is_connected(self) -> bool:
-        """Whether a socket is open (it may still have been closed by the peer)."""
-        return self._sock is not None
-
     # --- connecting ---------------------------------------------------------------------------
     def connect(self) -> None:
         """Open the socket and run the handshake, all within ``socket_connect_timeout``."""
@@ -232,10 +232,12 @@ class ClusterConnection:
         except OSError as exc:
             raise _translate(exc, self.address, "connecting to") from exc
         self._sock = sock
+        self.is_connected = True
         self._idle_check = self._transport.idle_check(sock)
         self._decoder = resp.make_decoder(
             self.parser, encoding=self.encoding if self.decode_responses else None,
             encoding_errors=self.encoding_errors)
+        self._has_buffered = self._decoder.has_buffered
         try:
             self._handshake(deadline)
             for hook in self.on_connect_hooks:
@@ -286,6 +288,7 @@ class ClusterConnection:
     def disconnect(self) -> None:
         """Close the socket (idempotent; never raises)."""
         sock, self._sock = self._sock, None
+        self.is_connected = False
         self._decoder = None
         if sock is not None:
             try:
@@ -418,10 +421,10 @@ class ClusterConnection:
         sock = self._sock
         if sock is None:
             return False
-        if self._decoder is not None and self._decoder.buffered():
+        if self._decoder is not None and self._has_buffered():
             return True
         try:
-            return self._idle_check()
+            return bool(self._idle_check())
         except (OSError, ValueError):
             return True
 

@@ -363,6 +363,11 @@ class Decoder(Protocol):
 
     def buffered(self) -> int: ...
 
+    def has_buffered(self) -> object:
+        """Truthy when bytes are buffered (buffered() > 0, maybe cheaper: a C call) or the
+        decoder is unusable after an error: either way its connection must not be reused."""
+        ...
+
 
 _TYPE_BYTES: Final = frozenset(b"$*:+-_#,(!=%~|>")
 _DOUBLE_RE: Final = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -445,6 +450,10 @@ class PythonDecoder:
     def buffered(self) -> int:
         """Bytes fed but not yet consumed by a returned (or partly built) reply."""
         return len(self._buf) - self._pos + self._pending_len
+
+    def has_buffered(self) -> object:
+        """Truthy when bytes wait, or when an error made the decoder unusable (as hiredis's)."""
+        return self._error is not None or self.buffered()
 
     def gets(self, decode: bool = True) -> Any:
         """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input.
@@ -796,7 +805,8 @@ class HiredisDecoder:
     """The same interface over ``hiredis.Reader``: the fast C parser, with the limits it lacks
     approximated in Python (see the module docstring for what differs)."""
 
-    __slots__ = ("_failed", "_gets", "_gets_raw", "_len", "_limit", "_reader")
+    __slots__ = ("_failed", "_gets", "_gets_raw", "_len", "_limit", "_reader", "feed",
+                 "has_buffered")
 
     def __init__(self, *, encoding: Optional[str] = None, encoding_errors: str = "strict",
                  max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
@@ -825,14 +835,15 @@ class HiredisDecoder:
                                       errors=encoding_errors)
         self._gets: Callable[[], Any] = self._reader.gets
         self._gets_raw: Callable[[bool], Any] = self._reader.gets
+        #: Add received bytes (hiredis copies them into its own buffer): the reader's own C
+        #: method, no Python frame (the hot path feeds once per reply).
+        self.feed: Callable[[Buffer], None] = self._reader.feed  # type: ignore[assignment]
+        #: Truthy when bytes are buffered: the reader's C ``has_data``.
+        self.has_buffered: Callable[[], object] = self._reader.has_data
         self._len = self._reader.len
         # hiredis keeps at most one incomplete item (plus <= 1 KiB of parsed bytes) buffered
         # while it waits, so holding more than this means an item broke one of the limits.
         self._limit = max(max_bulk_length, max_line_length) + _HIREDIS_SLACK
-
-    def feed(self, data: Buffer) -> None:
-        """Add received bytes (hiredis copies them into its own buffer)."""
-        self._reader.feed(data)  # type: ignore[arg-type]  # any buffer works; the stub says bytes
 
     def buffered(self) -> int:
         """An upper bound of the bytes fed but not yet parsed (see the module docstring)."""
@@ -868,10 +879,16 @@ class HiredisDecoder:
         self._gets_raw = _dead_gets_raw
         self._len = _zero
         self._reader = hiredis.Reader()
+        self.feed = self._reader.feed  # type: ignore[assignment]
+        self.has_buffered = _one  # unusable: never reuse its connection
 
 
 def _zero() -> int:
     return 0
+
+
+def _one() -> int:
+    return 1
 
 
 #: The fastest decoder installed: HiredisDecoder if hiredis imports, else PythonDecoder.

@@ -24,6 +24,7 @@ import select
 import socket
 import ssl
 from dataclasses import dataclass, field
+from functools import partial
 from time import monotonic
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
@@ -73,7 +74,7 @@ class Transport(Protocol):
 
     def has_pending_input(self, stream: Stream) -> bool: ...
 
-    def idle_check(self, stream: Stream) -> Callable[[], bool]: ...
+    def idle_check(self, stream: Stream) -> Callable[[], object]: ...
 
     def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
         """Indexes (ascending) of the ``streams`` with data, EOF or an error to read.
@@ -136,8 +137,9 @@ class TCPTransport:
         poller.register(fileno, select.POLLIN | select.POLLPRI)
         return bool(poller.poll(0))
 
-    def idle_check(self, stream: Stream) -> Callable[[], bool]:
-        """A cheap reusable has_pending_input for one stream (a poll object made once)."""
+    def idle_check(self, stream: Stream) -> Callable[[], object]:
+        """A cheap reusable has_pending_input for one stream (a poll object made once): truthy
+        when input is pending. For a plain socket it is ``poll(0)`` itself, no Python frame."""
         fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
         if fileno < 0:
             return lambda: True
@@ -147,7 +149,7 @@ class TCPTransport:
         if isinstance(stream, ssl.SSLSocket):
             pending = stream.pending
             return lambda: bool(pending() or probe(0))
-        return lambda: bool(probe(0))
+        return partial(probe, 0)  # a list of events: empty (falsy) when nothing is pending
 
     def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
         """Wait on all ``streams`` at once with one ``poll`` (see :meth:`Transport.wait_readable`).

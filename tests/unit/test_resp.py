@@ -1089,3 +1089,23 @@ def test_decode_strings_matches_a_decoding_read(kind: str, data: bytes, expected
     decoded = decode(kind, data, encoding="utf-8")
     later = [resp.decode_strings(r, "utf-8") for r in decode(kind, data)]
     assert [norm(r) for r in later] == [norm(r) for r in decoded]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_has_buffered_follows_buffered(kind: str) -> None:
+    """has_buffered() (a C call with hiredis) is truthy exactly when buffered() says bytes wait;
+    after a protocol error it stays truthy, so the connection is never reused."""
+    decoder = make_decoder(kind)
+    assert not decoder.has_buffered() and decoder.buffered() == 0
+    decoder.feed(b"$3\r\nab")
+    assert decoder.gets() is NEED_DATA
+    assert decoder.has_buffered() and decoder.buffered() > 0
+    decoder.feed(b"c\r\n:1\r\n")
+    assert decoder.gets() == b"abc"
+    assert decoder.has_buffered()  # ":1" is still waiting
+    assert decoder.gets() == 1
+    assert not decoder.has_buffered() and decoder.buffered() == 0
+    decoder.feed(b"?garbage\r\n")
+    with pytest.raises(ProtocolError):
+        decoder.gets()
+    assert decoder.has_buffered()
