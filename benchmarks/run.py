@@ -466,9 +466,18 @@ def evaluate_targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     rb = res.get("redis_benchmark_summary", {})
     rows: List[Dict[str, Any]] = []
 
-    def add(target: str, measured: str, ok: Optional[bool]) -> None:
+    def floor(w: str, metric: str) -> Optional[float]:
+        """The raw-socket floor's median on this measure (None when it did not run it)."""
+        f = S.get(w, {}).get(FLOOR, {})
+        return f.get(metric) if f.get("status") == "ok" else None
+
+    def versus(value: Optional[float], ref: Optional[float], text: str = "{:.2f}x") -> str:
+        return text.format(value / ref) if value is not None and ref else "n/a"
+
+    def add(target: str, measured: str, ok: Optional[bool], floor_says: str = "n/a") -> None:
         rows.append({"target": target, "measured": measured,
-                     "met": "n/a" if ok is None else ("yes" if ok else "NO")})
+                     "met": "n/a" if ok is None else ("yes" if ok else "NO"),
+                     "floor": floor_says})
 
     for w, cmd in (("get_1t", "GET"), ("set_1t", "SET")):
         c = cc(w)
@@ -476,14 +485,16 @@ def evaluate_targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
         if c.get("status") == "ok" and v:
             r = c["cpu_us_per_op"] / v
             add(f"{w}: CPU/op <= 0.5x best peer's",
-                f"{c['cpu_us_per_op']:.1f} µs vs {v:.1f} µs ({p}) = {r:.2f}x", r <= 0.5)
+                f"{c['cpu_us_per_op']:.1f} µs vs {v:.1f} µs ({p}) = {r:.2f}x", r <= 0.5,
+                versus(floor(w, "cpu_us_per_op"), v))
         else:
             add(f"{w}: CPU/op <= 0.5x best peer's", "n/a", None)
         ceiling = rb.get(cmd, {}).get("rate")
         if c.get("status") == "ok" and ceiling:
             r = c["rate"] / ceiling
             add(f"{w}: >= 0.6x redis-benchmark -c 1 {cmd}",
-                f"{fmt_rate(c['rate'])}/s vs {fmt_rate(ceiling)}/s = {r:.2f}x", r >= 0.6)
+                f"{fmt_rate(c['rate'])}/s vs {fmt_rate(ceiling)}/s = {r:.2f}x", r >= 0.6,
+                versus(floor(w, "rate"), ceiling))
         else:
             add(f"{w}: >= 0.6x redis-benchmark -c 1 {cmd}", "n/a", None)
 
@@ -492,7 +503,7 @@ def evaluate_targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
     if c8.get("status") == "ok" and v:
         r = c8["rate"] / v
         add("get_8t: >= 2x best peer", f"{fmt_rate(c8['rate'])}/s vs {fmt_rate(v)}/s ({p}) "
-            f"= {r:.2f}x", r >= 2)
+            f"= {r:.2f}x", r >= 2, versus(floor("get_8t", "rate"), v))
     else:
         add("get_8t: >= 2x best peer", "n/a", None)
     if c8.get("status") == "ok" and c1.get("status") == "ok":
@@ -507,14 +518,15 @@ def evaluate_targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
         if ratios:
             add("get_8t: 8 threads never slower than 1",
                 f"{fmt_rate(c8['rate'])}/s (8t) vs {fmt_rate(c1['rate'])}/s (1t); 8t/1t per "
-                f"round {', '.join(f'{r:.2f}' for r in ratios)}", min(ratios) >= 1.0)
+                f"round {', '.join(f'{r:.2f}' for r in ratios)}", min(ratios) >= 1.0,
+                versus(floor("get_8t", "rate"), floor("get_1t", "rate"), "8t/1t {:.2f}"))
     for w in ("pipeline_100", "mget_100"):
         c = cc(w)
         p, v = best_peer(S.get(w, {}), peers, "rate", True)
         if c.get("status") == "ok" and v:
             r = c["rate"] / v
             add(f"{w}: >= 3x best peer", f"{fmt_rate(c['rate'])} vs {fmt_rate(v)} {UNIT[w]} "
-                f"({p}) = {r:.2f}x", r >= 3)
+                f"({p}) = {r:.2f}x", r >= 3, versus(floor(w, "rate"), v))
         else:
             why = c.get("error", "not measured") if c else "not measured"
             add(f"{w}: >= 3x best peer", f"n/a ({why})", None)
@@ -527,7 +539,8 @@ def evaluate_targets(res: Dict[str, Any]) -> List[Dict[str, Any]]:
         p, v = best_peer(S.get(w, {}), peers, "p99_us", False)
         if c.get("status") == "ok" and v:
             add(f"{w}: p99 no worse than the best peer's",
-                f"{fmt_num(c['p99_us'])} µs vs {fmt_num(v)} µs ({p})", c["p99_us"] <= v)
+                f"{fmt_num(c['p99_us'])} µs vs {fmt_num(v)} µs ({p})", c["p99_us"] <= v,
+                versus(floor(w, "p99_us"), v))
     return rows
 
 
@@ -703,10 +716,14 @@ def write_markdown(res: Dict[str, Any], path: Path) -> None:
             L.append("")
     L.append("## Targets (from the issue)")
     L.append("")
-    L.append("| target | measured | met |")
-    L.append("|---|---|---|")
+    L.append("The last column applies the same measure to the raw-socket floor (pre-packed "
+             "commands, no routing, pool or parsing beyond counting replies): where even it "
+             "misses a target, no client can meet it on this machine.")
+    L.append("")
+    L.append("| target | measured | met | raw-socket floor, same measure |")
+    L.append("|---|---|---|---|")
     for t in res["targets"]:
-        L.append(f"| {t['target']} | {t['measured']} | {t['met']} |")
+        L.append(f"| {t['target']} | {t['measured']} | {t['met']} | {t.get('floor', 'n/a')} |")
     L.append("")
     L.append("## Workloads")
     L.append("")
@@ -886,13 +903,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          "redis-servers it starts) to one CPU: steadier numbers on a VM whose "
                          "ping-pong speed depends on where the scheduler puts client and server")
     ap.add_argument("--from-json", default="", metavar="RESULTS_JSON",
-                    help="run nothing: rewrite results.md and results.png in --out from an "
-                         "existing results.json")
+                    help="run nothing: re-evaluate the targets and rewrite results.json, "
+                         "results.md and results.png in --out from an existing results.json")
     args = ap.parse_args(argv)
     if args.from_json:
         res = json.loads(Path(args.from_json).read_text())
+        res["targets"] = evaluate_targets(res)  # derived from the measurements: recomputed
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
         write_markdown(res, out / "results.md")
         problem = write_chart(res, out / "results.png")
         log(f"rewrote {out / 'results.md'}" + (f" (chart skipped: {problem})" if problem
