@@ -11,6 +11,7 @@ Private module: the public names live in :mod:`clustercore.testing.fake_cluster`
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import random
@@ -31,6 +32,7 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
+    cast,
 )
 
 from ..resp import SimpleString
@@ -41,11 +43,14 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "HashValue",
+    "HyperLogLogValue",
     "Keyspace",
     "ListValue",
     "Pairs",
     "Score",
     "SetValue",
+    "StreamGroup",
+    "StreamValue",
     "ZSetValue",
     "format_score",
     "glob_match",
@@ -94,9 +99,118 @@ class ZSetValue(Dict[bytes, float]):
         return sorted(self.items(), key=lambda item: (item[1], item[0]))
 
 
+class HyperLogLogValue(bytes):
+    """A HyperLogLog: a string (TYPE says ``string``) that remembers its members exactly.
+
+    The bytes start with Redis' 16-byte ``HYLL`` header (sparse encoding), so string commands
+    see a plausible value, followed by the fake's own payload: the members, each with a 4-byte
+    length. Redis stores registers and estimates; the fake counts exactly (:func:`hll_members`
+    reads the payload back when the value was copied or rewritten as a plain string).
+    """
+
+    members: FrozenSet[bytes]
+
+    @classmethod
+    def of(cls, members: Iterable[bytes]) -> HyperLogLogValue:
+        """The value holding ``members`` (in a stable order, so equal sets give equal bytes)."""
+        chosen = frozenset(members)
+        payload = b"".join(len(m).to_bytes(4, "big") + m for m in sorted(chosen))
+        value = cls(_HLL_HEADER + _HLL_MAGIC + payload)
+        value.members = chosen
+        return value
+
+
+_HLL_HEADER = b"HYLL\x01\x00\x00\x00" + b"\x00" * 8
+_HLL_MAGIC = b"clustercore-fake-hll:"
+
+
+StreamID = Tuple[int, int]
+
+
+class _StreamNode:
+    """One radix-tree node of a Redis stream: up to ``stream-node-max-entries`` appended
+    entries (deleted ones still count towards that limit). Approximate trimming (``~``) only
+    ever removes whole nodes, which is why it is modelled."""
+
+    __slots__ = ("appended", "last", "live")
+
+    def __init__(self) -> None:
+        self.appended = 0
+        self.live = 0
+        self.last: StreamID = (0, 0)
+
+
+class StreamGroup:
+    """A consumer group: last delivered ID, pending entries and consumers."""
+
+    def __init__(self, last_id: StreamID) -> None:
+        self.last_id = last_id
+        #: id -> [consumer, delivery time (ms), delivery count], in ID order when sorted.
+        self.pending: Dict[StreamID, List[Any]] = {}
+        #: consumer name -> its pending IDs.
+        self.consumers: Dict[bytes, Set[StreamID]] = {}
+
+
+class StreamValue:
+    """A stream: entries in ID order, the last ID ever added, Redis' node layout and groups.
+
+    An empty stream is still a key (as in Redis): the value is always truthy.
+    """
+
+    #: Redis' stream-node-max-entries default (the byte limit of a node is not modelled).
+    NODE_MAX_ENTRIES = 100
+
+    def __init__(self) -> None:
+        self.ids: List[StreamID] = []
+        self.fields: Dict[StreamID, List[bytes]] = {}
+        self.node_of: Dict[StreamID, _StreamNode] = {}
+        self.nodes: List[_StreamNode] = []
+        self.last_id: StreamID = (0, 0)
+        self.groups: Dict[bytes, StreamGroup] = {}
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, entry_id: StreamID, fields: List[bytes]) -> None:
+        """Add an entry whose ID is greater than ``last_id``."""
+        node = self.nodes[-1] if self.nodes else None
+        if node is None or node.appended >= self.NODE_MAX_ENTRIES:
+            node = _StreamNode()
+            self.nodes.append(node)
+        node.appended += 1
+        node.live += 1
+        node.last = entry_id
+        self.ids.append(entry_id)
+        self.fields[entry_id] = fields
+        self.node_of[entry_id] = node
+        self.last_id = entry_id
+
+    def delete(self, entry_id: StreamID) -> bool:
+        """Remove one entry; a node left without live entries goes away (as in Redis)."""
+        if entry_id not in self.fields:
+            return False
+        del self.fields[entry_id]
+        del self.ids[bisect.bisect_left(self.ids, entry_id)]
+        node = self.node_of.pop(entry_id)
+        node.live -= 1
+        if not node.live:
+            self.nodes.remove(node)
+        return True
+
+    def between(self, start: StreamID, end: StreamID) -> List[StreamID]:
+        """IDs in [start, end], ascending."""
+        if start > end:
+            return []
+        return self.ids[bisect.bisect_left(self.ids, start):bisect.bisect_right(self.ids, end)]
+
+
 #: Value class -> the name TYPE answers.
 TYPE_NAMES: Dict[type, str] = {
     bytes: "string", HashValue: "hash", ListValue: "list", SetValue: "set", ZSetValue: "zset",
+    HyperLogLogValue: "string", StreamValue: "stream",
 }
 
 
@@ -169,9 +283,10 @@ class Keyspace:
     def get_as(self, key: bytes, kind: Type[_V]) -> Optional[_V]:
         """The live value if it is a ``kind``; None when missing; WRONGTYPE otherwise."""
         value = self.get(key)
-        if value is not None and type(value) is not kind:
+        if value is not None and type(value) is not kind and not (
+                kind is bytes and isinstance(value, bytes)):  # a HyperLogLogValue is a string
             raise CommandError(WRONGTYPE)
-        return value
+        return cast(Optional[_V], value)
 
     def get_or_create(self, key: bytes, kind: Type[_V]) -> _V:
         """The live ``kind`` value of ``key``, created empty (not yet stored) when missing."""
@@ -300,6 +415,8 @@ class CommandSpec:
     group: str = "generic"
     scope: str = "db"
     categories: Tuple[str, ...] = field(default=())
+    #: Key finder for commands whose keys move (XREAD ... STREAMS k1 k2 id1 id2).
+    find_keys: Optional[Callable[[Sequence[bytes]], List[bytes]]] = None
 
     def arity_ok(self, argc: int) -> bool:
         """Whether ``argc`` arguments (name included) satisfy the arity."""
@@ -307,6 +424,8 @@ class CommandSpec:
 
     def keys(self, args: Sequence[bytes]) -> List[bytes]:
         """The key arguments of ``args`` (a command line of this command)."""
+        if self.find_keys is not None:
+            return self.find_keys(args)
         if not self.first:
             return []
         last = self.last if self.last >= 0 else len(args) + self.last
@@ -1761,3 +1880,226 @@ def _zscan(db: Keyspace, a: List[bytes]) -> List[Any]:
     match, _ = _scan_options(a, 3)
     items = _matching((_zset(db, a[1]) or ZSetValue()).ordered(), match)
     return [b"0", [x for m, s in items for x in (m, format_score(s))]]
+
+
+# ------------------------------------------------------------------------------------------------
+# Bitmaps (strings addressed bit by bit; bit 0 is the most significant bit of byte 0)
+# ------------------------------------------------------------------------------------------------
+_E_BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+#: Redis' proto-max-bulk-len default (512 MB) bounds a bitmap.
+_MAX_STRING = 512 * 1024 * 1024
+
+
+def _bit_offset(arg: bytes) -> int:
+    try:
+        offset = parse_int(arg)
+    except CommandError:
+        raise CommandError(_E_BIT_OFFSET) from None
+    if offset < 0 or offset >> 3 >= _MAX_STRING:
+        raise CommandError(_E_BIT_OFFSET)
+    return offset
+
+
+@_key1("setbit", 4, "write denyoom", "bitmap")
+def _setbit(db: Keyspace, a: List[bytes]) -> int:
+    offset = _bit_offset(a[2])
+    bit = parse_int(a[3], "ERR bit is not an integer or out of range")
+    if bit not in (0, 1):
+        raise CommandError("ERR bit is not an integer or out of range")
+    old = _string(db, a[1])
+    value = bytearray(old or b"")
+    byte, mask = offset >> 3, 0x80 >> (offset & 7)
+    if byte >= len(value):
+        value.extend(bytes(byte + 1 - len(value)))
+    previous = int(bool(value[byte] & mask))
+    if bit:
+        value[byte] |= mask
+    else:
+        value[byte] &= ~mask & 0xFF
+    if old is None or len(value) != len(old) or previous != bit:
+        db.put(a[1], bytes(value), keep_ttl=True)
+    return previous
+
+
+@_key1("getbit", 3, "readonly fast", "bitmap")
+def _getbit(db: Keyspace, a: List[bytes]) -> int:
+    offset = _bit_offset(a[2])
+    value = _string(db, a[1]) or b""
+    byte = offset >> 3
+    return int(byte < len(value) and bool(value[byte] & (0x80 >> (offset & 7))))
+
+
+def _bit_range(start: int, end: int, total: int) -> Tuple[int, int]:
+    """Redis' index normalisation for BITCOUNT/BITPOS: negative from the end, then clamped
+    (both ends, so ``-100 -50`` on a short string is ``0 0``)."""
+    if start < 0:
+        start += total
+    if end < 0:
+        end += total
+    start, end = max(start, 0), max(end, 0)
+    return start, min(end, total - 1)
+
+
+def _bit_unit(arg: bytes) -> bool:
+    """True for BIT, False for BYTE (either case), else a syntax error."""
+    word = _word(arg)
+    if word not in (b"BIT", b"BYTE"):
+        raise CommandError(E_SYNTAX)
+    return word == b"BIT"
+
+
+def _bits(value: bytes, first: int, last: int) -> Iterable[int]:
+    """The bits ``first..last`` (inclusive bit positions) of ``value``."""
+    for pos in range(first, last + 1):
+        yield (value[pos >> 3] >> (7 - (pos & 7))) & 1
+
+
+@_key1("bitcount", -2, "readonly", "bitmap")
+def _bitcount(db: Keyspace, a: List[bytes]) -> int:
+    value = _string(db, a[1])  # the key is looked up (WRONGTYPE, 0) before the range is read
+    if value is None:
+        return 0
+    if len(a) == 2:
+        return sum(bin(b).count("1") for b in value)
+    if len(a) not in (4, 5):
+        raise CommandError(E_SYNTAX)
+    start, end = parse_int(a[2]), parse_int(a[3])
+    in_bits = len(a) == 5 and _bit_unit(a[4])
+    total = len(value) * 8 if in_bits else len(value)
+    if start < 0 and end < 0 and start > end:
+        return 0
+    start, end = _bit_range(start, end, total)
+    if start > end:
+        return 0
+    if in_bits:
+        return sum(_bits(value, start, end))
+    return sum(bin(b).count("1") for b in value[start:end + 1])
+
+
+@_key1("bitpos", -3, "readonly", "bitmap")
+def _bitpos(db: Keyspace, a: List[bytes]) -> int:
+    bit = parse_int(a[2])
+    if bit not in (0, 1):
+        raise CommandError("ERR The bit argument must be 1 or 0.")
+    value = _string(db, a[1])
+    if value is None:  # an endless run of zeros
+        return -1 if bit else 0
+    end_given = False
+    if len(a) == 3:
+        first, last = 0, len(value) * 8 - 1
+    elif len(a) <= 6:
+        start = parse_int(a[3])
+        in_bits = len(a) == 6 and _bit_unit(a[5])
+        total = len(value) * 8 if in_bits else len(value)
+        if len(a) >= 5:
+            end = parse_int(a[4])
+            end_given = True
+        else:
+            end = total - 1
+        start, end = _bit_range(start, end, total)
+        if start > end:
+            return -1
+        first, last = (start, end) if in_bits else (start * 8, end * 8 + 7)
+    else:
+        raise CommandError(E_SYNTAX)
+    if first > last:
+        return -1
+    for offset, found in enumerate(_bits(value, first, last)):
+        if found == bit:
+            return first + offset
+    # No clear bit in the range: without an explicit end the string is taken as padded with
+    # zeros on the right, so the first bit past it is the answer.
+    return last + 1 if bit == 0 and not end_given else -1
+
+
+@_cmd("bitop", -4, "write denyoom", 2, -1, 1, "bitmap")
+def _bitop(db: Keyspace, a: List[bytes]) -> int:
+    op = _word(a[1])
+    if op not in (b"AND", b"OR", b"XOR", b"NOT"):
+        raise CommandError(E_SYNTAX)
+    if op == b"NOT" and len(a) != 4:
+        raise CommandError("ERR BITOP NOT must be called with a single source key.")
+    sources = [_string(db, k) for k in a[3:]]
+    size = max((len(s) for s in sources if s is not None), default=0)
+    if not size:
+        db.delete(a[2])
+        return 0
+    padded = [(s or b"").ljust(size, b"\x00") for s in sources]
+    if op == b"NOT":
+        result = bytes(~b & 0xFF for b in padded[0])
+    else:
+        out = bytearray(padded[0])
+        for other in padded[1:]:
+            for i, b in enumerate(other):
+                if op == b"AND":
+                    out[i] &= b
+                elif op == b"OR":
+                    out[i] |= b
+                else:
+                    out[i] ^= b
+        result = bytes(out)
+    db.put(a[2], result)
+    return size
+
+
+# ------------------------------------------------------------------------------------------------
+# HyperLogLog: exact counting (see HyperLogLogValue)
+# ------------------------------------------------------------------------------------------------
+_E_NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
+
+
+def hll_members(value: bytes) -> FrozenSet[bytes]:
+    """The members a HyperLogLog string holds: WRONGTYPE when it is not a HyperLogLog,
+    INVALIDOBJ when it has Redis' header but not the fake's payload (e.g. one made by a real
+    server, whose registers the fake cannot count)."""
+    if isinstance(value, HyperLogLogValue):
+        return value.members
+    if len(value) < len(_HLL_HEADER) or value[:4] != b"HYLL" or value[4] > 1:
+        raise CommandError(_E_NOT_HLL)
+    corrupt = CommandError("INVALIDOBJ Corrupted HLL object detected")
+    payload = value[len(_HLL_HEADER):]
+    if not payload.startswith(_HLL_MAGIC):
+        raise corrupt
+    members: Set[bytes] = set()
+    i = len(_HLL_MAGIC)
+    while i < len(payload):
+        size = int.from_bytes(payload[i:i + 4], "big")
+        if i + 4 + size > len(payload):
+            raise corrupt
+        members.add(payload[i + 4:i + 4 + size])
+        i += 4 + size
+    return frozenset(members)
+
+
+def _hll(db: Keyspace, key: bytes) -> Optional[FrozenSet[bytes]]:
+    value = _string(db, key)
+    return None if value is None else hll_members(value)
+
+
+@_key1("pfadd", -2, "write denyoom fast", "hyperloglog")
+def _pfadd(db: Keyspace, a: List[bytes]) -> int:
+    members = _hll(db, a[1])
+    if members is None:
+        db.put(a[1], HyperLogLogValue.of(a[2:]))
+        return 1
+    if set(a[2:]) <= members:
+        return 0
+    db.put(a[1], HyperLogLogValue.of(members.union(a[2:])), keep_ttl=True)
+    return 1
+
+
+@_cmd("pfcount", -2, "readonly", 1, -1, 1, "hyperloglog")
+def _pfcount(db: Keyspace, a: List[bytes]) -> int:
+    union: Set[bytes] = set()
+    for key in a[1:]:
+        union.update(_hll(db, key) or ())
+    return len(union)
+
+
+@_cmd("pfmerge", -2, "write denyoom", 1, -1, 1, "hyperloglog")
+def _pfmerge(db: Keyspace, a: List[bytes]) -> SimpleString:
+    union: Set[bytes] = set()
+    for key in a[1:]:  # the destination counts as a source
+        union.update(_hll(db, key) or ())
+    db.put(a[1], HyperLogLogValue.of(union), keep_ttl=True)
+    return OK

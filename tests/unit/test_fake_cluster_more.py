@@ -1,0 +1,489 @@
+"""FakeCluster: bitmaps, HyperLogLog, streams and pub/sub, and the cross-check that proves the
+fake's replies byte-for-byte equal to a real redis-server's.
+
+The cross-check (``test_cross_check_*``) runs the same command lines, in RESP2 and in RESP3, on a
+one-node real cluster (``LocalCluster``, started once for this module, about 2 s) and on a
+one-node FakeCluster, over raw connections, and compares every reply's exact bytes: types
+(bulk vs simple string, null array vs null bulk, RESP3 maps and pushes), error texts and
+values. Without redis-server it is skipped locally and fails in CI, as the integration tests do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shlex
+import socket
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from clustercore import resp
+from clustercore.address import NodeAddress
+from clustercore.client import RedisCluster
+from clustercore.errors import ClusterCrossSlotError, ResponseError, WrongTypeError
+from clustercore.slots import key_slot
+from clustercore.testing import FakeCluster, LocalCluster
+from clustercore.transport import TransportOptions
+
+from .fakeclient import make_client
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Raw connections: exact reply bytes from either server
+# ------------------------------------------------------------------------------------------------
+class RawConnection:
+    """Sends command lines and returns each reply's exact bytes (pushes included)."""
+
+    def __init__(self, send: Callable[[bytes], None], recv: Callable[[], bytes]) -> None:
+        self._send = send
+        self._recv = recv
+        self._decoder = resp.PythonDecoder()
+        self._pending = b""  # bytes received and not yet returned as a reply
+
+    def command(self, args: List[bytes], replies: int = 1) -> List[bytes]:
+        self._send(b"".join(bytes(p) for p in resp.pack_command(args)))
+        return [self.read() for _ in range(replies)]
+
+    def read(self) -> bytes:
+        """One whole reply's bytes."""
+        while True:
+            before = len(self._pending) - self._decoder.buffered()
+            if self._decoder.gets() is not resp.NEED_DATA:
+                after = len(self._pending) - self._decoder.buffered()
+                reply = self._pending[before:after]
+                self._pending = self._pending[after:]
+                return reply
+            chunk = self._recv()
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._pending += chunk
+            self._decoder.feed(chunk)
+
+
+def real_connection(port: int) -> Tuple[RawConnection, Callable[[], None]]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5.0)
+    return RawConnection(sock.sendall, lambda: sock.recv(65536)), sock.close
+
+
+def fake_connection(fake: FakeCluster) -> Tuple[RawConnection, Callable[[], None]]:
+    node = fake.nodes[0]
+    stream = fake.network.open(NodeAddress(node.host, node.port), 1.0, TransportOptions())
+    return RawConnection(stream.sendall, lambda: stream.recv(65536)), stream.close
+
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios: command lines, as a person types them into redis-cli
+# ------------------------------------------------------------------------------------------------
+#: Lines: ``CMD arg ...`` (shell quoting; ``\xff`` escapes inside arguments) runs on connection
+#: 0; ``@N CMD ...`` on connection N; ``<N`` reads one more reply (a pushed message) from N.
+#: Every scenario starts from empty servers; at its end every connection is PINGed, so a stray
+#: pushed message on either side shows up as a difference.
+SCENARIOS: Dict[str, str] = {}
+
+
+def scenario(name: str, text: str) -> None:
+    SCENARIOS[name] = text
+
+
+def _parse(line: str) -> Tuple[int, Optional[List[bytes]]]:
+    line = line.strip()
+    if line.startswith("<"):
+        return int(line[1:]), None
+    conn = 0
+    if line.startswith("@"):
+        head, _, line = line.partition(" ")
+        conn = int(head[1:])
+    return conn, [codecs.escape_decode(word.encode())[0] for word in shlex.split(line)]
+
+
+_SUBSCRIPTIONS = {b"subscribe", b"psubscribe", b"ssubscribe", b"unsubscribe",
+                  b"punsubscribe", b"sunsubscribe"}
+
+
+def _reply_count(args: List[bytes]) -> int:
+    """(P|S)(UN)SUBSCRIBE answers once per name (tests give names, or are not subscribed)."""
+    return max(1, len(args) - 1) if args[0].lower() in _SUBSCRIPTIONS else 1
+
+
+def run_scenario(text: str, open_conn: Callable[[], Tuple[RawConnection, Callable[[], None]]],
+                 protocol: int) -> List[Tuple[str, bytes]]:
+    """Run the lines on fresh connections; (line, reply bytes) for every reply."""
+    conns: Dict[int, RawConnection] = {}
+    closers: List[Callable[[], None]] = []
+
+    def conn(n: int) -> RawConnection:
+        if n not in conns:
+            conns[n], close = open_conn()
+            closers.append(close)
+            if protocol == 3:
+                conns[n].command([b"HELLO", b"3"])
+        return conns[n]
+
+    out: List[Tuple[str, bytes]] = []
+    try:
+        conn(0).command([b"FLUSHALL"])
+        for line in text.strip().splitlines():
+            if not line.strip() or line.strip().startswith("#"):
+                continue
+            n, args = _parse(line)
+            if args is None:
+                out.append((line.strip(), conn(n).read()))
+                continue
+            for reply in conn(n).command(args, _reply_count(args)):
+                out.append((line.strip(), reply))
+        for n in sorted(conns):
+            out.append((f"@{n} PING (end)", conns[n].command([b"PING"])[0]))
+    finally:
+        for close in closers:
+            close()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The cross-check
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_port() -> Iterator[int]:
+    """A one-node real cluster (every slot on one node, like the fake below)."""
+    if not LocalCluster.available():
+        if IN_CI:
+            pytest.fail("CI is set but redis-server/redis-cli are missing: the cross-check "
+                        "against a real server must run")
+        pytest.skip("redis-server/redis-cli not installed")
+    cluster = LocalCluster(1, 0).start()
+    try:
+        yield cluster.nodes[0].port
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def cross_fake() -> Iterator[FakeCluster]:
+    with FakeCluster(masters=1, replicas=0) as fake:
+        yield fake
+
+
+def _compare(text: str, real_port: int, fake: FakeCluster) -> int:
+    compared = 0
+    for protocol in (2, 3):
+        real = run_scenario(text, lambda: real_connection(real_port), protocol)
+        mine = run_scenario(text, lambda: fake_connection(fake), protocol)
+        assert [line for line, _ in mine] == [line for line, _ in real]
+        diffs = [(line, want, got) for (line, want), (_, got) in zip(real, mine) if want != got]
+        assert not diffs, f"RESP{protocol}: fake differs from redis-server on:\n" + "\n".join(
+            f"  {line}\n    real: {want!r}\n    fake: {got!r}" for line, want, got in diffs)
+        compared += len(real)
+    return compared
+
+
+def test_cross_check(real_port: int, cross_fake: FakeCluster,
+                     scenario_name: str) -> None:
+    compared = _compare(SCENARIOS[scenario_name], real_port, cross_fake)
+    assert compared > 0
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "scenario_name" in metafunc.fixturenames:
+        metafunc.parametrize("scenario_name", sorted(SCENARIOS))
+
+
+def test_the_cross_check_can_fail(real_port: int, cross_fake: FakeCluster) -> None:
+    """A reply that differs (here: a deliberately wrong expectation of the fake) is caught."""
+    with pytest.raises(AssertionError, match="fake differs"):
+        _compare("SET k v\nGET k", real_port, _Tampered(cross_fake))  # type: ignore[arg-type]
+
+
+class _Tampered:
+    """A FakeCluster whose GET replies are altered on the wire (for the test above)."""
+
+    def __init__(self, fake: FakeCluster) -> None:
+        self.fake = fake
+        self.nodes = fake.nodes
+        self.network = _TamperedNetwork(fake)
+
+
+class _TamperedNetwork:
+    def __init__(self, fake: FakeCluster) -> None:
+        self.fake = fake
+
+    def open(self, address: NodeAddress, timeout: Optional[float],
+             options: TransportOptions) -> Any:
+        stream = self.fake.network.open(address, timeout, options)
+        original = stream.recv
+
+        def recv(size: int) -> bytes:
+            return original(size).replace(b"$1\r\nv\r\n", b"$1\r\nw\r\n")
+
+        stream.recv = recv  # type: ignore[method-assign]
+        return stream
+
+
+# ------------------------------------------------------------------------------------------------
+# Through the client, on a three-primary fake
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def client() -> Iterator[Tuple[FakeCluster, RedisCluster]]:
+    with FakeCluster(masters=3, replicas=1) as fake:
+        rc, _ = make_client(fake)
+        yield fake, rc
+        rc.close()
+
+
+def test_bitmaps_through_the_client(client: Tuple[FakeCluster, RedisCluster]) -> None:
+    fake, rc = client
+    assert rc.setbit("{u}bits", 7, 1) == 0 and rc.setbit("{u}bits", 7, 1) == 1
+    assert rc.getbit("{u}bits", 7) == 1 and rc.getbit("{u}bits", 6) == 0
+    assert fake.get("{u}bits") == b"\x01"
+    rc.set("{u}other", b"\xf0\x0f")
+    assert rc.bitcount("{u}other") == 8 and rc.bitcount("{u}other", 0, 0) == 4
+    assert rc.bitcount("{u}other", 4, 11, "BIT") == 0
+    assert rc.bitpos("{u}other", 0) == 4 and rc.bitpos("{u}other", 1, 1) == 12
+    assert rc.bitop("OR", "{u}dest", "{u}bits", "{u}other") == 2
+    assert fake.get("{u}dest") == b"\xf1\x0f"
+    assert rc.bitop("NOT", "{u}dest", "{u}bits") == 1 and fake.get("{u}dest") == b"\xfe"
+    with pytest.raises(ClusterCrossSlotError):
+        rc.execute_command("BITOP", "AND", "{u}dest", "{v}src")
+    rc.rpush("{u}list", "x")
+    with pytest.raises(WrongTypeError):
+        rc.setbit("{u}list", 0, 1)
+    with pytest.raises(ResponseError, match=r"^ERR bit offset is not an integer or out of range$"):
+        rc.getbit("{u}bits", -1)
+
+
+def test_hyperloglog_through_the_client(client: Tuple[FakeCluster, RedisCluster]) -> None:
+    fake, rc = client
+    assert rc.pfadd("{h}a", "x", "y", "z") == 1 and rc.pfadd("{h}a", "x") == 0
+    assert rc.pfadd("{h}b", *[f"m{i}" for i in range(500)]) == 1
+    assert rc.pfcount("{h}a") == 3 and rc.pfcount("{h}b") == 500  # exact, by design
+    assert rc.pfcount("{h}a", "{h}b") == 503
+    assert rc.pfmerge("{h}c", "{h}a", "{h}b") is True and rc.pfcount("{h}c") == 503
+    assert rc.type("{h}c") == b"string" and fake.get("{h}c").startswith(b"HYLL")
+    copy = rc.get("{h}a")  # the bytes are a HyperLogLog wherever they are stored
+    rc.set("{h}copy", copy)
+    assert rc.pfcount("{h}copy") == 3 and rc.pfadd("{h}copy", "w") == 1
+    rc.set("{h}plain", "not a hyperloglog")
+    with pytest.raises(WrongTypeError, match="Key is not a valid HyperLogLog string value"):
+        rc.pfcount("{h}plain")
+    rc.append("{h}copy", "garbage")
+    with pytest.raises(ResponseError, match=r"^INVALIDOBJ Corrupted HLL object detected$"):
+        rc.pfcount("{h}copy")
+    target = next(p for p in fake.primaries() if p is not fake.owner_of("{h}a"))
+    fake.migrate([key_slot("{h}a")], target)
+    assert rc.pfcount("{h}a", "{h}b") == 503  # moved with its slot (MOVED, then served)
+
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios: bitmaps
+# ------------------------------------------------------------------------------------------------
+scenario("bitmap_setbit_getbit", r"""
+SETBIT b 7 1
+SETBIT b 7 1
+SETBIT b 7 0
+GET b
+SETBIT b 100 1
+GET b
+GETBIT b 100
+GETBIT b 99
+GETBIT b 99999
+GETBIT nokey 5
+SETBIT new 20 0
+GET new
+SETBIT b -1 1
+SETBIT b 4294967296 1
+SETBIT b abc 1
+SETBIT b 1 2
+SETBIT b 1 -1
+SETBIT b 1 x
+GETBIT b -1
+GETBIT b x
+SET t v EX 100
+SETBIT t 3 1
+TTL t
+GET t
+LPUSH l a
+SETBIT l 1 1
+GETBIT l 1
+SETBIT l x 1
+SETBIT
+GETBIT b
+""")
+
+scenario("bitmap_bitcount", r"""
+SET s foobar
+BITCOUNT s
+BITCOUNT s 1 1
+BITCOUNT s -2 -1
+BITCOUNT s 5 30 BIT
+BITCOUNT s -5 -1 BIT
+BITCOUNT s 0 -1 BYTE
+BITCOUNT s 0 1 bit
+BITCOUNT s 0 1 byte
+BITCOUNT s 3 1
+BITCOUNT s -3 -5
+BITCOUNT s -100 -50
+BITCOUNT s -100 100
+BITCOUNT s 3 -100
+BITCOUNT s 0 a
+BITCOUNT s a 0
+BITCOUNT s 1
+BITCOUNT s 0 -1 bla
+BITCOUNT s 0 -1 BIT extra
+BITCOUNT nokey
+BITCOUNT nokey 0 a
+BITCOUNT nokey 1
+SET e ""
+BITCOUNT e
+BITCOUNT e 0 -1
+BITCOUNT e 0 -1 BIT
+LPUSH l a
+BITCOUNT l
+BITCOUNT l 1
+SET z "\x00\xff\xf0"
+BITCOUNT z -5 -3 BIT
+BITCOUNT z 7 8 BIT
+BITCOUNT z 1 1
+BITCOUNT
+""")
+
+scenario("bitmap_bitpos", r"""
+SET z "\x00\xff\xf0"
+BITPOS z 1
+BITPOS z 0
+BITPOS z 1 0
+BITPOS z 1 2
+BITPOS z 1 2 -1 BYTE
+BITPOS z 1 7 15 BIT
+BITPOS z 1 7 -3 BIT
+BITPOS z 0 1
+BITPOS z 0 1 1
+BITPOS z 0 8 15 bit
+BITPOS z 0 20 BIT
+BITPOS z 1 -1
+BITPOS z 1 -100 -50
+BITPOS z 1 5 2
+BITPOS z 0 2 1
+SET ones "\xff\xff\xff"
+BITPOS ones 0
+BITPOS ones 0 0
+BITPOS ones 0 1
+BITPOS ones 0 0 -1
+BITPOS ones 0 1 2 BIT
+BITPOS ones 0 3 100 BIT
+BITPOS ones 0 3 BIT
+BITPOS ones 1 5 2
+BITPOS nokey 0
+BITPOS nokey 1
+BITPOS nokey 1 a
+BITPOS nokey 1 0 0 0 0
+SET e ""
+BITPOS e 1
+BITPOS e 0
+BITPOS e 0 0
+BITPOS z 2
+BITPOS z -1
+BITPOS z x
+BITPOS z 1 a
+BITPOS z 1 0 a
+BITPOS z 1 0 1 foo
+BITPOS z 0 0 -1 BIT extra
+LPUSH l a
+BITPOS l 1
+BITPOS l 3
+BITPOS l 1 a
+BITPOS z
+""")
+
+scenario("bitmap_bitop", r"""
+BITOP AND {a}d {a}x {a}y
+EXISTS {a}d
+SET {a}x "\x0f\xff"
+SET {a}y "\xf0"
+BITOP AND {a}d {a}x {a}y
+GET {a}d
+BITOP OR {a}d {a}x {a}y
+GET {a}d
+BITOP XOR {a}d {a}x {a}y {a}missing
+GET {a}d
+BITOP xor {a}d {a}x {a}x
+GET {a}d
+BITOP NOT {a}d {a}x
+GET {a}d
+BITOP not {a}d {a}y
+GET {a}d
+SET {a}d v EX 100
+BITOP OR {a}d {a}x
+TTL {a}d
+BITOP AND {a}d {a}nope
+EXISTS {a}d
+BITOP OR {a}x {a}x {a}y
+GET {a}x
+LPUSH {a}l x
+BITOP OR {a}d {a}x {a}l
+BITOP NOT {a}d {a}x {a}l
+BITOP NOT {a}d {a}l
+BITOP FOO {a}d {a}x
+BITOP or {a}d {b}x
+BITOP xor {a}d
+""")
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios: HyperLogLog
+# ------------------------------------------------------------------------------------------------
+scenario("hyperloglog", r"""
+PFADD h
+PFADD h
+EXISTS h
+TYPE h
+PFCOUNT h
+PFADD h a b
+PFADD h a
+PFADD h a c
+PFADD h b a
+PFCOUNT h
+PFCOUNT nokey
+PFCOUNT {a}1 {a}2
+PFADD {a}1 x y
+PFADD {a}2 y z w
+PFCOUNT {a}1 {a}2
+PFCOUNT {a}1 {a}2 {a}none
+PFCOUNT {a}1 {b}2
+PFMERGE {a}d {a}1 {a}2
+PFCOUNT {a}d
+PFMERGE {a}d {a}1
+PFCOUNT {a}d
+PFMERGE {a}e
+EXISTS {a}e
+TYPE {a}e
+PFCOUNT {a}e
+PFMERGE {a}f {a}nope
+PFCOUNT {a}f
+SET {a}s hello
+PFADD {a}s a
+PFCOUNT {a}s
+PFCOUNT {a}1 {a}s
+PFMERGE {a}d {a}s
+PFMERGE {a}s {a}1
+SET {a}hh2 "HYLL\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00xx"
+PFCOUNT {a}hh2
+LPUSH {a}l 1
+PFCOUNT {a}l
+PFADD {a}l x
+PFMERGE {a}l {a}1
+PFMERGE {a}1 {a}l
+PFADD t a
+EXPIRE t 100
+PFADD t b
+PFMERGE t
+TTL t
+PFCOUNT t
+PFMERGE t {x}
+PFADD many 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+PFADD many 15 16 17 18 19 20 21 22 23 24 25
+PFCOUNT many
+PFCOUNT
+PFMERGE
+PFADD
+""")
