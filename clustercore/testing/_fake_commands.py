@@ -39,13 +39,16 @@ from ..resp import SimpleString
 
 __all__ = [
     "COMMANDS",
+    "NULL_ARRAY",
     "TYPE_NAMES",
     "CommandError",
     "CommandSpec",
     "HashValue",
     "HyperLogLogValue",
+    "KeyedReplies",
     "Keyspace",
     "ListValue",
+    "NullArray",
     "Pairs",
     "Score",
     "SetValue",
@@ -53,6 +56,7 @@ __all__ = [
     "StreamValue",
     "ZSetValue",
     "format_score",
+    "format_stream_id",
     "glob_match",
     "register",
 ]
@@ -220,6 +224,39 @@ class Score(float):
 
 class Pairs(List[Any]):
     """``[[member, score], ...]``: nested in RESP3, flattened in RESP2 (WITHSCORES replies)."""
+
+
+class NullArray:
+    """Reply marker: a null array (``*-1`` in RESP2, ``_`` in RESP3), as XREAD with nothing
+    to read, XRANGE ... COUNT 0 and a BLPOP that timed out answer."""
+
+    _instance: Optional[NullArray] = None
+
+    def __new__(cls) -> NullArray:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NULL_ARRAY"
+
+
+NULL_ARRAY = NullArray()
+
+
+class KeyedReplies(Dict[bytes, Any]):
+    """``[[key, value], ...]`` in RESP2, a map in RESP3 (XREAD); a key may repeat, as in Redis
+    (``XREAD STREAMS s s 0 0`` names the stream twice), hence the pair list behind the dict."""
+
+    def __init__(self, pairs: List[Tuple[bytes, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def items(self) -> List[Tuple[bytes, Any]]:  # type: ignore[override]
+        return list(self.pairs)
 
 
 def format_score(value: float) -> bytes:
@@ -1335,7 +1372,7 @@ def _rpoplpush(db: Keyspace, a: List[bytes]) -> Optional[bytes]:
     return _move(db, a[1], a[2], False, True)
 
 
-def _blocking_pop(db: Keyspace, a: List[bytes], left: bool) -> Optional[List[bytes]]:
+def _blocking_pop(db: Keyspace, a: List[bytes], left: bool) -> Any:
     """BLPOP/BRPOP never block in the fake: data now, or nil at once (as if timed out)."""
     timeout = parse_float(a[-1], "ERR timeout is not a float or out of range")
     if timeout < 0:
@@ -1346,16 +1383,16 @@ def _blocking_pop(db: Keyspace, a: List[bytes], left: bool) -> Optional[List[byt
             value = lst.pop(0) if left else lst.pop()
             db.changed(key)
             return [key, value]
-    return None
+    return NULL_ARRAY
 
 
 @_cmd("blpop", -3, "write noscript blocking", 1, -2, 1, "list")
-def _blpop(db: Keyspace, a: List[bytes]) -> Optional[List[bytes]]:
+def _blpop(db: Keyspace, a: List[bytes]) -> Any:
     return _blocking_pop(db, a, True)
 
 
 @_cmd("brpop", -3, "write noscript blocking", 1, -2, 1, "list")
-def _brpop(db: Keyspace, a: List[bytes]) -> Optional[List[bytes]]:
+def _brpop(db: Keyspace, a: List[bytes]) -> Any:
     return _blocking_pop(db, a, False)
 
 
@@ -2103,3 +2140,652 @@ def _pfmerge(db: Keyspace, a: List[bytes]) -> SimpleString:
         union.update(_hll(db, key) or ())
     db.put(a[1], HyperLogLogValue.of(union), keep_ttl=True)
     return OK
+
+
+# ------------------------------------------------------------------------------------------------
+# Streams
+# ------------------------------------------------------------------------------------------------
+_U64 = 2**64 - 1
+_E_BAD_ID = "ERR Invalid stream ID specified as stream command argument"
+_E_XADD_SMALL = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+_E_MIXED_TRIM = ("ERR syntax error, MAXLEN and MINID options at the same time are not "
+                 "compatible")
+_STRTOULL_RE = re.compile(rb"[ \t\n\x0b\x0c\r]*([+-]?)([0-9]+)")
+
+
+def _u64(text: bytes) -> Optional[int]:
+    """Redis' string2ull: a strict integer (negative ones refused), else what C's strtoull
+    accepts (leading blanks, a sign, leading zeros; ``-N`` wraps around)."""
+    if _INT_RE.fullmatch(text) and text != b"-0" and _INT64_MIN <= int(text) <= _INT64_MAX:
+        value = int(text)
+        return value if value >= 0 else None
+    match = _STRTOULL_RE.fullmatch(text)
+    if match is None or int(match.group(2)) > _U64:
+        return None
+    value = int(match.group(2))
+    return (-value) % 2**64 if match.group(1) == b"-" else value
+
+
+def parse_stream_id(arg: bytes, missing_seq: int = 0, strict: bool = True,
+                    auto_seq: bool = False) -> Tuple[StreamID, bool]:
+    """(ID, sequence given) as Redis' streamGenericParseIDOrReply reads ``ms-seq``, ``ms``,
+    ``-``/``+`` (not when ``strict``) and ``ms-*`` (with ``auto_seq``)."""
+    if len(arg) > 127:
+        raise CommandError(_E_BAD_ID)
+    text = arg.split(b"\x00", 1)[0]
+    if text in (b"-", b"+"):
+        if strict:
+            raise CommandError(_E_BAD_ID)
+        return ((0, 0) if text == b"-" else (_U64, _U64)), True
+    ms_text, dash, seq_text = text.partition(b"-")
+    ms = _u64(ms_text)
+    if ms is None:
+        raise CommandError(_E_BAD_ID)
+    if not dash:
+        return (ms, missing_seq), True
+    if auto_seq and seq_text == b"*":
+        return (ms, 0), False
+    seq = _u64(seq_text)
+    if seq is None:
+        raise CommandError(_E_BAD_ID)
+    return (ms, seq), True
+
+
+def format_stream_id(entry_id: StreamID) -> bytes:
+    """``ms-seq``."""
+    return b"%d-%d" % entry_id
+
+
+def _incr_id(entry_id: StreamID) -> Optional[StreamID]:
+    ms, seq = entry_id
+    if seq < _U64:
+        return ms, seq + 1
+    return None if ms == _U64 else (ms + 1, 0)
+
+
+def _decr_id(entry_id: StreamID) -> Optional[StreamID]:
+    ms, seq = entry_id
+    if seq > 0:
+        return ms, seq - 1
+    return None if ms == 0 else (ms - 1, _U64)
+
+
+def _stream(db: Keyspace, key: bytes) -> Optional[StreamValue]:
+    return db.get_as(key, StreamValue)
+
+
+def _entry(stream: StreamValue, entry_id: StreamID) -> List[Any]:
+    return [format_stream_id(entry_id), list(stream.fields[entry_id])]
+
+
+@dataclass
+class _TrimArgs:
+    """XADD/XTRIM options, as Redis' streamParseAddOrTrimArgsOrReply reads them."""
+
+    strategy: Optional[bytes] = None  # MAXLEN or MINID
+    maxlen: int = 0
+    minid: StreamID = (0, 0)
+    approx: bool = False
+    limit: int = 0
+    nomkstream: bool = False
+    entry_id: Optional[StreamID] = None  # XADD: None for "*"
+    seq_given: bool = True
+    id_pos: int = 0
+
+
+def _parse_trim(a: List[bytes], xadd: bool) -> _TrimArgs:
+    args = _TrimArgs()
+    limit: Optional[int] = None
+    i = 2
+    while i < len(a):
+        more = len(a) - 1 - i
+        opt = _word(a[i])
+        if xadd and a[i] == b"*":
+            break
+        if opt in (b"MAXLEN", b"MINID") and more:
+            if args.strategy is not None:
+                raise CommandError(_E_MIXED_TRIM)
+            args.approx = False
+            if more >= 2 and a[i + 1] in (b"~", b"="):
+                args.approx = a[i + 1] == b"~"
+                i += 1
+            if opt == b"MAXLEN":
+                args.maxlen = parse_int(a[i + 1])
+                if args.maxlen < 0:
+                    raise CommandError("ERR The MAXLEN argument must be >= 0.")
+            else:
+                args.minid = parse_stream_id(a[i + 1])[0]
+            args.strategy = opt
+            i += 1
+        elif opt == b"LIMIT" and more:
+            limit = parse_int(a[i + 1])
+            if limit < 0:
+                raise CommandError("ERR The LIMIT argument must be >= 0.")
+            i += 1
+        elif xadd and opt == b"NOMKSTREAM":
+            args.nomkstream = True
+        elif xadd:
+            args.entry_id, args.seq_given = parse_stream_id(a[i], auto_seq=True)
+            break
+        else:
+            raise CommandError(E_SYNTAX)
+        i += 1
+    args.id_pos = i
+    if limit and args.strategy is None:
+        raise CommandError("ERR syntax error, LIMIT cannot be used without specifying a "
+                           "trimming strategy")
+    if not xadd and args.strategy is None:
+        raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
+    if limit is not None:
+        if not args.approx:
+            raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ "
+                               "option")
+        args.limit = limit
+    elif args.approx:
+        args.limit = 100 * StreamValue.NODE_MAX_ENTRIES
+    return args
+
+
+def _trim(stream: StreamValue, args: _TrimArgs) -> int:
+    """Redis' streamTrim: whole nodes first; within a node only when trimming exactly."""
+    deleted = 0
+    for node in list(stream.nodes):
+        if args.strategy == b"MAXLEN" and len(stream) <= args.maxlen:
+            break
+        entries = node.live
+        if args.limit and deleted + entries > args.limit:
+            break
+        if args.strategy == b"MAXLEN":
+            whole = len(stream) - entries >= args.maxlen
+        else:
+            whole = node.last < args.minid
+        ids = stream.ids[:entries]  # the first node holds the first live entries
+        if whole:
+            for entry_id in ids:
+                stream.delete(entry_id)
+            deleted += entries
+            continue
+        if args.approx:
+            break
+        for entry_id in ids:
+            if args.strategy == b"MAXLEN" and len(stream) <= args.maxlen:
+                break
+            if args.strategy == b"MINID" and entry_id >= args.minid:
+                break
+            stream.delete(entry_id)
+            deleted += 1
+        break
+    return deleted
+
+
+@_key1("xadd", -5, "write denyoom fast", "stream")
+def _xadd(db: Keyspace, a: List[bytes]) -> Optional[bytes]:
+    args = _parse_trim(a, xadd=True)
+    fields = a[args.id_pos + 1:]
+    if len(fields) < 2 or len(fields) % 2:
+        raise CommandError("ERR wrong number of arguments for 'xadd' command")
+    if args.entry_id == (0, 0) and args.seq_given:
+        raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
+    stream = _stream(db, a[1])
+    created = stream is None
+    if stream is None:
+        if args.nomkstream:
+            return None
+        stream = StreamValue()
+    last = stream.last_id
+    if last == (_U64, _U64):
+        raise CommandError("ERR The stream has exhausted the last possible ID, unable to add "
+                           "more items")
+    new_id: Optional[StreamID]
+    if args.entry_id is None:  # "*": the clock, or one past the last ID
+        now = db.now_ms()
+        new_id = (now, 0) if now > last[0] else _incr_id(last)
+    elif not args.seq_given:  # "ms-*"
+        if args.entry_id[0] == last[0]:
+            if last[1] == _U64:  # (Redis 7.0 reports the sequence overflow this way)
+                raise CommandError("ERR Elements are too large to be stored")
+            new_id = (last[0], last[1] + 1)
+        else:
+            new_id = args.entry_id
+    else:
+        new_id = args.entry_id
+    if new_id is None or new_id <= last:
+        raise CommandError(_E_XADD_SMALL)
+    if created:
+        db.data[a[1]] = stream
+    stream.append(new_id, list(fields))
+    if args.strategy is not None:
+        _trim(stream, args)
+    db.modified(a[1])
+    return format_stream_id(new_id)
+
+
+@_key1("xtrim", -4, "write", "stream")
+def _xtrim(db: Keyspace, a: List[bytes]) -> int:
+    args = _parse_trim(a, xadd=False)
+    stream = _stream(db, a[1])
+    if stream is None:
+        return 0
+    deleted = _trim(stream, args)
+    if deleted:
+        db.modified(a[1])
+    return deleted
+
+
+@_key1("xlen", 2, "readonly fast", "stream")
+def _xlen(db: Keyspace, a: List[bytes]) -> int:
+    stream = _stream(db, a[1])
+    return 0 if stream is None else len(stream)
+
+
+@_key1("xdel", -3, "write fast", "stream")
+def _xdel(db: Keyspace, a: List[bytes]) -> int:
+    stream = _stream(db, a[1])
+    if stream is None:
+        return 0
+    ids = [parse_stream_id(arg)[0] for arg in a[2:]]  # all checked before any is deleted
+    deleted = sum(stream.delete(entry_id) for entry_id in ids)
+    if deleted:
+        db.modified(a[1])
+    return deleted
+
+
+def _interval_id(arg: bytes, missing_seq: int) -> Tuple[StreamID, bool]:
+    """(ID, exclusive) of an XRANGE bound: ``-``, ``+``, ``ms[-seq]`` or ``(ms[-seq]``."""
+    if len(arg) > 1 and arg[:1] == b"(":
+        return parse_stream_id(arg[1:], missing_seq)[0], True
+    return parse_stream_id(arg, missing_seq, strict=False)[0], False
+
+
+def _xrange_generic(db: Keyspace, a: List[bytes], rev: bool) -> Any:
+    start_arg, end_arg = (a[3], a[2]) if rev else (a[2], a[3])
+    start, exclusive = _interval_id(start_arg, 0)
+    if exclusive:
+        bumped = _incr_id(start)
+        if bumped is None:
+            raise CommandError("ERR invalid start ID for the interval")
+        start = bumped
+    end, exclusive = _interval_id(end_arg, _U64)
+    if exclusive:
+        lowered = _decr_id(end)
+        if lowered is None:
+            raise CommandError("ERR invalid end ID for the interval")
+        end = lowered
+    count = -1
+    j = 4
+    while j < len(a):
+        if _word(a[j]) == b"COUNT" and j + 1 < len(a):
+            count = max(parse_int(a[j + 1]), 0)
+            j += 2
+        else:
+            raise CommandError(E_SYNTAX)
+    stream = _stream(db, a[1])
+    if stream is None:
+        return []
+    if count == 0:
+        return NULL_ARRAY
+    ids = stream.between(start, end)
+    if rev:
+        ids.reverse()
+    if count > 0:
+        ids = ids[:count]
+    return [_entry(stream, entry_id) for entry_id in ids]
+
+
+@_key1("xrange", -4, "readonly", "stream")
+def _xrange(db: Keyspace, a: List[bytes]) -> Any:
+    return _xrange_generic(db, a, False)
+
+
+@_key1("xrevrange", -4, "readonly", "stream")
+def _xrevrange(db: Keyspace, a: List[bytes]) -> Any:
+    return _xrange_generic(db, a, True)
+
+
+def _streams_position(a: Sequence[bytes]) -> int:
+    """Index of XREAD/XREADGROUP's STREAMS keyword (options skipped as Redis' xreadGetKeys
+    does), or -1."""
+    i = 1
+    while i < len(a):
+        word = _word(a[i])
+        if word in (b"BLOCK", b"COUNT"):
+            i += 2
+        elif word == b"GROUP":
+            i += 3
+        elif word == b"NOACK":
+            i += 1
+        elif word == b"STREAMS":
+            return i
+        else:
+            return -1
+    return -1
+
+
+def xread_keys(a: Sequence[bytes]) -> List[bytes]:
+    """The stream keys of an XREAD/XREADGROUP line (none when it is malformed)."""
+    pos = _streams_position(a)
+    rest = len(a) - pos - 1
+    if pos < 0 or rest == 0 or rest % 2:
+        return []
+    return list(a[pos + 1:pos + 1 + rest // 2])
+
+
+def _xread_generic(db: Keyspace, a: List[bytes], group_read: bool) -> Any:
+    name = "XREADGROUP" if group_read else "XREAD"
+    count = 0
+    streams_at = 0
+    group: Optional[Tuple[bytes, bytes]] = None
+    noack = False
+    i = 1
+    while i < len(a):
+        more = len(a) - 1 - i
+        word = _word(a[i])
+        if word == b"BLOCK" and more:
+            # The fake never blocks: a read with nothing to return answers at once, as if the
+            # timeout had passed (what Redis does inside MULTI); the timeout is still checked.
+            timeout = parse_int(a[i + 1], "ERR timeout is not an integer or out of range")
+            if timeout < 0:
+                raise CommandError("ERR timeout is negative")
+            i += 1
+        elif word == b"COUNT" and more:
+            count = max(parse_int(a[i + 1]), 0)
+            i += 1
+        elif word == b"STREAMS" and more:
+            streams_at = i + 1
+            if (len(a) - streams_at) % 2:
+                raise CommandError("ERR Unbalanced " + name + " list of streams: for each "
+                                   "stream key an ID or '$' must be specified.")
+            break
+        elif word == b"GROUP" and more >= 2:
+            if not group_read:
+                raise CommandError("ERR The GROUP option is only supported by XREADGROUP. "
+                                   "You called XREAD instead.")
+            group = (a[i + 1], a[i + 2])
+            i += 2
+        elif word == b"NOACK":
+            if not group_read:
+                raise CommandError("ERR The NOACK option is only supported by XREADGROUP. "
+                                   "You called XREAD instead.")
+            noack = True
+        else:
+            raise CommandError(E_SYNTAX)
+        i += 1
+    if not streams_at:
+        raise CommandError(E_SYNTAX)
+    if group_read and group is None:
+        raise CommandError("ERR Missing GROUP option for XREADGROUP")
+    n = (len(a) - streams_at) // 2
+    keys, id_args = a[streams_at:streams_at + n], a[streams_at + n:]
+    after: List[Optional[StreamID]] = []  # None: ">" (new entries of the group)
+    for key, id_arg in zip(keys, id_args):
+        stream = _stream(db, key)
+        if group is not None and (stream is None or group[0] not in stream.groups):
+            raise CommandError(
+                f"NOGROUP No such key '{key.decode(errors='replace')}' or consumer group "
+                f"'{group[0].decode(errors='replace')}' in XREADGROUP with GROUP option")
+        if id_arg == b"$":
+            if group_read:
+                raise CommandError(
+                    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read "
+                    "the history of this consumer by specifying a proper ID, or use the > ID "
+                    "to get new messages. The $ ID would just return an empty result set.")
+            after.append(stream.last_id if stream is not None else (0, 0))
+        elif id_arg == b">":
+            if not group_read:
+                raise CommandError("ERR The > ID can be specified only when calling XREADGROUP "
+                                   "using the GROUP <group> <consumer> option.")
+            after.append(None)
+        else:
+            after.append(parse_stream_id(id_arg)[0])
+    served: List[Tuple[bytes, Any]] = []
+    for key, since in zip(keys, after):
+        stream = _stream(db, key)
+        if stream is None:
+            continue
+        if group is None:
+            assert since is not None
+            if stream.ids and stream.ids[-1] > since:
+                served.append((key, _read_after(stream, since, count)))
+            continue
+        reply = _group_read(db, key, stream, group, since, count, noack)
+        if reply is not None:
+            served.append((key, reply))
+    return KeyedReplies(served) if served else NULL_ARRAY
+
+
+def _read_after(stream: StreamValue, since: StreamID, count: int) -> List[Any]:
+    start = _incr_id(since)
+    ids = [] if start is None else stream.between(start, (_U64, _U64))
+    if count:
+        ids = ids[:count]
+    return [_entry(stream, entry_id) for entry_id in ids]
+
+
+def _group_read(db: Keyspace, key: bytes, stream: StreamValue, group: Tuple[bytes, bytes],
+                since: Optional[StreamID], count: int, noack: bool) -> Optional[List[Any]]:
+    """XREADGROUP on one stream: new entries (``>``) or the consumer's pending history."""
+    cg = stream.groups[group[0]]
+    consumer = group[1]
+    if since is not None:  # history: this consumer's pending entries after ``since``
+        pending_of = cg.consumers.setdefault(consumer, set())
+        ids = sorted(i for i in pending_of if i > since)
+        if count:
+            ids = ids[:count]
+        now = db.now_ms()
+        out: List[Any] = []
+        for entry_id in ids:
+            if entry_id not in stream.fields:  # deleted meanwhile: its ID, no fields
+                out.append([format_stream_id(entry_id), NULL_ARRAY])
+                continue
+            record = cg.pending[entry_id]
+            record[1] = now
+            record[2] += 1
+            out.append(_entry(stream, entry_id))
+        db.modified(key)
+        return out
+    if not (stream.ids and stream.ids[-1] > cg.last_id):
+        return None
+    pending_of = cg.consumers.setdefault(consumer, set())
+    entries = _read_after(stream, cg.last_id, count)
+    now = db.now_ms()
+    for entry in entries:
+        entry_id = parse_stream_id(entry[0])[0]
+        cg.last_id = entry_id
+        if noack:
+            continue
+        old = cg.pending.get(entry_id)
+        if old is not None:
+            cg.consumers.get(old[0], set()).discard(entry_id)
+        cg.pending[entry_id] = [consumer, now, 1]
+        pending_of.add(entry_id)
+    db.modified(key)
+    return entries
+
+
+COMMANDS[b"xread"] = CommandSpec(
+    "xread", lambda db, a: _xread_generic(db, a, False), -4,
+    frozenset({"readonly", "blocking", "movablekeys"}), group="stream",
+    categories=("@read", "@stream", "@slow", "@blocking"), find_keys=xread_keys)
+COMMANDS[b"xreadgroup"] = CommandSpec(
+    "xreadgroup", lambda db, a: _xread_generic(db, a, True), -7,
+    frozenset({"write", "blocking", "movablekeys"}), group="stream",
+    categories=("@write", "@stream", "@slow", "@blocking"), find_keys=xread_keys)
+
+
+def _no_group(key: bytes, group: bytes) -> CommandError:
+    return CommandError(f"NOGROUP No such consumer group '{group.decode(errors='replace')}' "
+                        f"for key name '{key.decode(errors='replace')}'")
+
+
+def _xgroup(db: Keyspace, a: List[bytes]) -> Any:
+    sub = _word(a[1])
+    arities = {b"CREATE": -5, b"SETID": -5, b"DESTROY": 4, b"CREATECONSUMER": 5,
+               b"DELCONSUMER": 5, b"HELP": 2}
+    arity = arities.get(sub)
+    if arity is None:
+        raise CommandError(f"ERR unknown subcommand '{a[1][:128].decode(errors='replace')}'. "
+                           f"Try XGROUP HELP.")
+    if not (len(a) == arity if arity > 0 else len(a) >= -arity):
+        raise CommandError(f"ERR wrong number of arguments for 'xgroup|{sub.lower().decode()}' "
+                           f"command")
+    if sub == b"HELP":
+        return [b"XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                b"CREATE <key> <groupname> <id|$> [option]", b"CREATECONSUMER <key> "
+                b"<groupname> <consumer>", b"DELCONSUMER <key> <groupname> <consumer>",
+                b"DESTROY <key> <groupname>", b"SETID <key> <groupname> <id|$> "
+                b"[ENTRIESREAD entries_read]", b"HELP"]
+    mkstream = False
+    if sub == b"CREATE":
+        i = 5
+        while i < len(a):
+            if _word(a[i]) == b"MKSTREAM":
+                mkstream = True
+                i += 1
+            elif _word(a[i]) == b"ENTRIESREAD" and i + 1 < len(a):
+                if parse_int(a[i + 1]) < -1:
+                    raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
+                i += 2
+            else:
+                raise _subcommand_syntax(a[1], "XGROUP")
+    key, name = a[2], a[3]
+    stream = _stream(db, key)
+    if not mkstream:
+        if stream is None:
+            raise CommandError("ERR The XGROUP subcommand requires the key to exist. Note that "
+                               "for CREATE you may want to use the MKSTREAM option to create an "
+                               "empty stream automatically.")
+        if name not in stream.groups and sub in (b"SETID", b"CREATECONSUMER", b"DELCONSUMER"):
+            raise _no_group(key, name)
+    if sub in (b"CREATE", b"SETID"):
+        if (sub == b"CREATE" and len(a) > 8) or (sub == b"SETID" and len(a) not in (5, 7)):
+            raise _subcommand_syntax(a[1], "XGROUP")
+        if sub == b"SETID" and len(a) == 7:
+            if _word(a[5]) != b"ENTRIESREAD":
+                raise _subcommand_syntax(a[1], "XGROUP")
+            if parse_int(a[6]) < -1:
+                raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
+        if a[4] == b"$":
+            start = stream.last_id if stream is not None else (0, 0)
+        else:  # SETID also takes "-" and "+"
+            start = parse_stream_id(a[4], strict=sub == b"CREATE")[0]
+        if sub == b"SETID":
+            assert stream is not None
+            stream.groups[name].last_id = start
+            db.modified(key)
+            return OK
+        if stream is None:
+            stream = db.get_or_create(key, StreamValue)
+        elif name in stream.groups:
+            raise CommandError("BUSYGROUP Consumer Group name already exists")
+        stream.groups[name] = StreamGroup(start)
+        db.modified(key)
+        return OK
+    assert stream is not None
+    group = stream.groups.get(name)
+    if sub == b"DESTROY":
+        if group is None:
+            return 0
+        del stream.groups[name]
+        db.modified(key)
+        return 1
+    assert group is not None
+    if sub == b"CREATECONSUMER":
+        if a[4] in group.consumers:
+            return 0
+        group.consumers[a[4]] = set()
+        db.modified(key)
+        return 1
+    owned = group.consumers.pop(a[4], None)
+    if owned is None:
+        return 0
+    for entry_id in owned:
+        group.pending.pop(entry_id, None)
+    db.modified(key)
+    return len(owned)
+
+
+def _subcommand_syntax(sub: bytes, container: str) -> CommandError:
+    return CommandError(f"ERR unknown subcommand or wrong number of arguments for "
+                        f"'{sub.decode(errors='replace')}'. Try {container} HELP.")
+
+
+COMMANDS[b"xgroup"] = CommandSpec("xgroup", _xgroup, -2, frozenset({"write"}), 2, 2, 1,
+                                  "stream", categories=("@write", "@stream", "@slow"))
+
+
+@_key1("xack", -4, "write fast", "stream")
+def _xack(db: Keyspace, a: List[bytes]) -> int:
+    stream = _stream(db, a[1])
+    group = None if stream is None else stream.groups.get(a[2])
+    if group is None:
+        return 0
+    ids = [parse_stream_id(arg)[0] for arg in a[3:]]  # all or nothing
+    acked = 0
+    for entry_id in ids:
+        record = group.pending.pop(entry_id, None)
+        if record is not None:
+            group.consumers.get(record[0], set()).discard(entry_id)
+            acked += 1
+    if acked:
+        db.modified(a[1])
+    return acked
+
+
+@_key1("xpending", -3, "readonly", "stream")
+def _xpending(db: Keyspace, a: List[bytes]) -> Any:
+    if len(a) != 3 and not 6 <= len(a) <= 9:
+        raise CommandError(E_SYNTAX)
+    min_idle = 0
+    consumer: Optional[bytes] = None
+    start: StreamID = (0, 0)
+    end: StreamID = (_U64, _U64)
+    count = 0
+    if len(a) >= 6:
+        at = 3
+        if _word(a[3]) == b"IDLE":
+            min_idle = parse_int(a[4])
+            if len(a) < 8:
+                raise CommandError(E_SYNTAX)
+            at = 5
+        count = max(parse_int(a[at + 2]), 0)
+        start, exclusive = _interval_id(a[at], 0)
+        if exclusive:
+            bumped = _incr_id(start)
+            if bumped is None:
+                raise CommandError("ERR invalid start ID for the interval")
+            start = bumped
+        end, exclusive = _interval_id(a[at + 1], _U64)
+        if exclusive:
+            lowered = _decr_id(end)
+            if lowered is None:
+                raise CommandError("ERR invalid end ID for the interval")
+            end = lowered
+        if at + 3 < len(a):
+            consumer = a[at + 3]
+    stream = _stream(db, a[1])
+    group = None if stream is None else stream.groups.get(a[2])
+    if group is None:
+        raise CommandError(f"NOGROUP No such key '{a[1].decode(errors='replace')}' or consumer "
+                           f"group '{a[2].decode(errors='replace')}'")
+    if len(a) == 3:
+        if not group.pending:
+            return [0, None, None, NULL_ARRAY]
+        ids = sorted(group.pending)
+        owners = [[name, b"%d" % len(owned)]
+                  for name, owned in sorted(group.consumers.items()) if owned]
+        return [len(ids), format_stream_id(ids[0]), format_stream_id(ids[-1]), owners]
+    if consumer is not None and consumer not in group.consumers:
+        return []
+    chosen = group.consumers[consumer] if consumer is not None else group.pending
+    now = db.now_ms()
+    out: List[Any] = []
+    for entry_id in sorted(chosen):
+        if len(out) >= count:
+            break
+        if not start <= entry_id <= end:
+            continue
+        owner, delivered, times = group.pending[entry_id]
+        if min_idle and now - delivered < min_idle:
+            continue
+        out.append([format_stream_id(entry_id), owner, max(0, now - delivered), times])
+    return out

@@ -54,7 +54,7 @@ from typing import (
 
 from ..address import NodeAddress
 from ..errors import ResponseError
-from ..resp import PushReply, SimpleString
+from ..resp import PushReply, SimpleString, encode_reply
 from ..slots import NUM_SLOTS, key_slot, key_to_bytes
 from . import _fake_commands as fc
 from .fakenet import NO_REPLY, FakeNetwork, FakeSession
@@ -225,11 +225,32 @@ class _Call:
     session: FakeSession
 
 
+def _has_null_array(value: Any) -> bool:
+    if value is fc.NULL_ARRAY:
+        return True
+    return isinstance(value, list) and any(_has_null_array(v) for v in value)
+
+
+def _encode_raw(value: Any, protocol: int) -> bytes:
+    """encode_reply, plus RESP2 null arrays (``*-1``) anywhere in an array."""
+    if value is fc.NULL_ARRAY:
+        return b"*-1\r\n" if protocol == 2 else b"_\r\n"
+    if isinstance(value, list) and not isinstance(value, PushReply):
+        return b"*%d\r\n" % len(value) + b"".join(_encode_raw(v, protocol) for v in value)
+    return encode_reply(value, protocol)
+
+
 def _adapt(value: Any, resp3: bool) -> Any:
     """Turn reply markers into wire shapes: scores are bulk text in RESP2, doubles in RESP3;
     WITHSCORES pairs are nested in RESP3, flat in RESP2."""
     if isinstance(value, fc.Score):
         return value if resp3 else fc.format_score(value)
+    if value is fc.NULL_ARRAY:
+        return None if resp3 else value  # RESP2's *-1 is written by _encode_raw
+    if isinstance(value, fc.KeyedReplies):
+        if resp3:
+            return fc.KeyedReplies([(k, _adapt(v, resp3)) for k, v in value.pairs])
+        return [[k, _adapt(v, resp3)] for k, v in value.pairs]
     if isinstance(value, fc.Pairs):
         if resp3:
             return [[_adapt(x, resp3) for x in pair] for pair in value]
@@ -456,13 +477,16 @@ class FakeCluster:
         return value
 
     def value(self, key: KeyArg) -> Any:
-        """A copy of any value: bytes, dict (hash: bytes; zset: float scores), list or set."""
+        """A copy of any value: bytes (strings, HyperLogLogs), dict (hash: bytes; zset: float
+        scores), list, set, or for a stream a list of ``(b"ms-seq", [field, value, ...])``."""
         with self._lock:
             _, value = self._find(key_to_bytes(key))
             if value is None or isinstance(value, bytes):
                 return value
             if isinstance(value, dict):
                 return dict(value)
+            if isinstance(value, fc.StreamValue):
+                return [(fc.format_stream_id(i), list(value.fields[i])) for i in value.ids]
             return list(value) if isinstance(value, list) else set(value)
 
     def set(self, key: KeyArg, value: Union[bytes, str, int, float]) -> None:
@@ -868,7 +892,19 @@ class FakeCluster:
             reply = self._run(spec, node, session, args)
         if name != b"asking" and "multi" not in state:
             session.asking = False
-        return _adapt(reply, session.protocol == 3)
+        reply = _adapt(reply, session.protocol == 3)
+        if session.protocol == 2 and _has_null_array(reply):
+            return self._write_raw(node, session, _encode_raw(reply, 2))
+        return reply
+
+    def _write_raw(self, node: FakeNode, session: FakeSession, data: bytes) -> Any:
+        """Write encoded reply bytes on the session's connection (replies encode_reply cannot
+        write, several replies to one command); the caller then sends nothing itself."""
+        for stream in self.network.connections_to(node.address):
+            if stream.session is session:
+                stream.push(data)
+                break
+        return NO_REPLY
 
     def _admit(self, node: FakeNode, session: FakeSession, spec: Optional[fc.CommandSpec],
                args: List[bytes]) -> Optional[ResponseError]:
@@ -1489,7 +1525,7 @@ def _unwatch(call: _Call, a: List[bytes]) -> SimpleString:
 
 # --- COMMAND ----------------------------------------------------------------------------------------
 _FLAG_ORDER = ("write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
-               "loading", "stale", "no_auth", "fast")
+               "loading", "stale", "no_auth", "fast", "movablekeys")
 _CONTAINERS = frozenset({"client", "config", "cluster"})
 
 

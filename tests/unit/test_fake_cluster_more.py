@@ -275,6 +275,49 @@ def test_hyperloglog_through_the_client(client: Tuple[FakeCluster, RedisCluster]
     assert rc.pfcount("{h}a", "{h}b") == 503  # moved with its slot (MOVED, then served)
 
 
+def test_streams_through_the_client(client: Tuple[FakeCluster, RedisCluster]) -> None:
+    fake, rc = client
+    now_ms = round(fake.clock.time() * 1000)
+    first = rc.xadd("{st}a", {"f": "1"})
+    assert first == b"%d-0" % now_ms  # "*" reads the fake clock
+    assert rc.xadd("{st}a", {"f": "2"}) == b"%d-1" % now_ms
+    fake.clock.advance(0.005)
+    third = rc.xadd("{st}a", {"f": "3", "g": "x"})
+    assert third == b"%d-0" % (now_ms + 5)
+    assert rc.xlen("{st}a") == 3 and rc.type("{st}a") == b"stream"
+    assert [i for i, _ in rc.xrange("{st}a", count=2)] == [first, b"%d-1" % now_ms]
+    assert rc.xrevrange("{st}a", count=1) == [(third, {b"f": b"3", b"g": b"x"})]
+    rc.xadd("{st}b", {"k": "v"}, id="1-1")
+    got = rc.xread({"{st}a": first, "{st}b": "0"})
+    assert [(name, [i for i, _ in entries]) for name, entries in got] == [
+        (b"{st}a", [b"%d-1" % now_ms, third]), (b"{st}b", [b"1-1"])]
+    assert rc.xread({"{st}a": "$"}, block=1000) == []  # the fake never blocks
+    assert rc.xgroup_create("{st}a", "workers", id="0") is True
+    batch = rc.xreadgroup("workers", "w1", {"{st}a": ">"}, count=2)
+    assert [i for i, _ in batch[0][1]] == [first, b"%d-1" % now_ms]
+    fake.clock.advance(2)
+    summary = rc.xpending("{st}a", "workers")
+    assert summary["pending"] == 2 and summary["min"] == first
+    assert summary["consumers"] == [{"name": b"w1", "pending": 2}]
+    pending = rc.xpending_range("{st}a", "workers", "-", "+", 10)
+    assert [p["time_since_delivered"] for p in pending] == [2000, 2000]  # fake clock idle
+    assert rc.xack("{st}a", "workers", first) == 1
+    assert rc.xtrim("{st}a", maxlen=1, approximate=False) == 2
+    assert [i for i, _ in rc.xrange("{st}a")] == [third]
+    assert rc.xdel("{st}a", third) == 1 and rc.xlen("{st}a") == 0
+    assert rc.exists("{st}a") == 1  # an empty stream is still a key
+    assert rc.xadd("{st}none", {"f": "v"}, nomkstream=True) is None
+    assert fake.value("{st}b") == [(b"1-1", [b"k", b"v"])]
+    target = next(p for p in fake.primaries() if p is not fake.owner_of("{st}b"))
+    fake.migrate([key_slot("{st}b")], target)
+    assert rc.xrange("{st}b") == [(b"1-1", {b"k": b"v"})]
+    rc.set("{st}s", "v")
+    with pytest.raises(WrongTypeError):
+        rc.xadd("{st}s", {"f": "v"})
+    with pytest.raises(ResponseError, match="equal or smaller than the target stream top item"):
+        rc.xadd("{st}b", {"f": "v"}, id="1-1")
+
+
 # ------------------------------------------------------------------------------------------------
 # Scenarios: bitmaps
 # ------------------------------------------------------------------------------------------------
@@ -486,4 +529,285 @@ PFCOUNT many
 PFCOUNT
 PFMERGE
 PFADD
+""")
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios: streams (explicit IDs: "*" reads each server's own clock)
+# ------------------------------------------------------------------------------------------------
+scenario("stream_xadd_ids", r"""
+XADD s 1-1 a 1
+XADD s 1-1 a 1
+XADD s 1-0 a 1
+XADD s 0-0 a 1
+XADD s 0 a 1
+XADD s 1-* b 2
+XADD s 5 c 3
+XADD s 5-* c 3
+XADD s 3-* c 3
+XADD s 99999999999999999999-0 c 3
+XADD s 1-x c 3
+XADD s x c 3
+XADD s - c 3
+XADD s + c 3
+XADD s 6-1 c
+XADD s 6-1 a b c
+XADD s 7-1
+XADD e 0-* a 1
+XADD f 05-1 x y
+XADD f +6-1 x y
+XADD f " 7-1" x y
+XADD f 8-+1 x y
+XADD f -09-1 x y
+XADD f -1 x y
+XADD f 9-18446744073709551615 x y
+XADD f 9-* x y
+XADD f 18446744073709551615-18446744073709551615 x y
+XADD f 18446744073709551615-* x y
+XADD f 1-1 x y
+XLEN s
+XLEN f
+XRANGE f - +
+TYPE s
+SET str v
+XADD str 1-0 a b
+XLEN str
+LPUSH l a
+XADD l 1-0 a b
+XADD nos NOMKSTREAM 1-0 f v
+EXISTS nos
+XADD s nomkstream 20-0 f v
+XADD
+""")
+
+scenario("stream_xrange", r"""
+XADD s 1-1 a 1
+XADD s 1-2 b 2
+XADD s 5-0 c 3
+XADD s 5-1 c 3 d 4
+XRANGE s - +
+XRANGE s - + COUNT 2
+XRANGE s - + count 2 COUNT 3
+XRANGE s (1-1 +
+XRANGE s 1 1
+XRANGE s 1-2 (5
+XRANGE s (5-1 +
+XRANGE s (1 (5
+XRANGE s 5 3
+XRANGE s + -
+XRANGE s - + COUNT 0
+XRANGE s - + COUNT -1
+XRANGE s - + COUNT x
+XRANGE s - + COUNT
+XRANGE s - + FOO 1
+XRANGE s x +
+XRANGE s (- +
+XRANGE s - (+
+XRANGE s (18446744073709551615-18446744073709551615 +
+XRANGE s - (0-0
+XRANGE s - (0
+XREVRANGE s + -
+XREVRANGE s + - COUNT 2
+XREVRANGE s (5-1 -
+XREVRANGE s 5 (1-1
+XREVRANGE s - +
+XREVRANGE s + - COUNT 0
+XRANGE nokey - +
+XRANGE nokey - + COUNT 0
+XREVRANGE nokey + -
+SET str v
+XRANGE str - +
+XRANGE str - + COUNT 0
+XRANGE s -
+""")
+
+scenario("stream_xdel_xtrim", r"""
+XADD s 1-1 a 1
+XADD s 1-2 b 2
+XADD s 5-0 c 3
+XADD s 5-1 c 3
+XDEL s 1-1 1-5 5-0
+XDEL s bad
+XDEL s 1-2 bad
+XDEL nokey 1-1
+XDEL nokey bad
+XLEN s
+XRANGE s - +
+XADD s 2-0 z 1
+XADD s MAXLEN 2 10-0 f v
+XRANGE s - +
+XADD s MINID = 10 11-0 f v
+XRANGE s - +
+XADD s MAXLEN ~ 1 12-0 f v
+XLEN s
+XADD s MAXLEN ~ 1 LIMIT 10 13-0 f v
+XADD s MAXLEN 1 LIMIT 10 13-1 f v
+XADD s LIMIT 5 13-2 f v
+XADD s MAXLEN 5 MINID 1 13-3 f v
+XADD s MAXLEN -5 13-4 f v
+XADD s MAXLEN x 13-5 f v
+XADD s LIMIT -5 13-6 f v
+XADD s MAXLEN ~ 5 LIMIT -5 13-7 f v
+XADD s NOMKSTREAM 14-0 f v
+XADD s maxlen = 5 minid 1 15-0 f v
+XTRIM s MAXLEN 1
+XRANGE s - +
+XTRIM s MINID 13-2
+XTRIM s MAXLEN ~ 0
+XLEN s
+EXISTS s
+TYPE s
+XTRIM s MINID (5
+XTRIM s FOO 1
+XTRIM s LIMIT 1
+XTRIM s MAXLEN 1 LIMIT 1
+XTRIM nokey MAXLEN 0
+XTRIM s MAXLEN -1
+XTRIM s MAXLEN
+SET str v
+XTRIM str MAXLEN 1
+XDEL str 1-1
+XADD s MAXLEN 0 30-0 c 4
+XLEN s
+XADD s 31-0 c 4
+XDEL s 31-0
+XADD s 31-0 c 4
+XADD s 31-1 c 4
+""")
+
+scenario("stream_approximate_trim", r"""
+# 250 entries fill three of Redis' 100-entry nodes; "~" trimming only drops whole nodes
+XADD s 1-1 f v
+XADD s 1-2 f v
+""" + "\n".join(f"XADD s {i}-0 f v" for i in range(2, 250)) + r"""
+XLEN s
+XTRIM s MAXLEN ~ 180
+XLEN s
+XTRIM s MAXLEN ~ 100
+XLEN s
+XRANGE s - + COUNT 1
+XTRIM s MAXLEN ~ 10 LIMIT 20
+XLEN s
+XTRIM s MINID ~ 220
+XLEN s
+XTRIM s MINID ~ 250
+XLEN s
+XADD s 300-0 f v
+XLEN s
+""" + "\n".join(f"XADD t {i}-0 f v" for i in range(1, 160)) + r"""
+XDEL t 1-0 2-0
+XTRIM t MAXLEN ~ 60
+XLEN t
+XTRIM t MINID 150
+XLEN t
+XRANGE t - + COUNT 2
+XADD t MAXLEN ~ 5 400-0 f v
+XLEN t
+""")
+
+scenario("stream_xread", r"""
+XADD {s}a 1-0 a 1
+XADD {s}a 2-0 b 2
+XADD {s}b 1-5 c 3
+XREAD STREAMS {s}a {s}b 0 0
+XREAD COUNT 1 STREAMS {s}a {s}b 1 0
+XREAD COUNT 1 STREAMS {s}a {s}b 1-0 0-0
+XREAD STREAMS {s}a {s}b $ $
+XREAD BLOCK 10 STREAMS {s}a $
+XREAD STREAMS {s}a {s}none 0 0
+XREAD STREAMS {s}none $
+XREAD STREAMS {s}a {s}a 0 1
+XREAD count -5 streams {s}a 0
+XREAD STREAMS {s}a 1
+XREAD STREAMS {s}a 2-0
+XDEL {s}a 2-0
+XREAD STREAMS {s}a 1
+XREAD STREAMS {s}a
+XREAD STREAMS {s}a {s}b 0
+XREAD COUNT 1 {s}a 0
+XREAD STREAMS {s}a >
+XREAD STREAMS {s}a +
+XREAD STREAMS {s}a x
+XREAD BLOCK -1 STREAMS {s}a 0
+XREAD BLOCK x STREAMS {s}a 0
+XREAD COUNT x STREAMS {s}a 0
+XREAD GROUP g c STREAMS {s}a 0
+XREAD NOACK STREAMS {s}a 0
+XREAD STREAMS {s}a {x}b 0 0
+XREAD FOO STREAMS {s}a 0
+SET {s}str v
+XREAD STREAMS {s}str 0
+XREAD STREAMS {s}a {s}str 0 0
+""")
+
+scenario("stream_groups", r"""
+XADD s 1-0 a 1
+XADD s 2-0 b 2
+XADD s 3-0 c 3
+XGROUP CREATE s g 0
+XGROUP CREATE s g 0
+XGROUP CREATE s g2 $
+XGROUP CREATE nokey g 0
+XGROUP CREATE nokey g $ MKSTREAM
+TYPE nokey
+XLEN nokey
+XGROUP CREATE s g3 bad
+XGROUP CREATE s g4 0 FOO
+XGROUP CREATE s g4 0 ENTRIESREAD 2
+XGROUP CREATE s g5 0 ENTRIESREAD -7
+XGROUP FOO s g
+XGROUP CREATE s
+XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g2 carol STREAMS s >
+XPENDING s g
+XPENDING s g2
+XPENDING s nogroup
+XPENDING nokey g
+XPENDING s g - + x
+XPENDING s g - +
+XREADGROUP GROUP g alice STREAMS s 0
+XREADGROUP GROUP g bob STREAMS s 0
+XREADGROUP GROUP g bob COUNT 1 STREAMS s 2-0
+XREADGROUP GROUP g nobody STREAMS s 0
+XACK s g 1-0 9-0
+XACK s g 1-0
+XACK s g bad
+XACK s nogroup 2-0
+XACK nokey g 2-0
+XPENDING s g
+XDEL s 2-0
+XREADGROUP GROUP g bob STREAMS s 0
+XADD s 4-0 d 4
+XREADGROUP GROUP g alice NOACK STREAMS s >
+XPENDING s g
+XREADGROUP GROUP g alice STREAMS s $
+XREADGROUP GROUP g alice STREAMS nokey2 >
+XREADGROUP GROUP nogroup alice STREAMS s >
+XREADGROUP STREAMS s >
+XREADGROUP GROUP g alice STREAMS s
+XGROUP CREATECONSUMER s g dave
+XGROUP CREATECONSUMER s g dave
+XGROUP CREATECONSUMER s nogroup dave
+XGROUP DELCONSUMER s g bob
+XGROUP DELCONSUMER s g nobody
+XPENDING s g
+XGROUP SETID s g 0
+XREADGROUP GROUP g erin STREAMS s >
+XGROUP SETID s g $
+XREADGROUP GROUP g erin STREAMS s >
+XGROUP SETID s nogroup 0
+XGROUP DESTROY s g
+XGROUP DESTROY s g
+XGROUP DESTROY nokey3 g
+SET str v
+XGROUP CREATE str g 0
+XREADGROUP GROUP g alice STREAMS str >
+""")
+
+scenario("blocking_pops_time_out_with_a_null_array", r"""
+BLPOP {l}a {l}b 0.01
+BRPOP {l}a 0.01
+RPUSH {l}b x
+BLPOP {l}a {l}b 0.01
 """)
