@@ -57,7 +57,7 @@ from ..errors import ResponseError
 from ..resp import PushReply, SimpleString, encode_reply
 from ..slots import NUM_SLOTS, key_slot, key_to_bytes
 from . import _fake_commands as fc
-from .fakenet import NO_REPLY, FakeNetwork, FakeSession
+from .fakenet import NO_REPLY, FakeNetwork, FakeSession, FakeStream
 
 __all__ = ["FakeClock", "FakeCluster", "FakeClusterError", "FakeNode"]
 
@@ -225,16 +225,30 @@ class _Call:
     session: FakeSession
 
 
-def _has_null_array(value: Any) -> bool:
-    if value is fc.NULL_ARRAY:
+class _Replies(List[Any]):
+    """Several replies to one command, written one after the other (``SUBSCRIBE a b`` is
+    acknowledged once per channel; inside an EXEC array they stand where the command's reply
+    would, as in Redis)."""
+
+
+#: Commands whose replies may hold a null array or several replies below the top level.
+_NESTED_RAW = frozenset({b"exec", b"xreadgroup", b"xpending"})
+
+
+def _needs_raw(value: Any) -> bool:
+    """Whether ``value`` holds what encode_reply cannot write: a RESP2 null array or
+    several replies."""
+    if value is fc.NULL_ARRAY or isinstance(value, _Replies):
         return True
-    return isinstance(value, list) and any(_has_null_array(v) for v in value)
+    return isinstance(value, list) and any(_needs_raw(v) for v in value)
 
 
 def _encode_raw(value: Any, protocol: int) -> bytes:
-    """encode_reply, plus RESP2 null arrays (``*-1``) anywhere in an array."""
+    """encode_reply, plus RESP2 null arrays (``*-1``) and _Replies anywhere in an array."""
     if value is fc.NULL_ARRAY:
         return b"*-1\r\n" if protocol == 2 else b"_\r\n"
+    if isinstance(value, _Replies):
+        return b"".join(_encode_raw(v, protocol) for v in value)
     if isinstance(value, list) and not isinstance(value, PushReply):
         return b"*%d\r\n" % len(value) + b"".join(_encode_raw(v, protocol) for v in value)
     return encode_reply(value, protocol)
@@ -247,6 +261,8 @@ def _adapt(value: Any, resp3: bool) -> Any:
         return value if resp3 else fc.format_score(value)
     if value is fc.NULL_ARRAY:
         return None if resp3 else value  # RESP2's *-1 is written by _encode_raw
+    if isinstance(value, _Replies):
+        return _Replies(_adapt(x, resp3) for x in value)
     if isinstance(value, fc.KeyedReplies):
         if resp3:
             return fc.KeyedReplies([(k, _adapt(v, resp3)) for k, v in value.pairs])
@@ -317,6 +333,8 @@ class FakeCluster:
         self._layout: Optional[List[Tuple[int, int, FakeNode]]] = None
         self._state_ok: Optional[bool] = None
         self._commands: Dict[bytes, fc.CommandSpec] = {**fc.COMMANDS, **_NODE_COMMANDS}
+        #: node -> its subscribed sessions and their connections (pub/sub delivery).
+        self._subscribers: Dict[FakeNode, Dict[FakeSession, FakeStream]] = {}
 
         primaries = [self._new_node(NodeAddress(host, base_port + i), None)
                      for i in range(masters)]
@@ -675,6 +693,9 @@ class FakeCluster:
         return None
 
     def _promote(self, new: FakeNode, old: FakeNode) -> None:
+        lost = {slot for slot, owner in enumerate(self._slots) if owner is old}
+        self._slots_lost([old] + [r for r in self._nodes if r.primary is old and r is not new],
+                         lost)
         for slot, owner in enumerate(self._slots):
             if owner is old:
                 self._slots[slot] = new
@@ -746,6 +767,9 @@ class FakeCluster:
         """CLUSTER DELSLOTS: leave slots unserved (their keys stay where they are)."""
         with self._lock:
             for slot in _slot_list(slots):
+                owner = self._slots[slot]
+                if owner is not None:
+                    self._slots_lost([owner, *owner.replicas], {slot})
                 self._slots[slot] = None
                 self._migrations.pop(slot, None)
             self._changed()
@@ -804,6 +828,8 @@ class FakeCluster:
                         f"can't assign hashslot {slot} to a different node while "
                         f"{src.address} still holds keys for it (call move_keys first)")
             for slot in chosen:
+                src = self._migrations[slot][0]
+                self._slots_lost([src, *src.replicas], {slot})
                 self._slots[slot] = dst
                 del self._migrations[slot]
             self._current_epoch += 1
@@ -834,6 +860,72 @@ class FakeCluster:
     def __repr__(self) -> str:
         return (f"<FakeCluster {len(self.primaries())} primaries, {len(self.replicas())} "
                 f"replicas, base {self._nodes[0].address}>")
+
+    # --- pub/sub ------------------------------------------------------------------------------------
+    def _pubsub_changed(self, node: FakeNode, session: FakeSession) -> None:
+        """(Un)register a session as a subscriber on ``node`` after its subscriptions changed."""
+        subscribers = self._subscribers.setdefault(node, {})
+        if not _subscribed(session):
+            subscribers.pop(session, None)
+            return
+        if session not in subscribers:
+            for stream in self.network.connections_to(node.address):
+                if stream.session is session:
+                    subscribers[session] = stream
+                    break
+
+    def _live_subscribers(self, node: FakeNode) -> List[Tuple[FakeSession, FakeStream]]:
+        """Subscribed sessions of a node that can receive (connection open, node answering)."""
+        if not node.alive or node.frozen:
+            return []
+        subscribers = self._subscribers.get(node, {})
+        for session, stream in list(subscribers.items()):
+            if stream.closed or stream.closed_by_server:
+                del subscribers[session]
+        return list(subscribers.items())
+
+    def _publish(self, origin: FakeNode, channel: bytes, message: bytes, sharded: bool) -> int:
+        """Deliver on every node (PUBLISH) or on the nodes of the channel's shard (SPUBLISH);
+        the count is of the receivers on ``origin``, as Redis counts them."""
+        if sharded:
+            owner = self._slots[key_slot(channel)]
+            targets = [] if owner is None else [owner, *owner.replicas]
+            if origin not in targets:
+                targets.append(origin)
+        else:
+            targets = list(self._nodes)
+        received = 0
+        for node in targets:
+            count = 0
+            for session, stream in self._live_subscribers(node):
+                state = session.state
+                if sharded:
+                    if channel in state.get("shard", ()):
+                        _push(stream, session, [b"smessage", channel, message])
+                        count += 1
+                    continue
+                if channel in state.get("channels", ()):
+                    _push(stream, session, [b"message", channel, message])
+                    count += 1
+                for pattern in state.get("patterns", ()):
+                    if fc.glob_match(pattern, channel):
+                        _push(stream, session, [b"pmessage", pattern, channel, message])
+                        count += 1
+            if node is origin:
+                received = count
+        return received
+
+    def _slots_lost(self, nodes: Sequence[FakeNode], slots: Iterable[int]) -> None:
+        """What Redis does when a shard loses slots: its nodes unsubscribe the sharded channels
+        of those slots, telling each client with a ``sunsubscribe`` message."""
+        lost = set(slots)
+        for node in nodes:
+            for session, stream in self._live_subscribers(node):
+                shard: Dict[bytes, None] = session.state.get("shard", {})
+                for channel in [c for c in shard if key_slot(c) in lost]:
+                    del shard[channel]
+                    _push(stream, session, [b"sunsubscribe", channel, len(shard)])
+                self._pubsub_changed(node, session)
 
     # --- layout -------------------------------------------------------------------------------------
     def _ranges(self) -> List[Tuple[int, int, FakeNode]]:
@@ -893,8 +985,9 @@ class FakeCluster:
         if name != b"asking" and "multi" not in state:
             session.asking = False
         reply = _adapt(reply, session.protocol == 3)
-        if session.protocol == 2 and _has_null_array(reply):
-            return self._write_raw(node, session, _encode_raw(reply, 2))
+        if (reply is fc.NULL_ARRAY or isinstance(reply, _Replies)
+                or (name in _NESTED_RAW and _needs_raw(reply))):
+            return self._write_raw(node, session, _encode_raw(reply, session.protocol))
         return reply
 
     def _write_raw(self, node: FakeNode, session: FakeSession, data: bytes) -> Any:
@@ -930,17 +1023,25 @@ class FakeCluster:
             keys = spec.keys(args)
             is_write = spec.is_write
         if keys:
-            redirect = self._route(node, session, keys, is_write)
+            redirect = self._route(node, session, keys, is_write,
+                                   "shard_channel" in spec.flags)
             if redirect is not None:
                 return redirect
         elif is_write and node.is_replica:
             return _error(_READONLY)
+        if (session.protocol == 2 and _subscribed(session)
+                and spec.name not in _SUBSCRIBED_CONTEXT):
+            name = spec.name
+            if spec.scope == "node" and name in _CONTAINER_COMMANDS and len(args) > 1:
+                name += "|" + args[1].decode(errors="replace").lower()
+            return _error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
+                          f"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         if node.loading and "loading" not in spec.flags:
             return _error(_LOADING)
         return None
 
     def _route(self, node: FakeNode, session: FakeSession, keys: Sequence[bytes],
-               is_write: bool) -> Optional[ResponseError]:
+               is_write: bool, shard_channel: bool = False) -> Optional[ResponseError]:
         """Redis 7's getNodeByQuery: serve here (None) or answer a redirection/error."""
         first = keys[0]
         slot = key_slot(first)
@@ -956,6 +1057,14 @@ class FakeCluster:
         if not self._cluster_ok():
             return _error("CLUSTERDOWN The cluster is down")
         migration = self._migrations.get(slot)
+        if shard_channel:
+            # Sharded channels are not keys: the owner keeps serving them during a migration
+            # (no ASK), and its replicas serve them without READONLY.
+            if owner is node or node.primary is owner:
+                return None
+            if migration is not None and migration[1] is node and session.asking:
+                return None
+            return _error(f"MOVED {slot} {_endpoint(owner)}")
         migrating = migration is not None and migration[0] is node and owner is node
         importing = migration is not None and migration[1] is node and not migrating
         missing = existing = 0
@@ -1232,6 +1341,8 @@ def _subcommand(call: _Call, a: List[bytes],
 def _ping(call: _Call, a: List[bytes]) -> Any:
     if len(a) > 2:
         return _error("ERR wrong number of arguments for 'ping' command")
+    if call.session.protocol == 2 and _subscribed(call.session):
+        return [b"pong", a[1] if len(a) == 2 else b""]
     return a[1] if len(a) == 2 else SimpleString(b"PONG")
 
 
@@ -1460,9 +1571,149 @@ def _wait(call: _Call, a: List[bytes]) -> Any:
     return len([r for r in call.cluster.nodes if r.primary is call.node and r.alive])
 
 
+# --- pub/sub -----------------------------------------------------------------------------------------
+#: Session state table of each kind of subscription.
+_SUB_TABLES = {b"subscribe": "channels", b"unsubscribe": "channels", b"psubscribe": "patterns",
+               b"punsubscribe": "patterns", b"ssubscribe": "shard", b"sunsubscribe": "shard"}
+#: What a RESP2 connection with subscriptions may still run.
+_SUBSCRIBED_CONTEXT = frozenset({"ping", "subscribe", "ssubscribe", "unsubscribe",
+                                 "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset"})
+_CONTAINER_COMMANDS = frozenset({"client", "config", "cluster", "command", "pubsub"})
+
+
+def _subscribed(session: FakeSession) -> bool:
+    state = session.state
+    return bool(state.get("channels") or state.get("patterns") or state.get("shard"))
+
+
+def _push(stream: FakeStream, session: FakeSession, message: List[Any]) -> None:
+    """A message to a subscriber: a RESP3 push, or a plain array in RESP2. A session running
+    EXEC gets it inside the EXEC array, before the reply of the command that caused it."""
+    during_exec = session.state.get("exec_pushes")
+    if during_exec is not None:
+        during_exec.append(PushReply(message))
+        return
+    stream.push(encode_reply(PushReply(message), session.protocol))
+
+
+def _subscription_count(session: FakeSession, kind: bytes) -> int:
+    state = session.state
+    if _SUB_TABLES[kind] == "shard":
+        return len(state.get("shard", ()))
+    return len(state.get("channels", ())) + len(state.get("patterns", ()))
+
+
+def _subscription(call: _Call, a: List[bytes]) -> _Replies:
+    """(P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE: one acknowledgement per name (a push in RESP3)."""
+    kind = a[0].lower()
+    table: Dict[bytes, None] = call.session.state.setdefault(_SUB_TABLES[kind], {})
+    adding = not kind.endswith(b"unsubscribe")
+    names = a[1:] if len(a) > 1 else list(table)
+    replies = _Replies()
+    for name in names:
+        if adding:
+            table.setdefault(name, None)
+        else:
+            table.pop(name, None)
+        replies.append(PushReply([kind, name, _subscription_count(call.session, kind)]))
+    if not names:  # nothing to unsubscribe from
+        replies.append(PushReply([kind, None, _subscription_count(call.session, kind)]))
+    call.cluster._pubsub_changed(call.node, call.session)
+    return replies
+
+
+for _name in ("subscribe", "psubscribe"):
+    fc.register(_NODE_COMMANDS, _name, -2, "pubsub noscript loading stale", group="pubsub",
+                scope="node")(_subscription)
+for _name in ("unsubscribe", "punsubscribe"):
+    fc.register(_NODE_COMMANDS, _name, -1, "pubsub noscript loading stale", group="pubsub",
+                scope="node")(_subscription)
+_NODE_COMMANDS[b"ssubscribe"] = fc.CommandSpec(
+    "ssubscribe", _subscription, -2,
+    frozenset({"pubsub", "noscript", "loading", "stale", "shard_channel"}), 1, -1, 1,
+    "pubsub", "node", ("@pubsub", "@slow"))
+_NODE_COMMANDS[b"sunsubscribe"] = fc.CommandSpec(
+    "sunsubscribe", _subscription, -1,
+    frozenset({"pubsub", "noscript", "loading", "stale", "shard_channel"}), 1, -1, 1,
+    "pubsub", "node", ("@pubsub", "@slow"))
+
+
 @_node_cmd("publish", 3, "pubsub loading stale fast", group="pubsub")
 def _publish(call: _Call, a: List[bytes]) -> int:
-    return 0
+    return call.cluster._publish(call.node, a[1], a[2], sharded=False)
+
+
+def _spublish(call: _Call, a: List[bytes]) -> int:
+    return call.cluster._publish(call.node, a[1], a[2], sharded=True)
+
+
+_NODE_COMMANDS[b"spublish"] = fc.CommandSpec(
+    "spublish", _spublish, 3, frozenset({"pubsub", "loading", "stale", "fast", "shard_channel"}),
+    1, 1, 1, "pubsub", "node", ("@pubsub", "@fast"))
+
+
+def _local_subscriptions(call: _Call, table: str) -> Dict[bytes, int]:
+    """Channel (or pattern) -> subscribers on this node."""
+    counts: Dict[bytes, int] = {}
+    for session, _ in call.cluster._live_subscribers(call.node):
+        for name in session.state.get(table, ()):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _pubsub_channels(table: str) -> Callable[[_Call, List[bytes]], Any]:
+    def channels(call: _Call, a: List[bytes]) -> Any:
+        if len(a) > 3:
+            return _error(f"ERR unknown subcommand or wrong number of arguments for "
+                          f"'{a[1].decode(errors='replace')}'. Try PUBSUB HELP.")
+        return sorted(c for c in _local_subscriptions(call, table)
+                      if len(a) == 2 or fc.glob_match(a[2], c))
+    return channels
+
+
+def _pubsub_numsub(table: str) -> Callable[[_Call, List[bytes]], Any]:
+    def numsub(call: _Call, a: List[bytes]) -> List[Any]:
+        counts = _local_subscriptions(call, table)
+        return [x for channel in a[2:] for x in (channel, counts.get(channel, 0))]
+    return numsub
+
+
+def _pubsub_numpat(call: _Call, a: List[bytes]) -> int:
+    return len(_local_subscriptions(call, "patterns"))
+
+
+def _pubsub_help(call: _Call, a: List[bytes]) -> List[bytes]:
+    return [b"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"CHANNELS [<pattern>]", b"NUMPAT", b"NUMSUB [<channel> ...]",
+            b"SHARDCHANNELS [<pattern>]", b"SHARDNUMSUB [<shardchannel> ...]", b"HELP"]
+
+
+_PUBSUB: Dict[bytes, Tuple[int, Callable[[_Call, List[bytes]], Any]]] = {
+    b"channels": (-2, _pubsub_channels("channels")), b"numsub": (-2, _pubsub_numsub("channels")),
+    b"numpat": (2, _pubsub_numpat), b"shardchannels": (-2, _pubsub_channels("shard")),
+    b"shardnumsub": (-2, _pubsub_numsub("shard")), b"help": (2, _pubsub_help),
+}
+
+
+@_node_cmd("pubsub", -2, "", group="pubsub")
+def _pubsub_cmd(call: _Call, a: List[bytes]) -> Any:
+    return _subcommand(call, a, _PUBSUB)
+
+
+@_node_cmd("reset", 1, "noscript loading stale fast no_auth")
+def _reset(call: _Call, a: List[bytes]) -> SimpleString:
+    """Back to a new connection's state: no transaction, WATCH or subscription, RESP2,
+    READWRITE, no name, and the default user (unauthenticated when a password is needed)."""
+    session, cluster = call.session, call.cluster
+    cluster._end_transaction(session)
+    for table in ("channels", "patterns", "shard"):
+        session.state.pop(table, None)
+    cluster._pubsub_changed(call.node, session)
+    session.protocol = 2
+    session.readonly = session.asking = False
+    session.name = None
+    session.authenticated_as = None if cluster._auth_required else "default"
+    return SimpleString(b"RESET")
 
 
 # --- transactions -------------------------------------------------------------------------------------
@@ -1492,8 +1743,17 @@ def _exec(call: _Call, a: List[bytes]) -> Any:
         if db.version(key) != version:
             return None
     cluster = call.cluster
-    return [cluster._run(cluster._commands[c[0].lower()], call.node, call.session, c)
-            for c in queued]
+    results: List[Any] = []
+    for command in queued:
+        pushes: List[Any] = []
+        state["exec_pushes"] = pushes
+        try:
+            result = cluster._run(cluster._commands[command[0].lower()], call.node,
+                                  call.session, command)
+        finally:
+            del state["exec_pushes"]
+        results.append(_Replies([*pushes, result]) if pushes else result)
+    return results
 
 
 @_node_cmd("discard", 1, "noscript loading stale fast", group="transaction")

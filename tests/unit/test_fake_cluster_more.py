@@ -14,6 +14,8 @@ import codecs
 import os
 import shlex
 import socket
+import threading
+from time import monotonic
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -22,6 +24,7 @@ from clustercore import resp
 from clustercore.address import NodeAddress
 from clustercore.client import RedisCluster
 from clustercore.errors import ClusterCrossSlotError, ResponseError, WrongTypeError
+from clustercore.pubsub import ClusterPubSub
 from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, LocalCluster
 from clustercore.transport import TransportOptions
@@ -44,8 +47,12 @@ class RawConnection:
         self._pending = b""  # bytes received and not yet returned as a reply
 
     def command(self, args: List[bytes], replies: int = 1) -> List[bytes]:
+        """Send one command; read ``replies`` replies (fewer after an error or +QUEUED)."""
         self._send(b"".join(bytes(p) for p in resp.pack_command(args)))
-        return [self.read() for _ in range(replies)]
+        out = [self.read()]
+        while len(out) < replies and not out[-1].startswith((b"-", b"+QUEUED")):
+            out.append(self.read())
+        return out
 
     def read(self) -> bytes:
         """One whole reply's bytes."""
@@ -82,10 +89,13 @@ def fake_connection(fake: FakeCluster) -> Tuple[RawConnection, Callable[[], None
 #: Every scenario starts from empty servers; at its end every connection is PINGed, so a stray
 #: pushed message on either side shows up as a difference.
 SCENARIOS: Dict[str, str] = {}
+#: Scenarios that only make sense in one protocol (e.g. a subscriber that also publishes).
+PROTOCOLS: Dict[str, Tuple[int, ...]] = {}
 
 
-def scenario(name: str, text: str) -> None:
+def scenario(name: str, text: str, protocols: Tuple[int, ...] = (2, 3)) -> None:
     SCENARIOS[name] = text
+    PROTOCOLS[name] = protocols
 
 
 def _parse(line: str) -> Tuple[int, Optional[List[bytes]]]:
@@ -166,9 +176,10 @@ def cross_fake() -> Iterator[FakeCluster]:
         yield fake
 
 
-def _compare(text: str, real_port: int, fake: FakeCluster) -> int:
+def _compare(text: str, real_port: int, fake: FakeCluster,
+             protocols: Tuple[int, ...] = (2, 3)) -> int:
     compared = 0
-    for protocol in (2, 3):
+    for protocol in protocols:
         real = run_scenario(text, lambda: real_connection(real_port), protocol)
         mine = run_scenario(text, lambda: fake_connection(fake), protocol)
         assert [line for line, _ in mine] == [line for line, _ in real]
@@ -181,7 +192,8 @@ def _compare(text: str, real_port: int, fake: FakeCluster) -> int:
 
 def test_cross_check(real_port: int, cross_fake: FakeCluster,
                      scenario_name: str) -> None:
-    compared = _compare(SCENARIOS[scenario_name], real_port, cross_fake)
+    compared = _compare(SCENARIOS[scenario_name], real_port, cross_fake,
+                        PROTOCOLS[scenario_name])
     assert compared > 0
 
 
@@ -811,3 +823,255 @@ BRPOP {l}a 0.01
 RPUSH {l}b x
 BLPOP {l}a {l}b 0.01
 """)
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios: pub/sub (several connections: @N runs on connection N, <N reads a pushed message)
+# ------------------------------------------------------------------------------------------------
+scenario("pubsub_contexts", r"""
+SUBSCRIBE a b
+SUBSCRIBE a
+PSUBSCRIBE p*
+SSUBSCRIBE {x}1 {x}2
+SSUBSCRIBE {x}1 {y}2
+GET k
+MULTI
+PING
+PING hello
+@1 PUBLISH a hi
+<0
+@1 PUBLISH pq hi2
+<0
+@1 PUBLISH zz nobody
+@1 SPUBLISH {x}1 shard
+<0
+@1 SPUBLISH {x}9 shard
+@1 PUBSUB CHANNELS a*
+@1 PUBSUB NUMSUB a b zz
+@1 PUBSUB NUMPAT
+@1 PUBSUB SHARDCHANNELS *1
+@1 PUBSUB SHARDNUMSUB {x}1 {x}9
+@1 PUBSUB FOO
+@1 PUBSUB
+UNSUBSCRIBE a
+PUNSUBSCRIBE p*
+SUNSUBSCRIBE {x}1
+SUNSUBSCRIBE {x}2
+UNSUBSCRIBE b
+GET k
+UNSUBSCRIBE
+PUNSUBSCRIBE
+SUNSUBSCRIBE
+UNSUBSCRIBE nope
+@2 MULTI
+@2 SUBSCRIBE m
+@2 EXEC
+@2 SUBSCRIBE
+@2 PUBLISH a
+@3 SSUBSCRIBE {x}1
+@3 RESET
+@1 SPUBLISH {x}1 after-reset
+# (two patterns matching one channel are delivered in Redis' hash order: not compared)
+@4 PSUBSCRIBE a* [xy]
+@4 SUBSCRIBE a
+@1 PUBLISH a both
+<4
+<4
+@1 PUBLISH y pattern
+<4
+@4 PUNSUBSCRIBE a* b*
+""")
+
+scenario("pubsub_errors_and_counts", r"""
+SUBSCRIBE a
+SUBSCRIBE
+SSUBSCRIBE
+PSUBSCRIBE
+SET k v
+CLIENT GETNAME
+@1 PUBLISH a one two
+@1 SPUBLISH {s}a
+@1 PUBSUB NUMSUB
+@1 PUBSUB SHARDNUMSUB
+@1 PUBSUB NUMPAT extra
+@1 PUBSUB HELP extra
+@1 PUBSUB CHANNELS a b
+@1 PUBLISH a "\x00\xffbinary"
+<0
+@2 SSUBSCRIBE {s}a
+@2 SSUBSCRIBE {s}b
+@2 SUBSCRIBE {s}a
+@1 SPUBLISH {s}a x
+<2
+@1 PUBLISH {s}a y
+<2
+@1 PUBSUB SHARDNUMSUB {s}a {s}b
+@1 PUBSUB SHARDCHANNELS {s}a*
+@2 SUNSUBSCRIBE {s}a {s}b
+@2 UNSUBSCRIBE {s}a
+@3 SUBSCRIBE c
+@3 GET k
+@1 PUBLISH c other
+<3
+@3 UNSUBSCRIBE c
+UNSUBSCRIBE a
+""")
+
+scenario("pubsub_resp3_subscriber_runs_commands", r"""
+SUBSCRIBE c
+SET k v
+GET k
+PUBLISH c self
+<0
+SSUBSCRIBE {s}c
+SPUBLISH {s}c self
+<0
+MULTI
+PUBLISH c queued
+EXEC
+<0
+UNSUBSCRIBE c
+SUNSUBSCRIBE {s}c
+RESET
+SUBSCRIBE x
+GET k
+""", protocols=(3,))
+
+
+# ------------------------------------------------------------------------------------------------
+# ClusterPubSub on the FakeCluster itself (no pub/sub stand-in)
+# ------------------------------------------------------------------------------------------------
+def _next_message(ps: ClusterPubSub, timeout: float = 5.0) -> Dict[str, Any]:
+    """The next message, waiting at most ``timeout`` real seconds (get_message's own wait)."""
+    deadline = monotonic() + timeout
+    while monotonic() < deadline:
+        message = ps.get_message(timeout=deadline - monotonic())
+        if message is not None:
+            return message
+    raise AssertionError(f"no message within {timeout}s")
+
+
+def _settle(ps: ClusterPubSub, done: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Read (and drop) messages until ``done()``, polling with a deadline."""
+    deadline = monotonic() + timeout
+    while not done():
+        assert monotonic() < deadline, "condition not reached in time"
+        ps.get_message(timeout=0.05)
+
+
+def _channel_on(fake: FakeCluster, node: Any, prefix: str) -> str:
+    return next(f"{prefix}{i}" for i in range(10_000) if fake.owner_of(f"{prefix}{i}") is node)
+
+
+def test_cluster_pubsub_classic_channels_and_patterns(
+        client: Tuple[FakeCluster, RedisCluster]) -> None:
+    fake, rc = client
+    with ClusterPubSub(rc) as ps:
+        ps.subscribe("news")
+        ps.psubscribe("n*")
+        acks = [_next_message(ps), _next_message(ps)]
+        assert [(m["type"], m["channel"], m["data"]) for m in acks] == [
+            ("subscribe", b"news", 1), ("psubscribe", b"n*", 2)]
+        assert ps.get_message(timeout=0.01) is None
+        # PUBLISH goes to the channel's slot owner; Redis broadcasts it to every node and
+        # counts the receivers on the node it was sent to.
+        link = ps._classic
+        assert link is not None
+        expected = 2 if fake.owner_of("news").address == link.address else 0
+        assert rc.publish("news", "hello") == expected
+        got = [_next_message(ps), _next_message(ps)]
+        assert [(m["type"], m["pattern"], m["data"]) for m in got] == [
+            ("message", None, b"hello"), ("pmessage", b"n*", b"hello")]
+        # Published from another thread while get_message waits: the wait wakes up.
+        publisher = threading.Thread(target=rc.publish, args=("nothing-else", "late"))
+        publisher.start()
+        late = _next_message(ps)
+        publisher.join()
+        assert (late["type"], late["channel"], late["data"]) == (
+            "pmessage", b"nothing-else", b"late")
+        ps.unsubscribe("news")
+        assert _next_message(ps)["type"] == "unsubscribe"
+        rc.publish("news", "unheard by the channel")
+        assert _next_message(ps)["type"] == "pmessage"  # the pattern still matches
+    assert not any(fake._live_subscribers(n) for n in fake.nodes)  # closed: gone
+
+
+def test_cluster_pubsub_sharded_channel_follows_a_failover(
+        client: Tuple[FakeCluster, RedisCluster]) -> None:
+    fake, rc = client
+    primary = fake.primaries()[0]
+    channel = _channel_on(fake, primary, "orders")
+    with ClusterPubSub(rc, ignore_subscribe_messages=True) as ps:
+        ps.ssubscribe(channel)
+        _settle(ps, lambda: bool(ps._shards) and not any(
+            link.requests for link in ps._shards.values()))
+        assert ps._home[channel.encode()] == primary.address
+        assert rc.spublish(channel, "before") == 1
+        assert _next_message(ps)["data"] == b"before"
+        # Another shard's channel on another node's SPUBLISH: MOVED, then delivered nowhere.
+        assert rc.spublish(_channel_on(fake, fake.primaries()[1], "other"), "x") == 0
+        new = fake.failover(primary)  # the old primary sends sunsubscribe to its subscriber
+        _settle(ps, lambda: ps._home.get(channel.encode()) == new.address)
+        rc.connection_pool.initialize()  # the publisher learns the new layout
+        for i in range(3):
+            assert rc.spublish(channel, f"after-{i}") == 1
+        assert [_next_message(ps)["data"] for _ in range(3)] == [
+            b"after-0", b"after-1", b"after-2"]
+        assert ps.restores >= 1
+        assert ps.get_message(timeout=0.01) is None
+
+
+def test_cluster_pubsub_sharded_channel_comes_back_after_a_kill() -> None:
+    with FakeCluster(masters=3, replicas=1, node_timeout=1.0) as fake:
+        rc, _ = make_client(fake)
+        channel = _channel_on(fake, fake.primaries()[1], "alerts")
+        old = fake.owner_of(channel)
+        with ClusterPubSub(rc, ignore_subscribe_messages=True) as ps:
+            ps.ssubscribe(channel)
+            _settle(ps, lambda: channel.encode() in ps._home and not any(
+                link.requests for link in ps._shards.values()))
+            fake.kill(old)  # the connection drops; the fake promotes the replica 1 s later
+            fake.clock.advance(1.5)
+            new = fake.owner_of(channel)
+            assert new is not old
+            rc.connection_pool.initialize()
+            _settle(ps, lambda: ps._home.get(channel.encode()) == new.address and not any(
+                link.requests for link in ps._shards.values()))
+            assert rc.spublish(channel, "back") == 1
+            assert _next_message(ps)["data"] == b"back"
+        rc.close()
+
+
+def test_spublish_on_a_replica_reaches_the_whole_shard(fake3: FakeCluster) -> None:
+    """A replica serves SPUBLISH/SSUBSCRIBE without READONLY and delivers in its shard; the
+    count is of the subscribers on the node that got the SPUBLISH."""
+    primary = fake3.primaries()[0]
+    replica = primary.replicas[0]
+    channel = _channel_on(fake3, primary, "s")
+    on_primary, on_replica, publisher = (_raw(fake3, primary), _raw(fake3, replica),
+                                         _raw(fake3, replica))
+    assert on_primary.command([b"SSUBSCRIBE", channel.encode()])[0].endswith(b":1\r\n")
+    assert on_replica.command([b"SSUBSCRIBE", channel.encode()])[0].endswith(b":1\r\n")
+    assert publisher.command([b"SPUBLISH", channel.encode(), b"m"]) == [b":1\r\n"]
+    message = b"*3\r\n$8\r\nsmessage\r\n$%d\r\n%s\r\n$1\r\nm\r\n" % (len(channel),
+                                                                    channel.encode())
+    assert on_primary.read() == message and on_replica.read() == message
+    other = fake3.primaries()[1]
+    assert _raw(fake3, other).command([b"SPUBLISH", channel.encode(), b"m"])[0].startswith(
+        b"-MOVED %d " % key_slot(channel))
+    # Migrating the slot away unsubscribes the source shard's subscribers.
+    fake3.migrate([key_slot(channel)], other)
+    notice = b"*3\r\n$12\r\nsunsubscribe\r\n$%d\r\n%s\r\n:0\r\n" % (len(channel),
+                                                                   channel.encode())
+    assert on_primary.read() == notice and on_replica.read() == notice
+    assert on_primary.command([b"PING"]) == [b"+PONG\r\n"]  # no longer subscribed
+
+
+@pytest.fixture
+def fake3() -> Iterator[FakeCluster]:
+    with FakeCluster(masters=3, replicas=1) as fake:
+        yield fake
+
+
+def _raw(fake: FakeCluster, node: Any) -> RawConnection:
+    stream = fake.network.open(NodeAddress(node.host, node.port), 1.0, TransportOptions())
+    return RawConnection(stream.sendall, lambda: stream.recv(65536))
