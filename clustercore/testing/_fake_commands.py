@@ -260,12 +260,11 @@ class KeyedReplies(Dict[bytes, Any]):
 
 
 def format_score(value: float) -> bytes:
-    """Redis' text for a double: ``1``, ``1.5``, ``inf``, ``-inf`` (shortest round-trip digits)."""
+    """Redis 7.0's text for a double (``%.17g``): ``1``, ``1.5``, ``0.10000000000000001``,
+    ``1e+20``, ``inf``, ``-inf``."""
     if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
-    if value.is_integer() and abs(value) < 1e17:
-        return b"%d" % int(value)
-    return repr(value).encode()
+    return b"%.17g" % (value + 0.0)  # (-0.0 is shown as 0)
 
 
 def _format_incr_float(value: float) -> bytes:
@@ -1235,7 +1234,7 @@ def _pop(db: Keyspace, a: List[bytes], left: bool) -> Any:
             raise CommandError(E_POSITIVE)
     lst = _list(db, a[1])
     if lst is None:
-        return None
+        return None if count is None else NULL_ARRAY
     n = 1 if count is None else min(count, len(lst))
     popped = [lst.pop(0) if left else lst.pop() for _ in range(n)]
     if popped:
@@ -1459,14 +1458,14 @@ def _spop(db: Keyspace, a: List[bytes]) -> Any:
             raise CommandError(E_POSITIVE)
     s = _set_of(db, a[1])
     if s is None:
-        return None if count is None else []
+        return None if count is None else set()
     chosen = db.rng.sample(sorted(s), min(1 if count is None else count, len(s)))
     s.difference_update(chosen)
     if chosen:
         db.changed(a[1])
     if count is None:
         return chosen[0] if chosen else None
-    return chosen
+    return set(chosen)  # a RESP3 set, as Redis answers
 
 
 @_key1("srandmember", -2, "readonly", "set")

@@ -21,12 +21,22 @@ in Redis 7; faults and topology changes are plain method calls::
     fake.kill(new)                  # connections drop, new ones are refused ...
     fake.clock.advance(15)          # ... and after the node timeout a replica is promoted
 
+Data commands: strings, bitmaps (SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP), HyperLogLog
+(PFADD, PFCOUNT, PFMERGE), keys and expiry, hashes, lists, sets, sorted sets and streams (XADD,
+XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XREAD, XGROUP, XREADGROUP, XACK, XPENDING). Pub/sub is
+delivered: (P)SUBSCRIBE/PUBLISH across every node, SSUBSCRIBE/SPUBLISH within a shard, as RESP2
+arrays or RESP3 pushes, and a shard that loses slots (failover, migration) sends
+``sunsubscribe`` for their sharded channels, as Redis 7 does. tests/unit/test_fake_cluster_more.py
+compares these replies byte for byte with a real redis-server.
+
 Deliberate simplifications: replication is instant (a primary and its replicas share one
 keyspace object, so replica reads are never stale); every node has the same view of the
 layout; a node that is down is flagged FAIL exactly ``node_timeout`` seconds (fake clock) after
 it went down, and a replica of a failed primary is promoted at that same instant; blocking
-commands (BLPOP, BRPOP) never block; PUBLISH reaches nobody. Not implemented: Lua scripts and
-functions, pub/sub subscriptions, streams, bitmaps, HyperLogLog, geo, ACL commands, CLIENT
+commands (BLPOP, BRPOP, XREAD/XREADGROUP BLOCK) never block: with nothing to return they answer
+at once as if their timeout had passed; HyperLogLogs count exactly (Redis estimates); a pub/sub
+message is lost for the subscribers of a killed or frozen node. Not implemented: Lua scripts
+and functions, BITFIELD, geo, XINFO/XCLAIM/XAUTOCLAIM/XSETID, ACL commands, CLIENT
 KILL/TRACKING, OBJECT/DEBUG, and the admin side of CLUSTER (use the methods of FakeCluster).
 Unknown commands answer ``ERR unknown command`` as Redis does.
 """
@@ -238,7 +248,7 @@ _NESTED_RAW = frozenset({b"exec", b"xreadgroup", b"xpending"})
 def _needs_raw(value: Any) -> bool:
     """Whether ``value`` holds what encode_reply cannot write: a RESP2 null array or
     several replies."""
-    if value is fc.NULL_ARRAY or isinstance(value, _Replies):
+    if value is fc.NULL_ARRAY or isinstance(value, (_Replies, fc.Score)):
         return True
     return isinstance(value, list) and any(_needs_raw(v) for v in value)
 
@@ -247,6 +257,8 @@ def _encode_raw(value: Any, protocol: int) -> bytes:
     """encode_reply, plus RESP2 null arrays (``*-1``) and _Replies anywhere in an array."""
     if value is fc.NULL_ARRAY:
         return b"*-1\r\n" if protocol == 2 else b"_\r\n"
+    if isinstance(value, fc.Score):  # Redis 7.0 writes RESP3 doubles with %.17g too
+        return b",%s\r\n" % fc.format_score(value)
     if isinstance(value, _Replies):
         return b"".join(_encode_raw(v, protocol) for v in value)
     if isinstance(value, list) and not isinstance(value, PushReply):
@@ -258,7 +270,7 @@ def _adapt(value: Any, resp3: bool) -> Any:
     """Turn reply markers into wire shapes: scores are bulk text in RESP2, doubles in RESP3;
     WITHSCORES pairs are nested in RESP3, flat in RESP2."""
     if isinstance(value, fc.Score):
-        return value if resp3 else fc.format_score(value)
+        return value if resp3 else fc.format_score(value)  # (RESP3: written by _encode_raw)
     if value is fc.NULL_ARRAY:
         return None if resp3 else value  # RESP2's *-1 is written by _encode_raw
     if isinstance(value, _Replies):
@@ -985,8 +997,9 @@ class FakeCluster:
         if name != b"asking" and "multi" not in state:
             session.asking = False
         reply = _adapt(reply, session.protocol == 3)
-        if (reply is fc.NULL_ARRAY or isinstance(reply, _Replies)
-                or (name in _NESTED_RAW and _needs_raw(reply))):
+        if (reply is fc.NULL_ARRAY or isinstance(reply, (_Replies, fc.Score))
+                or ((name in _NESTED_RAW or (spec is not None and spec.group == "sortedset"))
+                    and _needs_raw(reply))):
             return self._write_raw(node, session, _encode_raw(reply, session.protocol))
         return reply
 
@@ -1446,11 +1459,15 @@ def _set_client_name(session: FakeSession, name: bytes) -> Optional[ResponseErro
 
 
 def _client_info_line(call: _Call, session: FakeSession, command: str) -> str:
-    flags = ("x" if "multi" in session.state else "") + ("r" if session.readonly else "")
-    multi = len(session.state["multi"]) if "multi" in session.state else -1
+    state = session.state
+    flags = (("x" if "multi" in state else "") + ("r" if session.readonly else "")
+             + ("P" if _subscribed(session) else ""))
+    multi = len(state["multi"]) if "multi" in state else -1
+    subs = (f"sub={len(state.get('channels', ()))} psub={len(state.get('patterns', ()))} "
+            f"ssub={len(state.get('shard', ()))}")
     return (f"id={session.id} addr=127.0.0.1:{40000 + session.id % 20000} "
             f"laddr={_endpoint(call.node)} fd={8 + session.id % 1000} name={session.name or ''} "
-            f"age=0 idle=0 flags={flags or 'N'} db=0 sub=0 psub=0 ssub=0 multi={multi} "
+            f"age=0 idle=0 flags={flags or 'N'} db=0 {subs} multi={multi} "
             f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 "
             f"tot-mem=20000 events=r cmd={command} "
             f"user={session.authenticated_as or 'default'} redir=-1 resp={session.protocol}\n")

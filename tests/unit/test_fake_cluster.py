@@ -1089,7 +1089,7 @@ def test_resp3_and_resp2_agree_on_scores_and_nil() -> None:
         r2.execute("ZADD", "z", "inf", "top", "0.1", "low")
         assert r2.execute("ZSCORE", "z", "top") == b"inf"
         assert r3.execute("ZSCORE", "z", "top") == float("inf")
-        assert r2.execute("ZSCORE", "z", "low") == b"0.1"
+        assert r2.execute("ZSCORE", "z", "low") == b"0.10000000000000001"  # Redis 7.0's %.17g
         assert r3.execute("GET", "missing") is None and r2.execute("GET", "missing") is None
         assert sorted(r3.execute("SMEMBERS", "none")) == []
 

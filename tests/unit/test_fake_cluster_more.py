@@ -825,6 +825,109 @@ BLPOP {l}a {l}b 0.01
 """)
 
 # ------------------------------------------------------------------------------------------------
+# Scenarios: the families the fake had before (a sample; see docs/testing.md for what differs)
+# ------------------------------------------------------------------------------------------------
+scenario("earlier_families_sample", r"""
+SET s v
+SET s v NX
+SET s v XX GET
+SET s v EX 0
+SET s v PX 10 KEEPTTL
+SET s v GET NX
+GETEX s PERSIST
+GETEX s EX 5 PX 5
+GETDEL nokey
+INCRBYFLOAT f 1e3
+INCRBYFLOAT f abc
+INCR s
+SETRANGE s -1 x
+GETRANGE s 0 -1
+MSET a 1 b
+MGET s nokey
+STRLEN nokey
+APPEND s ""
+LPUSH l a b c
+LRANGE l 0 -1
+LPOP l 0
+LPOP l -1
+LPOP l 2
+RPOP nokey 2
+LINDEX l x
+LSET nokey 0 v
+LINSERT l BEFORE zz v
+LMOVE l l2 LEFT UP
+LREM l 0 a
+LTRIM l 1 0
+EXISTS l
+HSET h a 1 b 2
+HGETALL h
+HGET h a
+HINCRBY h a x
+HINCRBYFLOAT h a 1.5
+HINCRBY h a 1
+HSET h a
+HMGET h a zz
+HDEL h a b
+EXISTS h
+SADD st a b c
+SCARD st
+SISMEMBER st a
+SMISMEMBER st a z
+SREM st a z
+SPOP st 0
+SMOVE st st2 b
+ZADD z 1 a 2 b 3 c
+ZADD z NX XX 1 a
+ZADD z GT LT 1 a
+ZADD z INCR 1 a 2 b
+ZADD z INCR 1.5 a
+ZADD z 1 a x
+ZSCORE z a
+ZSCORE z zz
+ZMSCORE z a zz
+ZRANGE z 0 -1 WITHSCORES
+ZRANGE z (1 +inf BYSCORE LIMIT 0 1
+ZRANGE z [a + BYLEX
+ZRANGE z 0 -1 BYLEX
+ZRANGEBYSCORE z -inf +inf WITHSCORES LIMIT 1 1
+ZREVRANGEBYSCORE z +inf -inf
+ZCOUNT z (1 3
+ZRANK z c
+ZINCRBY z 0.5 a
+ZPOPMIN z
+ZPOPMAX z 5
+ZPOPMIN nokey
+ZCARD z
+ZREM z zz
+ZRANGE z 0 -1 REV WITHSCORES
+ZADD z 1 a
+EXPIRE s 100 FOO
+EXPIRETIME nokey
+RENAME nokey x
+RENAME s s
+TYPE z
+DEL s nokey
+SCAN 0 COUNT 0
+SCAN x
+HSCAN h 0 MATCH *
+ECHO
+PING a b
+DEL z
+ZADD z 0.1 a 1e20 b inf c 1.5 d -0.0 e 123456789.123 f 2 g
+ZSCORE z a
+ZSCORE z b
+ZSCORE z c
+ZSCORE z d
+ZSCORE z e
+ZSCORE z f
+ZSCORE z g
+ZINCRBY z 0.2 a
+ZRANGE z 0 -1 WITHSCORES
+ZSCAN z 0
+""")
+
+
+# ------------------------------------------------------------------------------------------------
 # Scenarios: pub/sub (several connections: @N runs on connection N, <N reads a pushed message)
 # ------------------------------------------------------------------------------------------------
 scenario("pubsub_contexts", r"""
