@@ -1717,6 +1717,8 @@ class CommandsMixin:
         if start is not None:
             pieces += [start, end]
         if mode is not None:
+            if start is None:  # the server would answer a bare "syntax error"
+                raise DataError("bitcount: mode (BYTE|BIT) needs start and end")
             pieces.append(mode)
         return self.execute_command("BITCOUNT", *pieces)
 
@@ -1749,6 +1751,8 @@ class CommandsMixin:
             if end is not None:
                 pieces.append(end)
         if mode is not None:
+            if end is None:  # BITPOS key bit [start [end [BYTE|BIT]]]: mode would read as end
+                raise DataError("bitpos: mode (BYTE|BIT) needs start and end")
             pieces.append(mode)
         return self.execute_command("BITPOS", *pieces)
 

@@ -945,8 +945,15 @@ def split_by_slot(spec: CommandSpec, args: Sequence[Any], encoding: str = "utf-8
     step = spec.key_step or 1
     first = spec.first_key
     head = args[0]
+    slots = key_slots(args[first::step], encoding)
+    if len(set(slots)) == len(slots):  # every key in a slot of its own: no grouping needed
+        if step == 1:
+            return [(slot, (head, key), [n])
+                    for n, (slot, key) in enumerate(zip(slots, args[first:]))]
+        return [(slot, (head, *args[i:i + step]), [n])
+                for n, (slot, i) in enumerate(zip(slots, range(first, len(args), step)))]
     groups: Dict[int, Tuple[List[Any], List[int]]] = {}
-    for n, slot in enumerate(key_slots(args[first::step], encoding)):
+    for n, slot in enumerate(slots):
         i = first + n * step
         group = groups.get(slot)
         if group is None:

@@ -216,6 +216,58 @@ _ARRAY_HEADERS_CRLF: Final = [b"*%d\r\n" % i for i in range(64)]
 _BULK_HEADERS_CRLF: Final = [b"$%d\r\n" % i for i in range(1024)]
 
 
+#: Command names already encoded as bulk strings (``GET`` -> ``$3\r\nGET\r\n``), UTF-8: the
+#: name of almost every command is one of a few dozen strings, encoded once instead of per call.
+_HEAD_BULKS: Dict[Any, bytes] = {}
+_HEAD_BULKS_MAX: Final = 512  # bounded: a name is user input
+
+
+def _head_bulk(head: Any) -> Optional[bytes]:
+    """``head`` (a str or bytes command name) as a UTF-8 bulk string, cached; None otherwise."""
+    kind = type(head)
+    if kind is str:
+        try:
+            data = head.encode()
+        except UnicodeEncodeError:
+            return None
+    elif kind is bytes:
+        data = head
+    else:
+        return None
+    bulk = b"$%d\r\n%b\r\n" % (len(data), data)
+    if len(_HEAD_BULKS) < _HEAD_BULKS_MAX:
+        _HEAD_BULKS[head] = bulk
+    return bulk
+
+
+def _pack_short(args: Sequence[Any]) -> Optional[bytes]:
+    """The wire bytes of a 2- or 3-argument command (GET k, SET k v, MGET k ...) whose name is
+    a str/bytes and whose other arguments are bytes under 1 KiB, else None (use the loop).
+    UTF-8/strict callers only (the head cache is UTF-8)."""
+    n = len(args)
+    if n == 2:
+        head, key = args
+        if type(key) is bytes and len(key) < 1024:
+            try:
+                bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
+            except TypeError:  # an unhashable name (bytearray)
+                return None
+            if bulk is not None:
+                return b"".join((b"*2\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key, b"\r\n"))
+    elif n == 3:
+        head, key, value = args
+        if type(key) is bytes and type(value) is bytes and len(key) < 1024 and len(
+                value) < 1024:
+            try:
+                bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
+            except TypeError:
+                return None
+            if bulk is not None:
+                return b"".join((b"*3\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key,
+                                 b"\r\n", _BULK_HEADERS_CRLF[len(value)], value, b"\r\n"))
+    return None
+
+
 def pack_command(args: Sequence[EncodableT], encoding: str = "utf-8",
                  errors: str = "strict") -> List[Union[bytes, memoryview]]:
     """Encode one command as wire chunks: one ``bytes`` unless a value is over the cutoff."""
@@ -225,6 +277,10 @@ def pack_command(args: Sequence[EncodableT], encoding: str = "utf-8",
     n = len(args)
     if n == 0 or encoding != "utf-8" or errors != "strict":
         return _pack((args,), encoding, errors)
+    if n < 4:
+        short = _pack_short(args)
+        if short is not None:
+            return [short]
     parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n]
     items: Sequence[Any] = args
     try:
@@ -261,6 +317,7 @@ def _pack(commands: Iterable[Sequence[EncodableT]], encoding: str,
     """The general encoder: every argument type, big values as their own chunks."""
     chunks: List[Union[bytes, memoryview]] = []
     parts: List[Buffer] = []
+    utf8 = encoding == "utf-8" and errors == "strict"
     for args in commands:
         container = type(args)
         if container is not tuple and container is not list:
@@ -268,6 +325,11 @@ def _pack(commands: Iterable[Sequence[EncodableT]], encoding: str,
         n = len(args)
         if n == 0:
             raise DataError("cannot send an empty command")
+        if n < 4 and utf8:
+            short = _pack_short(args)
+            if short is not None:
+                parts.append(short)
+                continue
         parts.append(_ARRAY_HEADERS_CRLF[n] if n < 64 else b"*%d\r\n" % n)
         for index, arg in enumerate(args):
             value: Buffer

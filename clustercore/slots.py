@@ -8,7 +8,7 @@ modulo 16384.
 from __future__ import annotations
 
 from binascii import crc_hqx
-from typing import Any, Iterable, List, Union
+from typing import Any, List, Sequence, Union
 
 from .errors import DataError
 
@@ -50,18 +50,18 @@ def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
     return crc_hqx(data, 0) & 0x3FFF
 
 
-def key_slots(keys: Iterable[Any], encoding: str = "utf-8") -> List[int]:
-    """``[key_slot(k) for k in keys]``, with the common case (bytes or str without a ``{``)
-    inlined: multi-key commands hash every key, so the per-call overhead matters there."""
-    out: List[int] = []
-    append = out.append
-    for key in keys:
-        kind = type(key)
-        if kind is bytes and b"{" not in key:
-            append(crc_hqx(key, 0) & 0x3FFF)
-        elif kind is str and "{" not in key and encoding == "utf-8":
-            append(crc_hqx(key.encode(), 0) & 0x3FFF)
-        else:
-            append(key_slot(key, encoding))
-    return out
+def key_slots(keys: Sequence[Any], encoding: str = "utf-8") -> List[int]:
+    """``[key_slot(k) for k in keys]``, faster: multi-key commands hash every key.
 
+    When all keys are bytes-like (or all str) and none holds a ``{``, which one join and one
+    search tell in C, no key needs the hash-tag rule: one comprehension does them all."""
+    try:
+        if b"{" not in b"".join(keys):
+            return [crc_hqx(key, 0) & 0x3FFF for key in keys]
+    except (TypeError, BufferError, ValueError):  # not all bytes-like: str keys, ints ...
+        try:
+            if "{" not in "".join(keys):
+                return [crc_hqx(key.encode(encoding), 0) & 0x3FFF for key in keys]
+        except TypeError:  # mixed kinds
+            pass
+    return [key_slot(key, encoding) for key in keys]

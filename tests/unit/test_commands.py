@@ -560,6 +560,8 @@ def test_api_builds_redis_py_arguments() -> None:
     lambda r: r.geosearch("g", radius=1),
     lambda r: r.bitpos("b", 2),
     lambda r: r.bitcount("b", 1),
+    lambda r: r.bitcount("b", mode="BIT"),
+    lambda r: r.bitpos("b", 1, 0, mode="BIT"),
     lambda r: r.hset("h"),
     lambda r: r.zmpop(1, ["z"]),
     lambda r: r.sort("l", groups=True, get="#"),

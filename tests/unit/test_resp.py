@@ -1109,3 +1109,19 @@ def test_has_buffered_follows_buffered(kind: str) -> None:
     with pytest.raises(ProtocolError):
         decoder.gets()
     assert decoder.has_buffered()
+
+
+_ARG = st.one_of(st.binary(max_size=1100), st.text(max_size=20), st.integers(),
+                 st.binary(max_size=8).map(bytearray))
+
+
+@given(st.one_of(st.sampled_from(["GET", "MGET", b"SET", "h\u00e9", bytearray(b"X")]),
+                 st.text(max_size=5)),
+       st.lists(_ARG, min_size=0, max_size=3))
+def test_short_command_fast_path_matches_the_general_encoder(head: Any, rest: List[Any]) -> None:
+    """2- and 3-argument commands take _pack_short (cached name, one join); the bytes on the
+    wire are exactly the general encoder's, whatever the argument kinds and sizes."""
+    args = (head, *rest)
+    general = b"".join(bytes(c) for c in resp._pack([list(args)], "utf-8", "strict"))
+    assert b"".join(bytes(c) for c in pack_command(args)) == general
+    assert b"".join(bytes(c) for c in pack_commands([args, args])) == general * 2
