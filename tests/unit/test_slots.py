@@ -75,8 +75,14 @@ def test_tagged_keys_share_a_slot(tag: bytes, prefix: bytes, suffix: bytes) -> N
     assert key_slot(prefix + b"{" + tag + b"}" + suffix) == key_slot(tag)
 
 
-@given(st.lists(st.one_of(st.binary(max_size=12), st.text(max_size=12),
-                          st.integers(), st.sampled_from([b"{a}x", "{a}y", b"{}z", "}{", b"{"])),
-                max_size=20))
+_ONE_KEY = st.one_of(st.binary(max_size=12), st.text(max_size=12), st.integers(),
+                    st.binary(max_size=12).map(bytearray), st.binary(max_size=12).map(memoryview),
+                    st.sampled_from([b"{a}x", "{a}y", b"{}z", "}{", b"{", bytearray(b"{b}c")]))
+
+
+@given(st.one_of(st.lists(_ONE_KEY, max_size=20),  # mixed kinds
+                 st.lists(st.binary(max_size=12), max_size=20),  # all bytes: the join path
+                 st.lists(st.text(max_size=12), max_size=20)))  # all str: the join path
 def test_key_slots_agrees_with_key_slot(keys: List[Any]) -> None:
     assert key_slots(keys) == [key_slot(k) for k in keys]
+    assert key_slots(tuple(keys)) == [key_slot(k) for k in keys]
