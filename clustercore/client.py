@@ -435,21 +435,20 @@ class RedisCluster(CommandsMixin):
         """Run a splittable multi-key command slot by slot, one round trip per node, and put
         the results back in the caller's key order. Not atomic across slots."""
         parts = split_by_slot(spec, args, self._encoding)
-        read = spec.readonly and self.read_from_replicas
-        address_for_slot = self.connection_pool.address_for_slot
-        by_node: Dict[NodeAddress, Tuple[List[int], List[Tuple[Any, ...]]]] = {}
-        for n, (slot, sub, _indexes) in enumerate(parts):
-            address = address_for_slot(slot, read)
-            batch = by_node.get(address)
-            if batch is None:
-                by_node[address] = ([n], [sub])
+        addresses = self.connection_pool.addresses_for_slots(
+            [slot for slot, _sub, _indexes in parts], spec.readonly and self.read_from_replicas)
+        by_node: Dict[NodeAddress, List[int]] = {}  # part numbers per node
+        for n, address in enumerate(addresses):
+            numbers = by_node.get(address)
+            if numbers is None:
+                by_node[address] = [n]
             else:
-                batch[0].append(n)
-                batch[1].append(sub)
+                numbers.append(n)
         results: List[Tuple[List[int], Any]] = [([], None)] * len(parts)
         idempotent: Optional[bool] = None  # worked out only if a part fails
-        done = self._run_on_nodes([(address, subs) for address, (_ns, subs) in by_node.items()])
-        for (_address, replies), (ns, _subs) in zip(done, by_node.values()):
+        done = self._run_on_nodes([(address, [parts[n][1] for n in ns])
+                                   for address, ns in by_node.items()])
+        for (_address, replies), ns in zip(done, by_node.values()):
             for reply, n in zip(replies, ns):
                 slot, sub, indexes = parts[n]
                 if isinstance(reply, BaseException):

@@ -479,6 +479,18 @@ class ClusterConnectionPool:
             return shard.primary
         return self._reader(shard)
 
+    def addresses_for_slots(self, slots: Sequence[int], read_command: bool = False,
+                            ) -> List[NodeAddress]:
+        """``[address_for_slot(s, read_command) for s in slots]`` in one call (split commands
+        route every key's slot): primaries straight from the map when it covers them all."""
+        if not read_command or self.read_policy == "primary":
+            table = self._topology.slots
+            try:
+                return [table[slot].primary for slot in slots]  # type: ignore[union-attr]
+            except (AttributeError, IndexError):  # an uncovered slot, or no map yet
+                pass
+        return [self.address_for_slot(slot, read_command) for slot in slots]
+
     def _reader(self, shard: Shard) -> NodeAddress:
         replicas = [r for r in shard.replicas if r not in shard.failed
                     and not self._is_failing(r)]

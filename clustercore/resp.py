@@ -325,8 +325,15 @@ def _pack(commands: Iterable[Sequence[EncodableT]], encoding: str,
         n = len(args)
         if n == 0:
             raise DataError("cannot send an empty command")
+        if n == 2 and utf8:  # GET k, MGET k, DEL k ...: _pack_short's first case, inlined
+            head, key = args
+            if type(key) is bytes and len(key) < 1024 and type(head) is str:
+                bulk = _HEAD_BULKS.get(head)
+                if bulk is not None:
+                    parts += (b"*2\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key, b"\r\n")
+                    continue
         if n < 4 and utf8:
-            short = _pack_short(args)
+            short = _pack_short(args)  # also caches the name for the inlined case above
             if short is not None:
                 parts.append(short)
                 continue

@@ -444,3 +444,16 @@ def test_never_decode_both_spellings_and_plain_dict_callbacks() -> None:
     rc.response_callbacks = {"GET": lambda reply, **options: ("seen", reply)}
     assert rc.get("txt") == ("seen", "\u00e9")
     assert rc.connection_pool.stats().in_use == 0
+
+
+def test_addresses_for_slots_agrees_with_address_for_slot() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake, read_from_replicas=True)
+    pool = rc.connection_pool
+    slots = [0, 1, 5460, 5461, 10922, 10923, 16383, key_slot("k")]
+    assert pool.addresses_for_slots(slots) == [pool.address_for_slot(s) for s in slots]
+    assert pool.addresses_for_slots(slots) == [fake.owner_of(s).address for s in slots]
+    readers = pool.addresses_for_slots(slots, True)  # a reader per slot, by the read policy
+    for slot, address in zip(slots, readers):
+        owner = fake.owner_of(slot)
+        assert address in [owner.address, *[r.address for r in owner.replicas]]
