@@ -236,7 +236,7 @@ class ClusterConnection:
         self._idle_check = self._transport.idle_check(sock)
         self._decoder = resp.make_decoder(
             self.parser, encoding=self.encoding if self.decode_responses else None,
-            encoding_errors=self.encoding_errors)
+            encoding_errors=self.encoding_errors, node=self.address)
         self._has_buffered = self._decoder.has_buffered
         try:
             self._handshake(deadline)
@@ -474,27 +474,25 @@ class ClusterConnection:
         decoder = self._decoder
         if self._sock is None or decoder is None:
             raise ConnectionError("connection is closed", node=self.address)
-        gets = decoder.gets
-        append = into.append
-        address = self.address
-        resp3 = self.protocol == 3
+        if self.protocol == 3:  # pushes may come between the replies: one at a time
+            while count:
+                reply = self._read(None)
+                if isinstance(reply, ResponseError):
+                    reply.node = self.address
+                into.append(reply)
+                count -= 1
+            return
+        take = decoder.take  # RESP2: no pushes; the decoder tags errors with this address
         while count:
             try:
-                reply = gets()
+                taken = take(into, count)
             except ClusterCoreError:
                 self.disconnect()
                 raise
-            if reply is NEED_DATA:
+            if taken:
+                count -= taken
+            else:
                 self._fill(None)
-                continue
-            if isinstance(reply, ResponseError):
-                reply.node = address
-            elif resp3 and isinstance(reply, PushReply):
-                if self.push_handler is not None:
-                    self.push_handler(reply)
-                continue
-            append(reply)
-            count -= 1
 
     def _fill(self, deadline: Optional[float]) -> None:
         """Receive the next bytes into the decoder; a failure closes the connection and raises

@@ -437,6 +437,11 @@ class Decoder(Protocol):
         decoder is unusable after an error: either way its connection must not be reused."""
         ...
 
+    def take(self, into: List[Any], count: int) -> int:
+        """Append up to ``count`` complete replies (pushes too) to ``into``; how many were
+        appended (0: feed more bytes). A batch's replies in one call (pipelines, MGET)."""
+        ...
+
 
 _TYPE_BYTES: Final = frozenset(b"$*:+-_#,(!=%~|>")
 _DOUBLE_RE: Final = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -481,14 +486,15 @@ class PythonDecoder:
     """
 
     __slots__ = ("_buf", "_encoding", "_error", "_errors", "_lf_checked", "_max_bulk",
-                 "_max_depth", "_max_line", "_pending", "_pending_len", "_pos", "_skip",
-                 "_stack")
+                 "_max_depth", "_max_line", "_node", "_pending", "_pending_len", "_pos",
+                 "_skip", "_stack")
 
     def __init__(self, *, encoding: Optional[str] = None, encoding_errors: str = "strict",
                  max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
                  max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH, node: Any = None) -> None:
         _check_options(encoding, encoding_errors, max_bulk_length, max_depth, max_line_length)
+        self._node = node  # set as ``.node`` on every error reply (the connection's address)
         self._encoding = encoding
         self._errors = encoding_errors
         self._max_bulk = min(max_bulk_length, _INT64_MAX)
@@ -523,6 +529,17 @@ class PythonDecoder:
     def has_buffered(self) -> object:
         """Truthy when bytes wait, or when an error made the decoder unusable (as hiredis's)."""
         return self._error is not None or self.buffered()
+
+    def take(self, into: List[Any], count: int) -> int:
+        """Append up to ``count`` complete replies to ``into``; how many (0: feed more)."""
+        taken = 0
+        while taken < count:
+            reply = self.gets()
+            if reply is NEED_DATA:
+                break
+            into.append(reply)
+            taken += 1
+        return taken
 
     def gets(self, decode: bool = True) -> Any:
         """Return the next complete reply, or NEED_DATA; raise ProtocolError on bad input.
@@ -649,6 +666,7 @@ class PythonDecoder:
                     if 13 in line or 10 in line:
                         raise ProtocolError(f"CR or LF inside error reply {_clip(line)!r}")
                     value = ResponseError(line.decode("utf-8", "replace"))
+                    value.node = self._node
                     pos = eol + 2
                 elif kind == 61 or kind == 33:  # =verbatim !bulk-error
                     line = buf[pos + 1:eol]
@@ -676,6 +694,7 @@ class PythonDecoder:
                         pos = end + 2
                         if kind == 33:
                             value = ResponseError(value.decode("utf-8", "replace"))
+                            value.node = self._node
                         else:
                             if size < 4 or value[3] != 58:
                                 raise ProtocolError(f"verbatim string without a 3-letter "
@@ -880,7 +899,7 @@ class HiredisDecoder:
     def __init__(self, *, encoding: Optional[str] = None, encoding_errors: str = "strict",
                  max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
                  max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH, node: Any = None) -> None:
         if not HIREDIS_AVAILABLE:
             raise ParserUnavailableError("the hiredis parser needs the hiredis package (>= 3.0): "
                                          "pip install 'clustercore[hiredis]'")
@@ -894,7 +913,9 @@ class HiredisDecoder:
 
         def reply_error(text: str) -> Exception:
             try:
-                return ResponseError(text)
+                error = ResponseError(text)
+                error.node = node  # the connection's address, for messages and routing
+                return error
             except Exception as exc:
                 failed.append(exc)
                 return ProtocolError(text)
@@ -929,6 +950,37 @@ class HiredisDecoder:
         except (TypeError, UnicodeDecodeError, MemoryError, ValueError) as exc:
             self._fail()
             raise ProtocolError(f"hiredis could not build the reply: {exc!r}") from exc
+        if reply is NEED_DATA or self._failed or type(reply) is _HiredisPush:
+            return self._vet(reply)
+        return reply
+
+    def take(self, into: List[Any], count: int) -> int:
+        """Append up to ``count`` complete replies to ``into``; how many (0: feed more).
+        The same checks as gets(), with one Python frame per batch instead of per reply."""
+        gets = self._gets
+        failed = self._failed
+        append = into.append
+        taken = 0
+        try:
+            while taken < count:
+                reply = gets()
+                if reply is NEED_DATA or failed or type(reply) is _HiredisPush:
+                    reply = self._vet(reply)
+                    if reply is NEED_DATA:
+                        break
+                append(reply)
+                taken += 1
+        except ProtocolError:
+            self._fail()
+            raise
+        except (TypeError, UnicodeDecodeError, MemoryError, ValueError) as exc:
+            self._fail()
+            raise ProtocolError(f"hiredis could not build the reply: {exc!r}") from exc
+        return taken
+
+    def _vet(self, reply: Any) -> Any:
+        """The unusual outcomes of one hiredis gets(): a failure reply_error noted, "need
+        more data" while holding more than the limits allow, a push (made a PushReply)."""
         if self._failed:
             cause = self._failed[0]
             self._fail()
@@ -938,7 +990,8 @@ class HiredisDecoder:
                 self._fail()
                 raise ProtocolError(f"incomplete reply item holds more than {self._limit} "
                                     f"bytes (max_bulk_length/max_line_length)")
-        elif type(reply) is _HiredisPush:
+            return reply
+        if type(reply) is _HiredisPush:
             return PushReply(cast(List[Any], reply))
         return reply
 

@@ -1125,3 +1125,41 @@ def test_short_command_fast_path_matches_the_general_encoder(head: Any, rest: Li
     general = b"".join(bytes(c) for c in resp._pack([list(args)], "utf-8", "strict"))
     assert b"".join(bytes(c) for c in pack_command(args)) == general
     assert b"".join(bytes(c) for c in pack_commands([args, args])) == general * 2
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_take_appends_a_batch_and_tags_errors(kind: str) -> None:
+    decoder = make_decoder(kind, node="node-1")
+    into: List[Any] = []
+    assert decoder.take(into, 5) == 0  # nothing fed yet
+    decoder.feed(b"+OK\r\n-MOVED 3999 127.0.0.1:6381\r\n:7\r\n$2\r\nab")
+    assert decoder.take(into, 5) == 3  # the bulk is incomplete
+    assert into[0] == b"OK" and isinstance(into[1], MovedError) and into[2] == 7
+    assert into[1].node == "node-1"
+    decoder.feed(b"\r\n>2\r\n$1\r\na\r\n$1\r\nb\r\n*1\r\n-ERR x\r\n")
+    assert decoder.take(into, 2) == 2  # stops at count
+    assert into[3] == b"ab" and resp.is_push(into[4])
+    assert decoder.take(into, 9) == 1
+    assert isinstance(into[5][0], ResponseError) and into[5][0].node == "node-1"
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_take_raises_protocol_errors_and_keeps_what_it_read(kind: str) -> None:
+    decoder = make_decoder(kind)
+    into: List[Any] = []
+    decoder.feed(b":1\r\n:2\r\n?bad\r\n:3\r\n")
+    with pytest.raises(ProtocolError):
+        decoder.take(into, 4)
+    assert into == [1, 2]
+    with pytest.raises(ProtocolError):
+        decoder.gets()  # unusable afterwards
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_take_enforces_the_bulk_limit_while_waiting(kind: str) -> None:
+    decoder = make_decoder(kind, max_bulk_length=100, max_line_length=100)
+    decoder.feed(b"$10000000\r\n")
+    with pytest.raises(ProtocolError):
+        for _ in range(100):  # at most ~6.4 MB: far past the limit (plus hiredis's slack)
+            decoder.take([], 1)
+            decoder.feed(b"x" * 65536)
