@@ -46,6 +46,7 @@ from .errors import (
     ClusterCrossSlotError,
     ConnectionError,
     DataError,
+    MovedError,
     PoolError,
     ProtocolError,
     RedisClusterConfigError,
@@ -260,7 +261,10 @@ class RedisCluster(CommandsMixin):
                 ask_target = None
                 if step.action is Action.MOVED:
                     assert step.target is not None
-                    pool.on_moved(slot, step.target)
+                    # the slot the server named: if our hash ever disagreed (an encoding
+                    # mismatch), following ours would move the wrong slot in the map
+                    pool.on_moved(exc.slot_id if isinstance(exc, MovedError) else slot,
+                                  step.target)
                 elif step.action is Action.ASK:
                     ask_target = step.target
                 elif step.action is Action.RETRY:

@@ -195,7 +195,6 @@ class ClusterConnection:
         self._sock: Optional[Stream] = None
         self._decoder: Any = None
         self._idle_check: Callable[[], object] = _always_pending
-        self._has_buffered: Callable[[], object] = _always_pending
         #: Whether a socket is open (it may still have been closed by the peer). A plain
         #: attribute, kept in step with the socket by connect()/disconnect(): pools read it
         #: on every checkout and release.
@@ -233,12 +232,11 @@ class ClusterConnection:
             raise _translate(exc, self.address, "connecting to") from exc
         self._sock = sock
         self.is_connected = True
-        self._idle_check = self._transport.idle_check(sock)
-        self._decoder = resp.make_decoder(
-            self.parser, encoding=self.encoding if self.decode_responses else None,
-            encoding_errors=self.encoding_errors, node=self.address)
-        self._has_buffered = self._decoder.has_buffered
-        try:
+        try:  # from here on any failure closes the socket (a bad encoding or parser too)
+            self._idle_check = self._transport.idle_check(sock)
+            self._decoder = resp.make_decoder(
+                self.parser, encoding=self.encoding if self.decode_responses else None,
+                encoding_errors=self.encoding_errors, node=self.address)
             self._handshake(deadline)
             for hook in self.on_connect_hooks:
                 hook(self)
@@ -421,7 +419,8 @@ class ClusterConnection:
         sock = self._sock
         if sock is None:
             return False
-        if self._decoder is not None and self._has_buffered():
+        decoder = self._decoder
+        if decoder is not None and decoder.has_buffered():  # read each time: _fail rebinds it
             return True
         try:
             return bool(self._idle_check())

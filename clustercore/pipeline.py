@@ -445,8 +445,8 @@ class ClusterPipeline(CommandsMixin):
                 conn.read_reply()
                 reply = conn.read_response(disable_decoding=command.raw)
         except _ROUTING_ERRORS as exc:
-            if isinstance(exc, MovedError) and self._txn_slot is not None:
-                pool.on_moved(self._txn_slot, exc.target)
+            if isinstance(exc, MovedError):
+                pool.on_moved(exc.slot_id, exc.target)  # the server's slot, not our hash
             self._drop_watch(unwatch=True)
             raise WatchError(
                 f"slot {self._txn_slot} is moving ({exc.code}) while keys are watched; nothing "
@@ -703,9 +703,11 @@ class ClusterPipeline(CommandsMixin):
                 if part.slot is None:
                     part.reply = reply
                     continue
-                if part.slot not in moved:  # once per slot and round, not once per command
-                    moved.add(part.slot)
-                    pool.on_moved(part.slot, step.target)
+                # the slot the server named (a mis-hashed key must not corrupt the map)
+                moved_slot = reply.slot_id if isinstance(reply, MovedError) else part.slot
+                if moved_slot not in moved:  # once per slot and round, not once per command
+                    moved.add(moved_slot)
+                    pool.on_moved(moved_slot, step.target)
                 again.append(part)
             elif action is Action.ASK:
                 part.ask = step.target
@@ -847,8 +849,8 @@ class ClusterPipeline(CommandsMixin):
             if cause is None:
                 raise next((r for r in queued if isinstance(r, ResponseError)), exec_reply)
             if watched:
-                if isinstance(cause, MovedError) and self._txn_slot is not None:
-                    pool.on_moved(self._txn_slot, cause.target)
+                if isinstance(cause, MovedError):
+                    pool.on_moved(cause.slot_id, cause.target)
                 raise WatchError(
                     f"slot {self._txn_slot} is moving ({cause.code}) while keys were watched; "
                     "nothing was applied: retry the transaction from watch()") from cause
@@ -901,7 +903,7 @@ class ClusterPipeline(CommandsMixin):
             assert step.target is not None
             if slot is None:
                 raise exc
-            pool.on_moved(slot, step.target)
+            pool.on_moved(exc.slot_id if isinstance(exc, MovedError) else slot, step.target)
         elif step.action is Action.RETRY:
             if step.refresh:
                 pool.request_refresh(step.refresh)

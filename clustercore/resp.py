@@ -245,23 +245,20 @@ def _pack_short(args: Sequence[Any]) -> Optional[bytes]:
     a str/bytes and whose other arguments are bytes under 1 KiB, else None (use the loop).
     UTF-8/strict callers only (the head cache is UTF-8)."""
     n = len(args)
+    head = args[0]
+    if type(head) is not str and type(head) is not bytes:  # hashable and cacheable names only
+        return None
     if n == 2:
-        head, key = args
+        key = args[1]
         if type(key) is bytes and len(key) < 1024:
-            try:
-                bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
-            except TypeError:  # an unhashable name (bytearray)
-                return None
+            bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
             if bulk is not None:
                 return b"".join((b"*2\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key, b"\r\n"))
     elif n == 3:
-        head, key, value = args
+        key, value = args[1], args[2]
         if type(key) is bytes and type(value) is bytes and len(key) < 1024 and len(
                 value) < 1024:
-            try:
-                bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
-            except TypeError:
-                return None
+            bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
             if bulk is not None:
                 return b"".join((b"*3\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key,
                                  b"\r\n", _BULK_HEADERS_CRLF[len(value)], value, b"\r\n"))

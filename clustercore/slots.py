@@ -8,7 +8,7 @@ modulo 16384.
 from __future__ import annotations
 
 from binascii import crc_hqx
-from typing import Any, List, Sequence, Union
+from typing import Any, Iterable, List, Union
 
 from .errors import DataError
 
@@ -50,18 +50,19 @@ def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
     return crc_hqx(data, 0) & 0x3FFF
 
 
-def key_slots(keys: Sequence[Any], encoding: str = "utf-8") -> List[int]:
+def key_slots(keys: Iterable[Any], encoding: str = "utf-8") -> List[int]:
     """``[key_slot(k) for k in keys]``, faster: multi-key commands hash every key.
 
-    When all keys are bytes-like (or all str) and none holds a ``{``, which one join and one
-    search tell in C, no key needs the hash-tag rule: one comprehension does them all."""
+    When all keys are bytes-like and none holds a ``{`` (one join and one search tell, in C),
+    no key needs the hash-tag rule and one comprehension hashes them all. str keys are encoded
+    first: the tag rule applies to the encoded bytes (in Shift_JIS or GBK a character without
+    ``{`` can encode to the byte 0x7B)."""
+    if type(keys) is not list and type(keys) is not tuple:
+        keys = list(keys)  # an iterator would be used up by the join
     try:
         if b"{" not in b"".join(keys):
             return [crc_hqx(key, 0) & 0x3FFF for key in keys]
     except (TypeError, BufferError, ValueError):  # not all bytes-like: str keys, ints ...
-        try:
-            if "{" not in "".join(keys):
-                return [crc_hqx(key.encode(encoding), 0) & 0x3FFF for key in keys]
-        except TypeError:  # mixed kinds
-            pass
+        if all(type(key) is str for key in keys):
+            return key_slots([key.encode(encoding) for key in keys])
     return [key_slot(key, encoding) for key in keys]

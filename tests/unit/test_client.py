@@ -457,3 +457,23 @@ def test_addresses_for_slots_agrees_with_address_for_slot() -> None:
     for slot, address in zip(slots, readers):
         owner = fake.owner_of(slot)
         assert address in [owner.address, *[r.address for r in owner.replicas]]
+
+
+def test_moved_updates_the_slot_the_server_names_not_the_clients_hash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the client ever hashed a key differently from the server (an encoding mismatch), the
+    MOVED reply's own slot is what moves in the map: following the client's slot would hand a
+    slot it never asked about to another node and misroute every key there."""
+    fake = FakeCluster()
+    rc, _ = make_client(fake, retry_deadline=0.5)
+    true_slot = key_slot("k")
+    wrong_slot = next(s for s in range(16384)
+                      if fake.owner_of(s).address != fake.owner_of(true_slot).address)
+    wrong_owner = fake.owner_of(wrong_slot).address
+    from clustercore import client as client_module
+    monkeypatch.setattr(client_module, "key_slot", lambda key, encoding="utf-8": wrong_slot)
+    with pytest.raises(RedirectBudgetExceededError):
+        rc.get("k")  # keeps landing on the wrong node: fails loudly after the redirect budget
+    pool = rc.connection_pool
+    assert pool.address_for_slot(wrong_slot) == wrong_owner  # not corrupted
+    assert pool.address_for_slot(true_slot) == fake.owner_of(true_slot).address

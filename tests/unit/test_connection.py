@@ -336,3 +336,34 @@ def test_pushes_reach_the_handler_decoded_during_an_undecoded_read() -> None:
     conn.send_command("PING")
     assert conn.read_reply(disable_decoding=True) == b"PONG"
     assert seen == [["invalidate", ["k"]]] * 3
+
+
+def test_a_decoder_failure_makes_the_connection_look_pending() -> None:
+    """After a protocol error the decoder is unusable: has_pending_input() must say so even
+    though the connection object still holds it (the pool then never reuses it)."""
+    from clustercore.errors import ProtocolError
+    from clustercore.testing import FakeCluster
+    fake = FakeCluster()
+    address = fake.primaries()[0].address
+    for parser in ("python", "hiredis"):
+        conn = ClusterConnection(address.host, address.port, transport=fake.network,
+                                 parser=parser)
+        conn.connect()
+        assert not conn.has_pending_input()
+        conn._decoder.feed(b"?garbage\r\n")
+        with pytest.raises(ProtocolError):
+            conn._decoder.gets()
+        assert conn.has_pending_input()
+        conn.disconnect()
+
+
+def test_a_bad_encoding_closes_the_socket_it_opened() -> None:
+    from clustercore.testing import FakeCluster
+    fake = FakeCluster()
+    address = fake.primaries()[0].address
+    conn = ClusterConnection(address.host, address.port, transport=fake.network,
+                             decode_responses=True, encoding="no-such-codec")
+    with pytest.raises(LookupError):  # the codec registry's own error, as hiredis raises it
+        conn.connect()
+    assert not conn.is_connected
+    assert fake.network.connections_to(address) == []  # the stream it opened was closed

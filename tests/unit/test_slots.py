@@ -86,3 +86,25 @@ _ONE_KEY = st.one_of(st.binary(max_size=12), st.text(max_size=12), st.integers()
 def test_key_slots_agrees_with_key_slot(keys: List[Any]) -> None:
     assert key_slots(keys) == [key_slot(k) for k in keys]
     assert key_slots(tuple(keys)) == [key_slot(k) for k in keys]
+
+
+@given(st.lists(st.text(max_size=6), max_size=12),
+       st.sampled_from(["utf-8", "latin-1", "shift_jis", "gbk", "utf-16"]))
+def test_key_slots_applies_hash_tags_to_the_encoded_bytes(keys: List[str], encoding: str) -> None:
+    """In Shift_JIS/GBK a character without "{" can encode to the byte 0x7B: the tag rule is
+    about bytes, so str keys must be encoded before looking for "{"."""
+    try:
+        expected = [key_slot(k, encoding) for k in keys]
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            key_slots(keys, encoding)
+        return
+    assert key_slots(keys, encoding) == expected
+
+
+def test_key_slots_shift_jis_example_and_iterators() -> None:
+    key = "\u30dcx\u30de"  # Shift_JIS bytes 83 7b 78 83 7d: a hash tag "{x" ... "}" in bytes
+    assert "{" not in key and b"{" in key.encode("shift_jis")
+    assert key_slots([key], "shift_jis") == [key_slot(key, "shift_jis")]
+    assert key_slots(iter([b"a", b"b{c}"])) == [key_slot(b"a"), key_slot(b"c")]
+    assert key_slots(k for k in ["x", "y"]) == [key_slot("x"), key_slot("y")]
