@@ -14,6 +14,7 @@ and then behind a single discovery, with a deadline.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import logging
 import os
@@ -172,6 +173,11 @@ class ClusterConnectionPool:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RedisClusterConfigError(f"{name} must be at least 1; got {value}")
+        try:  # fail at construction, not at the first command's connect
+            codecs.lookup(connection_kwargs.get("encoding", "utf-8"))
+            codecs.lookup_error(connection_kwargs.get("encoding_errors", "strict"))
+        except (LookupError, TypeError) as exc:
+            raise RedisClusterConfigError(f"encoding/encoding_errors: {exc}") from None
         self.blocking = blocking
         self.timeout = timeout
         self.max_waiters = max_waiters

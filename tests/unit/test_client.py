@@ -477,3 +477,10 @@ def test_moved_updates_the_slot_the_server_names_not_the_clients_hash(
     pool = rc.connection_pool
     assert pool.address_for_slot(wrong_slot) == wrong_owner  # not corrupted
     assert pool.address_for_slot(true_slot) == fake.owner_of(true_slot).address
+
+
+def test_unknown_encoding_fails_at_construction() -> None:
+    fake = FakeCluster()
+    for bad in ({"encoding": "no-such-codec"}, {"encoding_errors": "no-such-handler"}):
+        with pytest.raises(RedisClusterException, match="encoding"):
+            RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network, **bad)
