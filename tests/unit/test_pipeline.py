@@ -13,7 +13,6 @@ import pytest
 
 from clustercore.address import NodeAddress
 from clustercore.client import RedisCluster
-from clustercore.cluster_pool import ClusterConnectionPool
 from clustercore.errors import (
     ClusterCrossSlotError,
     ConnectionError,
@@ -528,8 +527,6 @@ def test_scripts_in_a_pipeline_are_loaded_on_the_node_that_lacks_them() -> None:
     assert in_use(rc) == 0
 
 
-@pytest.mark.skipif(not hasattr(ClusterConnectionPool, "try_connection_by_address"),
-                    reason="the pool has no non-waiting checkout yet")
 def test_a_pool_smaller_than_the_node_count_never_deadlocks_a_pipeline() -> None:
     fake = FakeCluster()
     rc, _ = make_client(fake, max_connections=1, blocking=True, timeout=5.0)
