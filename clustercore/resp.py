@@ -878,6 +878,11 @@ def decode_strings(value: Any, encoding: str, errors: str = "strict") -> Any:
     return value
 
 
+#: What hiredis raises when the bytes parse but cannot become Python values (an undecodable
+#: string, a huge allocation, a malformed number).
+_BUILD_ERRORS: Final = (TypeError, UnicodeDecodeError, MemoryError, ValueError)
+
+
 def _dead_gets() -> Any:
     raise ProtocolError("decoder unusable after an earlier protocol error")
 
@@ -944,9 +949,8 @@ class HiredisDecoder:
         except ProtocolError:
             self._fail()
             raise
-        except (TypeError, UnicodeDecodeError, MemoryError, ValueError) as exc:
-            self._fail()
-            raise ProtocolError(f"hiredis could not build the reply: {exc!r}") from exc
+        except _BUILD_ERRORS as exc:
+            raise self._unbuildable(exc) from exc
         if reply is NEED_DATA or self._failed or type(reply) is _HiredisPush:
             return self._vet(reply)
         return reply
@@ -970,10 +974,14 @@ class HiredisDecoder:
         except ProtocolError:
             self._fail()
             raise
-        except (TypeError, UnicodeDecodeError, MemoryError, ValueError) as exc:
-            self._fail()
-            raise ProtocolError(f"hiredis could not build the reply: {exc!r}") from exc
+        except _BUILD_ERRORS as exc:
+            raise self._unbuildable(exc) from exc
         return taken
+
+    def _unbuildable(self, exc: BaseException) -> ProtocolError:
+        """hiredis could not turn the bytes into Python values: fail, and say why."""
+        self._fail()
+        return ProtocolError(f"hiredis could not build the reply: {exc!r}")
 
     def _vet(self, reply: Any) -> Any:
         """The unusual outcomes of one hiredis gets(): a failure reply_error noted, "need
