@@ -269,7 +269,6 @@ class ClusterConnection:
 
     def _handshake_error(self, args: Tuple[Arg, ...], reply: ResponseError) -> BaseException:
         step = " ".join(str(a) for a in redact(args)[:2] if not isinstance(a, bytes)) or "AUTH"
-        reply.node = self.address
         if isinstance(reply, AuthenticationError):
             err: ClusterCoreError = AuthenticationError(
                 f"authentication failed ({step}): {reply.message}", node=self.address)
@@ -320,17 +319,13 @@ class ClusterConnection:
         """Read the next reply; raise it if it is an error reply (with ``.node`` set).
         ``disable_decoding``: strings stay bytes even with decode_responses (redis-py's name)."""
         reply = self._read(None, not disable_decoding)
-        if isinstance(reply, ResponseError):
-            reply.node = self.address
+        if isinstance(reply, ResponseError):  # the decoder set its .node
             raise reply
         return reply
 
     def read_reply(self, disable_decoding: bool = False) -> Any:
         """Read the next reply; an error reply is returned as a value (for pipelines)."""
-        reply = self._read(None, not disable_decoding)
-        if isinstance(reply, ResponseError):
-            reply.node = self.address
-        return reply
+        return self._read(None, not disable_decoding)
 
     def decode_reply(self, reply: Any) -> Any:
         """A reply read with ``disable_decoding`` as it would have been read without it."""
@@ -369,11 +364,10 @@ class ClusterConnection:
             self.disconnect()
             raise
         if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
-            if reply is not NEED_DATA and self.push_handler is not None:
-                self.push_handler(reply if not disable_decoding else self.decode_reply(reply))
+            if reply is not NEED_DATA:
+                self._on_push(reply, not disable_decoding)
             reply = self._read(None, not disable_decoding)
-        if isinstance(reply, ResponseError):
-            reply.node = self.address
+        if isinstance(reply, ResponseError):  # the decoder set its .node
             raise reply
         return reply
 
@@ -461,8 +455,7 @@ class ClusterConnection:
             if reply is NEED_DATA:
                 self._fill(deadline)
             elif self.protocol == 3 and isinstance(reply, PushReply):
-                if self.push_handler is not None:  # pushes are always handed over decoded
-                    self.push_handler(reply if decode else self.decode_reply(reply))
+                self._on_push(reply, decode)
             else:
                 return reply
 
@@ -474,12 +467,8 @@ class ClusterConnection:
         if self._sock is None or decoder is None:
             raise ConnectionError("connection is closed", node=self.address)
         if self.protocol == 3:  # pushes may come between the replies: one at a time
-            while count:
-                reply = self._read(None)
-                if isinstance(reply, ResponseError):
-                    reply.node = self.address
-                into.append(reply)
-                count -= 1
+            for _ in range(count):
+                into.append(self._read(None))
             return
         take = decoder.take  # RESP2: no pushes; the decoder tags errors with this address
         while count:
@@ -492,6 +481,11 @@ class ClusterConnection:
                 count -= taken
             else:
                 self._fill(None)
+
+    def _on_push(self, push: Any, decoded: bool) -> None:
+        """Hand a RESP3 push to the push handler, always decoded as the connection decodes."""
+        if self.push_handler is not None:
+            self.push_handler(push if decoded else self.decode_reply(push))
 
     def _fill(self, deadline: Optional[float]) -> None:
         """Receive the next bytes into the decoder; a failure closes the connection and raises
