@@ -14,7 +14,7 @@ from typing import Callable, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from clustercore import resp  # after the path tweak, so a checkout runs as is
+from clustercore._protocol import resp  # after the path tweak, so a checkout runs as is
 
 BUDGET = 0.12  # seconds per cell
 PIPELINE = 1000

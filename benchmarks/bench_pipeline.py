@@ -23,8 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster as PyRedisCluster
 
-from clustercore.client import RedisCluster
-from clustercore.pipeline import ClusterPipeline
+from clustercore import ClusterPipeline, RedisCluster
 from clustercore.testing import LocalCluster
 
 TRIALS = {"100 commands, random slots": 300, "1000 SETs, one slot": 60}

@@ -45,7 +45,7 @@ def raw_socket_floor(rc: Any, inputs: Inputs, max_seconds: float) -> Tuple[float
     """(GET/s, CPU µs per GET) of the least a Python client can do per GET on this machine."""
     import socket
 
-    from clustercore.slots import key_slot
+    from clustercore import key_slot
 
     pool = rc.connection_pool
     socks: Dict[Any, socket.socket] = {}
@@ -79,7 +79,7 @@ def raw_socket_floor(rc: Any, inputs: Inputs, max_seconds: float) -> Tuple[float
 def run_passes(nodes: List[dict], ops: int, max_seconds: float, seed: int,
                emit: Callable[[str], None]) -> None:
     import clustercore
-    from clustercore import resp
+    from clustercore._protocol import resp
 
     inputs = Inputs(10000, 100, seed, ops)
     keys = inputs.keys

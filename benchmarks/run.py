@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 
 from worker import FLOOR_WORKLOADS, export_clustercore, key_name, value_of  # noqa: E402
 
-from clustercore.testing.local_cluster import LocalCluster  # noqa: E402
+from clustercore.testing.local.cluster import LocalCluster  # noqa: E402
 
 DOCS = REPO / "docs" / "benchmarks"
 VENVS = HERE / ".venvs"

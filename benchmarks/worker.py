@@ -145,7 +145,7 @@ class ClustercoreAdapter(Adapter):
         super().__init__(nodes)
         sys.path.insert(0, self.path)
         import clustercore
-        from clustercore import resp
+        from clustercore._protocol import resp
 
         self.mod = clustercore
         self.version = clustercore.__version__

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from .address import NodeAddress
-from .client import RedisCluster
-from .cluster_pool import (
+from ._address import NodeAddress
+from ._execution.client import RedisCluster
+from ._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
+from ._execution.pubsub import ClusterPubSub, PubSubError
+from ._execution.retry import Backoff, RetryPolicy
+from ._execution.script import Script
+from ._net.connection import ClusterConnection, SSLClusterConnection
+from ._pool.cluster_pool import (
     ClusterBlockingConnectionPool,
     ClusterConnectionPool,
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
-from .connection import ClusterConnection, SSLClusterConnection
+from ._pool.stats import NodeStats, PoolStats
+from ._slots import NUM_SLOTS, key_slot
 from .errors import *  # noqa: F403 - the exception tree is public API
 from .errors import __all__ as _error_names
-from .pipeline import ClusterPipeline
-from .pubsub import ClusterPubSub
-from .retry import Backoff, RetryPolicy
-from .slots import NUM_SLOTS, key_slot
-from .stats import NodeStats, PoolStats
 
 __version__ = "0.1.0"
 
@@ -31,11 +32,14 @@ __all__ = [
     "ClusterPubSub",
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
+    "ConcurrentPipelineError",
     "NodeAddress",
     "NodeStats",
     "PoolStats",
+    "PubSubError",
     "RedisCluster",
     "RetryPolicy",
+    "Script",
     "SSLClusterConnection",
     "__version__",
     "key_slot",

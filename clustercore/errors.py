@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple, Type
 
-from .address import NodeAddress
+from ._address import NodeAddress
 
 __all__ = [
     "AskError",

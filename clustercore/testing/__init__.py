@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from .fake_cluster import FakeClock, FakeCluster, FakeClusterError, FakeNode
-from .fakenet import NO_REPLY, FakeNetwork, FakeSession
-from .local_cluster import LocalCluster, LocalClusterError, LocalNode, RedisServerNotFound
+from .fake.cluster import FakeClock, FakeCluster, FakeClusterError, FakeNode
+from .fake.net import NO_REPLY, FakeNetwork, FakeSession
+from .local.cluster import LocalCluster, LocalClusterError, LocalNode, RedisServerNotFound
 
 __all__ = [
     "NO_REPLY",

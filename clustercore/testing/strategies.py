@@ -41,8 +41,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "clustercore.testing.strategies needs hypothesis (pip install hypothesis); the rest "
         "of clustercore.testing works without it") from exc
 
-from ..slots import NUM_SLOTS
-from .fake_cluster import FakeCluster, FakeClusterError, FakeNode, _even_split
+from .._slots import NUM_SLOTS
+from .fake.cluster import FakeCluster, FakeClusterError, FakeNode, _even_split
 
 __all__ = [
     "FAULT_KINDS",

@@ -16,8 +16,9 @@ from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
-from clustercore.api import CommandsMixin
-from clustercore.commands import (
+from clustercore import ClusterConnection, key_slot
+from clustercore._commands.api import CommandsMixin
+from clustercore._commands.table import (
     COMMANDS,
     Merge,
     Route,
@@ -30,14 +31,12 @@ from clustercore.commands import (
     specs_from_command_reply,
     split_by_slot,
 )
-from clustercore.connection import ClusterConnection
 from clustercore.errors import (
     ClusterCoreError,
     ClusterCrossSlotError,
     NoScriptError,
     ResponseError,
 )
-from clustercore.slots import key_slot
 from clustercore.testing import LocalCluster
 
 

@@ -27,19 +27,21 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
-from clustercore.cluster_pool import ClusterBlockingConnectionPool
-from clustercore.connection import ClusterConnection
+from clustercore import (
+    ClusterBlockingConnectionPool,
+    ClusterConnection,
+    NodeAddress,
+    RedisCluster,
+    key_slot,
+)
 from clustercore.errors import (
     ClusterCrossSlotError,
     OutcomeUnknownError,
     PoolTimeoutError,
     RedisClusterConfigError,
 )
-from clustercore.slots import key_slot
 from clustercore.testing import LocalCluster
-from clustercore.testing.local_cluster import LocalNode
+from clustercore.testing.local.cluster import LocalNode
 
 # --- helpers -------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from clustercore.connection import ClusterConnection, SSLClusterConnection
+from clustercore import ClusterConnection, SSLClusterConnection
+from clustercore._topology.snapshot import parse_cluster_slots
 from clustercore.errors import (
     AuthenticationError,
     ConnectionError,
@@ -18,7 +19,6 @@ from clustercore.errors import (
     TimeoutError,
 )
 from clustercore.testing import LocalCluster
-from clustercore.topology import parse_cluster_slots
 
 from .conftest import ACL_PASSWORD, ACL_USER, AUTH_PASSWORD
 

@@ -18,9 +18,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from clustercore.address import NodeAddress
+from clustercore import NodeAddress
+from clustercore._net.transport import TransportOptions
 from clustercore.testing import FakeCluster, LocalCluster
-from clustercore.transport import TransportOptions
 from tests.unit.rawconn import RawConnection, fake_connection, real_connection
 
 IN_CI = bool(os.environ.get("CI"))

@@ -12,7 +12,7 @@ from typing import Callable
 import pytest
 
 from clustercore.testing import LocalCluster, LocalNode, RedisServerNotFound
-from clustercore.testing.local_cluster import NUM_SLOTS, LocalClusterError
+from clustercore.testing.local.cluster import NUM_SLOTS, LocalClusterError
 
 from .conftest import ACL_PASSWORD, ACL_USER, AUTH_PASSWORD, IN_CI
 

@@ -7,10 +7,8 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from clustercore.client import RedisCluster
+from clustercore import NUM_SLOTS, ClusterPipeline, RedisCluster, key_slot
 from clustercore.errors import ClusterCrossSlotError, WatchError
-from clustercore.pipeline import ClusterPipeline
-from clustercore.slots import NUM_SLOTS, key_slot
 from clustercore.testing import LocalCluster
 
 

@@ -9,14 +9,13 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.cluster_pool import (
+from clustercore import NodeAddress, SSLClusterConnection, key_slot
+from clustercore._pool.cluster_pool import (
     ClusterBlockingConnectionPool,
     ClusterConnectionPool,
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
-from clustercore.connection import SSLClusterConnection
 from clustercore.errors import (
     MovedError,
     PoolClosedError,
@@ -24,7 +23,6 @@ from clustercore.errors import (
     RedisClusterConfigError,
     TooManyConnectionsError,
 )
-from clustercore.slots import key_slot
 from clustercore.testing import LocalCluster
 
 from .proxy import Proxy

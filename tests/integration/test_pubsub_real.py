@@ -9,9 +9,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from clustercore.client import RedisCluster
-from clustercore.pubsub import ClusterPubSub
-from clustercore.slots import key_slot
+from clustercore import ClusterPubSub, RedisCluster, key_slot
 from clustercore.testing import LocalCluster
 
 

@@ -8,11 +8,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from clustercore.api import Script as ApiScript
-from clustercore.client import RedisCluster
+from clustercore import ClusterPipeline, RedisCluster
+from clustercore._commands.api import Script as ApiScript
+from clustercore._execution.script import Script
 from clustercore.errors import ClusterCrossSlotError, NoScriptError
-from clustercore.pipeline import ClusterPipeline
-from clustercore.script import Script
 from clustercore.testing import LocalCluster
 
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -34,7 +33,7 @@ def rc(cluster: LocalCluster) -> Iterator[RedisCluster]:
 
 
 def _node_of(rc: RedisCluster, key: str) -> Any:
-    from clustercore.slots import key_slot
+    from clustercore import key_slot
     return rc.connection_pool.address_for_slot(key_slot(key))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, List, Tuple
 
-from clustercore.client import RedisCluster
+from clustercore import RedisCluster
 from clustercore.testing import FakeCluster
 
 

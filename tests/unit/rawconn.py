@@ -6,10 +6,10 @@ from __future__ import annotations
 import socket
 from typing import Callable, List, Tuple
 
-from clustercore import resp
-from clustercore.address import NodeAddress
+from clustercore import NodeAddress
+from clustercore._net.transport import TransportOptions
+from clustercore._protocol import resp
 from clustercore.testing import FakeCluster
-from clustercore.transport import TransportOptions
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,9 +9,8 @@ from typing import Any, List
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
-from clustercore.cluster_pool import ClusterBlockingConnectionPool
+from clustercore import ClusterBlockingConnectionPool, NodeAddress, RedisCluster, key_slot
+from clustercore._protocol.resp import SimpleString
 from clustercore.errors import (
     ClusterCrossSlotError,
     ClusterDownError,
@@ -23,8 +22,6 @@ from clustercore.errors import (
     ResponseError,
     TimeoutError,
 )
-from clustercore.resp import SimpleString
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeNetwork, FakeSession
 from tests.unit.fakeclient import make_client
 
@@ -281,8 +278,8 @@ def test_unknown_command_uses_the_servers_key_specs(monkeypatch: pytest.MonkeyPa
     rc, _ = make_client(fake)
     rc.set("spec-key", "x")
     rc._server_specs.clear()
-    from clustercore import client as client_module
-    from clustercore import commands
+    from clustercore._commands import table as commands
+    from clustercore._execution import client as client_module
     spec = commands.COMMANDS["STRLEN"]
     # narrow the static table: the fast path's one-key index and the general lookup
     monkeypatch.setattr(client_module, "_single_key_spec", lambda word: None)
@@ -356,7 +353,7 @@ def test_simple_string_replies_round_trip() -> None:
 
 
 def test_pools_of_nodes_that_left_the_cluster_are_closed() -> None:
-    from clustercore.topology import Topology
+    from clustercore._topology.snapshot import Topology
 
     fake = FakeCluster()
     rc, _ = make_client(fake)
@@ -469,7 +466,7 @@ def test_moved_updates_the_slot_the_server_names_not_the_clients_hash(
     wrong_slot = next(s for s in range(16384)
                       if fake.owner_of(s).address != fake.owner_of(true_slot).address)
     wrong_owner = fake.owner_of(wrong_slot).address
-    from clustercore import client as client_module
+    from clustercore._execution import client as client_module
     monkeypatch.setattr(client_module, "key_slot", lambda key, encoding="utf-8": wrong_slot)
     with pytest.raises(RedirectBudgetExceededError):
         rc.get("k")  # keeps landing on the wrong node: fails loudly after the redirect budget

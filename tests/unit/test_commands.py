@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustercore.api import (
+from clustercore import key_slot
+from clustercore._commands.api import (
     DEFAULT_CALLBACKS,
     CallbackDict,
     CommandsMixin,
@@ -21,7 +22,7 @@ from clustercore.api import (
     zpop_score_pairs,
     zset_score_pairs,
 )
-from clustercore.commands import (
+from clustercore._commands.table import (
     COMMANDS,
     CommandSpec,
     Merge,
@@ -45,7 +46,6 @@ from clustercore.errors import (
     NoScriptError,
     ResponseError,
 )
-from clustercore.slots import key_slot
 
 
 def spec(*args: Any) -> CommandSpec:

@@ -8,8 +8,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.connection import TRACE, ClusterConnection, handshake_plan, redact
+from clustercore import NodeAddress
+from clustercore._net.connection import TRACE, ClusterConnection, handshake_plan, redact
+from clustercore._protocol.resp import NEED_DATA, SimpleString
 from clustercore.errors import (
     AuthenticationError,
     ConnectionError,
@@ -18,8 +19,7 @@ from clustercore.errors import (
     ResponseError,
     TimeoutError,
 )
-from clustercore.resp import NEED_DATA, SimpleString
-from clustercore.testing.fakenet import FakeNetwork, FakeSession
+from clustercore.testing.fake.net import FakeNetwork, FakeSession
 
 ADDR = NodeAddress("127.0.0.1", 7000)
 

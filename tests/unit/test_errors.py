@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import clustercore
-from clustercore.address import NodeAddress
+from clustercore import NodeAddress
 from clustercore.errors import (
     AskError,
     AuthenticationError,

@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustercore.address import NodeAddress
-from clustercore.cluster_pool import ClusterConnectionPool
-from clustercore.connection import ClusterConnection
+from clustercore import ClusterConnection, ClusterConnectionPool, NodeAddress, key_slot
+from clustercore._topology.snapshot import Role
 from clustercore.errors import (
     AskError,
     AuthenticationError,
@@ -30,9 +29,7 @@ from clustercore.errors import (
     TryAgainError,
     WrongTypeError,
 )
-from clustercore.slots import key_slot
-from clustercore.testing.fake_cluster import FakeClock, FakeCluster, FakeClusterError, FakeNode
-from clustercore.topology import Role
+from clustercore.testing.fake.cluster import FakeClock, FakeCluster, FakeClusterError, FakeNode
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,13 +12,10 @@ from typing import Any, Callable, Dict, Iterator, Tuple
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
+from clustercore import ClusterPubSub, NodeAddress, RedisCluster, key_slot
+from clustercore._net.transport import TransportOptions
 from clustercore.errors import ClusterCrossSlotError, ResponseError, WrongTypeError
-from clustercore.pubsub import ClusterPubSub
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster
-from clustercore.transport import TransportOptions
 
 from .fakeclient import make_client
 from .rawconn import RawConnection

@@ -11,8 +11,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
+from clustercore import NodeAddress, RedisCluster, key_slot
+from clustercore._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
 from clustercore.errors import (
     ClusterCrossSlotError,
     ConnectionError,
@@ -26,10 +26,8 @@ from clustercore.errors import (
     WatchError,
     WrongTypeError,
 )
-from clustercore.pipeline import ClusterPipeline, ConcurrentPipelineError
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeSession
-from clustercore.testing.fake_cluster import FakeNode
+from clustercore.testing.fake.cluster import FakeNode
 from tests.unit.fakeclient import make_client
 
 
@@ -258,7 +256,7 @@ def test_keyboard_interrupt_mid_read_discards_every_held_connection(
     pipe = ClusterPipeline(rc)
     for i in range(30):
         pipe.set(f"x{i}", i)
-    from clustercore.connection import ClusterConnection
+    from clustercore import ClusterConnection
     original = ClusterConnection.read_replies
     calls = {"n": 0}
 

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clustercore.address import NodeAddress
-from clustercore.connection import ClusterConnection
+from clustercore import ClusterConnection, NodeAddress
+from clustercore._pool.node_pool import Budget, NodePool
+from clustercore._protocol.resp import SimpleString
 from clustercore.errors import (
     ConnectionError,
     PoolClosedError,
@@ -20,9 +21,7 @@ from clustercore.errors import (
     TooManyConnectionsError,
     TooManyWaitersError,
 )
-from clustercore.pool import Budget, NodePool
-from clustercore.resp import SimpleString
-from clustercore.testing.fakenet import FakeNetwork, FakeSession
+from clustercore.testing.fake.net import FakeNetwork, FakeSession
 
 A = NodeAddress("127.0.0.1", 30101)
 B = NodeAddress("127.0.0.1", 30102)

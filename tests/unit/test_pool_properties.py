@@ -27,10 +27,13 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
-from clustercore.cluster_pool import ClusterBlockingConnectionPool
-from clustercore.connection import ClusterConnection
+from clustercore import (
+    ClusterBlockingConnectionPool,
+    ClusterConnection,
+    NodeAddress,
+    RedisCluster,
+    key_slot,
+)
 from clustercore.errors import (
     ClusterCoreError,
     ConnectionError,
@@ -39,7 +42,6 @@ from clustercore.errors import (
     ResponseError,
     TopologyError,
 )
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster
 
 #: pytest-timeout allows 120 s a test; the nightly profile runs many more examples.

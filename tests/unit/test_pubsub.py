@@ -11,15 +11,13 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 
-from clustercore import resp
-from clustercore.address import NodeAddress
-from clustercore.client import RedisCluster
+from clustercore import NodeAddress, RedisCluster, key_slot
+from clustercore._execution.pubsub import ClusterPubSub, PubSubError
+from clustercore._protocol import resp
 from clustercore.errors import DataError, ResponseError
-from clustercore.pubsub import ClusterPubSub, PubSubError
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeSession
-from clustercore.testing.fake_cluster import FakeNode
-from clustercore.testing.fakenet import NO_REPLY, FakeStream
+from clustercore.testing.fake.cluster import FakeNode
+from clustercore.testing.fake.net import NO_REPLY, FakeStream
 
 _ACK = {b"SUBSCRIBE": b"subscribe", b"PSUBSCRIBE": b"psubscribe", b"SSUBSCRIBE": b"ssubscribe",
         b"UNSUBSCRIBE": b"unsubscribe", b"PUNSUBSCRIBE": b"punsubscribe",

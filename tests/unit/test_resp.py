@@ -14,7 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clustercore import resp
+from clustercore._protocol import resp
+from clustercore._protocol.resp import (
+    BIG_VALUE_CUTOFF,
+    HIREDIS_AVAILABLE,
+    NEED_DATA,
+    PushReply,
+    SimpleString,
+    encode_reply,
+    make_decoder,
+    pack_command,
+    pack_commands,
+)
 from clustercore.errors import (
     AskError,
     ClusterCoreError,
@@ -26,17 +37,6 @@ from clustercore.errors import (
     ResponseError,
     TryAgainError,
     WrongTypeError,
-)
-from clustercore.resp import (
-    BIG_VALUE_CUTOFF,
-    HIREDIS_AVAILABLE,
-    NEED_DATA,
-    PushReply,
-    SimpleString,
-    encode_reply,
-    make_decoder,
-    pack_command,
-    pack_commands,
 )
 
 BACKENDS = [
@@ -319,7 +319,7 @@ def test_malformed_redirect_in_a_map_with_an_undecodable_key(kind: str) -> None:
     """hiredis-py 3.5 segfaults on this when the reply-error callable raises; ours does not."""
     data = b"%1\r\n$1\r\n\xf0\r\n-MOVED\r\n+OK\r\n"
     code = (f"from clustercore.errors import ProtocolError\n"
-            f"from clustercore.resp import make_decoder\n"
+            f"from clustercore._protocol.resp import make_decoder\n"
             f"d = make_decoder({kind!r}, encoding='utf-8')\n"
             f"d.feed({data!r})\n"
             f"try:\n    d.gets()\nexcept ProtocolError:\n    print('ProtocolError')\n")

@@ -15,9 +15,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clustercore import resp
+from clustercore._protocol import resp
+from clustercore._protocol.resp import (
+    HIREDIS_AVAILABLE,
+    NEED_DATA,
+    PushReply,
+    SimpleString,
+    make_decoder,
+)
 from clustercore.errors import ProtocolError, ResponseError
-from clustercore.resp import HIREDIS_AVAILABLE, NEED_DATA, PushReply, SimpleString, make_decoder
 
 BACKENDS = [
     "python",

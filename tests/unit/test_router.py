@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustercore.address import NodeAddress
+from clustercore import Backoff, NodeAddress, RetryPolicy
+from clustercore._execution.router import Action, Attempt, next_step
 from clustercore.errors import (
     AuthenticationError,
     BusyLoadingError,
@@ -24,8 +25,6 @@ from clustercore.errors import (
     TimeoutError,
     WrongTypeError,
 )
-from clustercore.retry import Backoff, RetryPolicy
-from clustercore.router import Action, Attempt, next_step
 
 NODE = NodeAddress("127.0.0.1", 30001)
 POLICY = RetryPolicy()

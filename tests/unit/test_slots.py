@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clustercore._slots import NUM_SLOTS, key_slot, key_slots
 from clustercore.errors import DataError
-from clustercore.slots import NUM_SLOTS, key_slot, key_slots
 
 
 def crc16_reference(data: bytes) -> int:

@@ -44,7 +44,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from clustercore.client import RedisCluster
+from clustercore import RedisCluster, key_slot
 from clustercore.errors import (
     BusyLoadingError,
     ClusterCoreError,
@@ -57,7 +57,6 @@ from clustercore.errors import (
     TopologyError,
     TryAgainError,
 )
-from clustercore.slots import key_slot
 from clustercore.testing import FakeCluster, FakeNetwork
 from clustercore.testing.strategies import (
     FAULT_KINDS,

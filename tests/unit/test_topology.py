@@ -12,16 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clustercore.address import NodeAddress
-from clustercore.errors import (
-    ProtocolError,
-    RedisClusterConfigError,
-    ResponseError,
-    SlotNotCoveredError,
-    TopologyError,
-)
-from clustercore.slots import NUM_SLOTS
-from clustercore.topology import (
+from clustercore import NUM_SLOTS, NodeAddress
+from clustercore._topology.snapshot import (
     Remapper,
     Role,
     Shard,
@@ -30,6 +22,13 @@ from clustercore.topology import (
     node_record,
     parse_cluster_shards,
     parse_cluster_slots,
+)
+from clustercore.errors import (
+    ProtocolError,
+    RedisClusterConfigError,
+    ResponseError,
+    SlotNotCoveredError,
+    TopologyError,
 )
 
 A = NodeAddress

@@ -17,10 +17,9 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 
-from clustercore.address import NodeAddress
-from clustercore.pubsub import ClusterPubSub
-from clustercore.testing.fakenet import FakeNetwork, FakeSession, FakeStream
-from clustercore.transport import TCPTransport, TransportOptions
+from clustercore import ClusterPubSub, NodeAddress
+from clustercore._net.transport import TCPTransport, TransportOptions
+from clustercore.testing.fake.net import FakeNetwork, FakeSession, FakeStream
 from tests.unit.test_pubsub import drain, setup
 
 #: Generous bounds: a prompt wakeup takes microseconds; these only catch "waited the timeout".

@@ -62,12 +62,12 @@ from typing import (
     Union,
 )
 
-from ..address import NodeAddress
-from ..errors import ResponseError
-from ..resp import PushReply, SimpleString, encode_reply
-from ..slots import NUM_SLOTS, key_slot, key_to_bytes
-from . import _fake_commands as fc
-from .fakenet import NO_REPLY, FakeNetwork, FakeSession, FakeStream
+from ..._address import NodeAddress
+from ..._protocol.resp import PushReply, SimpleString, encode_reply
+from ..._slots import NUM_SLOTS, key_slot, key_to_bytes
+from ...errors import ResponseError
+from . import commands as fc
+from .net import NO_REPLY, FakeNetwork, FakeSession, FakeStream
 
 __all__ = ["FakeClock", "FakeCluster", "FakeClusterError", "FakeNode"]
 

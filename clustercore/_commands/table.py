@@ -100,8 +100,8 @@ from typing import (
     Union,
 )
 
-from .errors import ClusterCrossSlotError, DataError
-from .slots import NUM_SLOTS, key_slot, key_slots, key_to_bytes
+from .._slots import NUM_SLOTS, key_slot, key_slots, key_to_bytes
+from ..errors import ClusterCrossSlotError, DataError
 
 __all__ = [
     "COMMANDS",

@@ -94,7 +94,7 @@ from typing import (
     cast,
 )
 
-from .errors import ClusterCoreError, DataError, ProtocolError, ResponseError
+from ..errors import ClusterCoreError, DataError, ProtocolError, ResponseError
 
 try:
     import hiredis

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from .address import NodeAddress
+from .._address import NodeAddress
 
 __all__ = ["EventHook", "NodeStats", "PoolStats"]
 

@@ -35,7 +35,7 @@ from typing import (
     cast,
 )
 
-from ..resp import SimpleString
+from ..._protocol.resp import SimpleString
 
 __all__ = [
     "COMMANDS",

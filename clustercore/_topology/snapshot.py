@@ -37,15 +37,15 @@ from typing import (
     Union,
 )
 
-from .address import NodeAddress
-from .errors import (
+from .._address import NodeAddress
+from .._slots import NUM_SLOTS
+from ..errors import (
     ProtocolError,
     RedisClusterConfigError,
     ResponseError,
     SlotNotCoveredError,
     TopologyError,
 )
-from .slots import NUM_SLOTS
 
 __all__ = [
     "Remapper",

@@ -36,21 +36,21 @@ from typing import (
     Union,
 )
 
-from .address import NodeAddress, coerce_port
-from .connection import ClusterConnection, SSLClusterConnection
-from .discovery import Discovery
-from .errors import (
+from .._address import NodeAddress, coerce_port
+from .._net.connection import ClusterConnection, SSLClusterConnection
+from .._net.transport import make_ssl_context
+from .._slots import NUM_SLOTS, key_slot
+from .._topology.discovery import Discovery
+from .._topology.snapshot import Remapper, Role, Shard, Topology, node_record
+from ..errors import (
     ClusterCoreError,
     PoolClosedError,
     RedisClusterConfigError,
     RedisClusterException,
     SlotNotCoveredError,
 )
-from .pool import Budget, NodePool
-from .slots import NUM_SLOTS, key_slot
+from .node_pool import Budget, NodePool
 from .stats import EventHook, PoolStats
-from .topology import Remapper, Role, Shard, Topology, node_record
-from .transport import make_ssl_context
 
 __all__ = [
     "READ_POLICIES",

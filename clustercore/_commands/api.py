@@ -51,8 +51,8 @@ from typing import (
     Union,
 )
 
-from .commands import Merge, merge_replies
-from .errors import DataError, NoScriptError
+from ..errors import DataError, NoScriptError
+from .table import Merge, merge_replies
 
 __all__ = [
     "DEFAULT_CALLBACKS",

@@ -28,8 +28,8 @@ from functools import partial
 from time import monotonic
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Union
 
-from .address import NodeAddress
-from .errors import ClusterCoreError, ConnectionError, DataError, TimeoutError
+from .._address import NodeAddress
+from ..errors import ClusterCoreError, ConnectionError, DataError, TimeoutError
 
 __all__ = [
     "DEFAULT_TRANSPORT",

@@ -19,10 +19,10 @@ import threading
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .address import NodeAddress
-from .connection import ClusterConnection
-from .errors import ClusterCoreError, RedisClusterConfigError, ResponseError
-from .topology import Remapper, Topology, merge_views, parse_cluster_shards, parse_cluster_slots
+from .._address import NodeAddress
+from .._net.connection import ClusterConnection
+from ..errors import ClusterCoreError, RedisClusterConfigError, ResponseError
+from .snapshot import Remapper, Topology, merge_views, parse_cluster_shards, parse_cluster_slots
 
 __all__ = ["Discovery"]
 

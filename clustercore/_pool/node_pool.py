@@ -25,9 +25,9 @@ from collections import deque
 from time import monotonic
 from typing import Any, Callable, Deque, List, Optional, Union
 
-from .address import NodeAddress
-from .connection import ClusterConnection
-from .errors import (
+from .._address import NodeAddress
+from .._net.connection import ClusterConnection
+from ..errors import (
     ClusterCoreError,
     ConnectionError,
     NodeFailingError,

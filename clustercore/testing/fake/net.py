@@ -38,9 +38,9 @@ from typing import (
     Union,
 )
 
-from .. import resp
-from ..address import NodeAddress
-from ..transport import Stream, TransportOptions
+from ..._address import NodeAddress
+from ..._net.transport import Stream, TransportOptions
+from ..._protocol import resp
 
 __all__ = ["NO_REPLY", "FakeNetwork", "FakeServer", "FakeSession", "FakeStream"]
 
@@ -309,7 +309,7 @@ class FakeNetwork:
 
 
 if TYPE_CHECKING:
-    from ..transport import Transport
+    from ..._net.transport import Transport
 
     def _is_a_transport(network: FakeNetwork) -> Transport:
         return network  # mypy checks FakeNetwork against the Transport protocol here

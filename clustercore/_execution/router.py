@@ -23,8 +23,8 @@ import random
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional, Set
 
-from .address import NodeAddress
-from .errors import (
+from .._address import NodeAddress
+from ..errors import (
     AskError,
     AuthenticationError,
     BusyLoadingError,

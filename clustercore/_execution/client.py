@@ -21,14 +21,9 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .address import NodeAddress
-from .api import CallbackDict, CommandsMixin, pop_never_decode
-from .cluster_pool import (
-    ClusterConnectionPool,
-    ClusterReadOnlyConnectionPool,
-    ClusterWithReadReplicasConnectionPool,
-)
-from .commands import (
+from .._address import NodeAddress
+from .._commands.api import CallbackDict, CommandsMixin, pop_never_decode
+from .._commands.table import (
     SINGLE_KEY,
     Route,
     blocking_timeout,
@@ -39,9 +34,15 @@ from .commands import (
     spec_from_command_info,
     split_by_slot,
 )
-from .commands import is_idempotent as _is_idempotent
-from .connection import ClusterConnection
-from .errors import (
+from .._commands.table import is_idempotent as _is_idempotent
+from .._net.connection import ClusterConnection
+from .._pool.cluster_pool import (
+    ClusterConnectionPool,
+    ClusterReadOnlyConnectionPool,
+    ClusterWithReadReplicasConnectionPool,
+)
+from .._slots import key_slot
+from ..errors import (
     ClusterCoreError,
     ClusterCrossSlotError,
     ConnectionError,
@@ -59,7 +60,6 @@ from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
 from .router import Action, Attempt, next_step
 from .script import Script
-from .slots import key_slot
 
 __all__ = ["RedisCluster"]
 

@@ -33,9 +33,10 @@ from typing import (
     Union,
 )
 
-from . import resp
-from .address import NodeAddress, coerce_port
-from .errors import (
+from .._address import NodeAddress, coerce_port
+from .._protocol import resp
+from .._protocol.resp import NEED_DATA, PushReply
+from ..errors import (
     AuthenticationError,
     ClusterCoreError,
     ConnectionError,
@@ -43,7 +44,6 @@ from .errors import (
     ResponseError,
     TimeoutError,
 )
-from .resp import NEED_DATA, PushReply
 from .transport import DEFAULT_TRANSPORT, Stream, Transport, TransportOptions, make_ssl_context
 from .transport import translate_error as _translate
 

@@ -1,0 +1,1 @@
+"""What commands are: the static table, key positions, idempotency, replies, command methods."""

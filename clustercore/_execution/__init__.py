@@ -1,0 +1,1 @@
+"""Carrying commands out: router decisions, the executor, client, pipeline, pub/sub, scripts."""

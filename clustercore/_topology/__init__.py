@@ -1,0 +1,1 @@
+"""Who owns which slot: the frozen Topology, reply parsing, view merging, discovery, refresh."""

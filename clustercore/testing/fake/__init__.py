@@ -1,0 +1,1 @@
+"""FakeCluster: an in-process cluster speaking real RESP through FakeNetwork."""

@@ -1,0 +1,1 @@
+"""LocalCluster: real redis-server processes on loopback."""
