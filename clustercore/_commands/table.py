@@ -678,13 +678,14 @@ def _word(arg: Any) -> Optional[str]:
     return None
 
 
-def _has_space(arg: Any) -> bool:
+def has_space(arg: Any) -> bool:
+    """Whether a first argument like ``"CLUSTER SLOTS"`` holds several words to split."""
     return (isinstance(arg, str) and " " in arg) or (isinstance(arg, bytes) and b" " in arg)
 
 
 def normalize_args(args: Sequence[Any]) -> Tuple[Any, ...]:
     """Split a first argument like ``"CLUSTER SLOTS"`` into words, as redis-py sends it."""
-    if args and _has_space(args[0]):
+    if args and has_space(args[0]):
         first = args[0]
         words = first.split()
         return (*words, *args[1:])
@@ -706,7 +707,7 @@ def lookup(args: Sequence[Any],
     except TypeError:  # an unhashable argument (bytearray)
         entry = None
     if entry is None:
-        if _has_space(first):
+        if has_space(first):
             return lookup(normalize_args(args), extra)
         name = _word(first)
         entry = _FIRST.get(name) if name is not None else None
@@ -879,7 +880,7 @@ SINGLE_KEY: Mapping[Any, CommandSpec] = MappingProxyType(
 
 def keys_of(spec: CommandSpec, args: Sequence[Any]) -> List[Arg]:
     """The key arguments of one call, in argument order (may be empty)."""
-    if args and _has_space(args[0]):
+    if args and has_space(args[0]):
         args = normalize_args(args)
     custom = _CUSTOM_KEYS.get(spec.name)
     if custom is not None:
@@ -908,7 +909,7 @@ def slot_of(spec: CommandSpec, args: Sequence[Any], encoding: str = "utf-8") -> 
     if route is Route.SLOT or route is Route.CONNECTION:
         first = spec.first_key
         if first and first == spec.last_key and not spec.numkeys_arg and (
-                spec.name not in _CUSTOM_KEYS) and len(args) > first and not _has_space(args[0]):
+                spec.name not in _CUSTOM_KEYS) and len(args) > first and not has_space(args[0]):
             return key_slot(args[first], encoding)
         keys = keys_of(spec, args)
         if not keys:
@@ -1181,7 +1182,7 @@ def is_idempotent(spec: Optional[CommandSpec], args: Sequence[Any]) -> bool:
         return False
     rule = _IDEMPOTENT_IF.get(spec.name)
     if rule is not None:
-        if args and _has_space(args[0]):
+        if args and has_space(args[0]):
             args = normalize_args(args)
         return rule(args)
     return spec.idempotent

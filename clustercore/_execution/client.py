@@ -27,6 +27,7 @@ from .._commands.table import (
     SINGLE_KEY,
     Route,
     blocking_timeout,
+    has_space,
     lookup,
     merge_split,
     normalize_args,
@@ -180,7 +181,7 @@ class RedisCluster(CommandsMixin):
         # never_decode: read the reply as bytes even with decode_responses (DUMP's payload)
         raw = pop_never_decode(options) if options else False
         spec = lookup(args)
-        if spec is None or _has_space(args[0]):
+        if spec is None or has_space(args[0]):
             args = normalize_args(args)
             spec = spec or lookup(args) or self._server_spec(args)
         route = spec.route
@@ -307,14 +308,14 @@ class RedisCluster(CommandsMixin):
 
     def _execute_on_random(self, args: Sequence[Any]) -> Any:
         """Run a keyless command on a random primary (raw reply)."""
-        primaries = self.connection_pool._ensure_topology().primaries
+        primaries = self.connection_pool.ensure_topology().primaries
         address = primaries[self._rng.randrange(len(primaries))]
         return self._execute_on_node(address, *args)
 
     def _execute_on_node(self, node: Any, *args: Any) -> Any:
         """Run a command on one given node (no slot routing); retry once on a fresh socket."""
         pool = self.connection_pool
-        address = node if isinstance(node, NodeAddress) else pool._address(node)
+        address = node if isinstance(node, NodeAddress) else pool.address_of(node)
         for attempt in range(2):
             conn = pool.get_connection_by_address(address)
             try:
@@ -336,10 +337,10 @@ class RedisCluster(CommandsMixin):
 
     def _nodes_for_scan(self) -> List[NodeAddress]:
         """The primaries, for SCAN-style iteration over the whole key space."""
-        return list(self.connection_pool._ensure_topology().primaries)
+        return list(self.connection_pool.ensure_topology().primaries)
 
     def _targets(self, route: Route) -> List[NodeAddress]:
-        topology = self.connection_pool._ensure_topology()
+        topology = self.connection_pool.ensure_topology()
         if route is Route.ALL_PRIMARIES:
             return list(topology.primaries)
         if route is Route.ALL_NODES:
@@ -554,9 +555,3 @@ def _coerce_option(key: str, value: str) -> Any:
 _single_key_spec = SINGLE_KEY.get
 _dict_get = dict.get
 
-
-def _has_space(arg: Any) -> bool:
-    """Whether a first argument like "CLUSTER SLOTS" needs splitting into words."""
-    if isinstance(arg, str):
-        return " " in arg
-    return isinstance(arg, bytes) and b" " in arg

@@ -41,6 +41,7 @@ from .._commands.table import (
     SINGLE_KEY,
     CommandSpec,
     Route,
+    has_space,
     is_idempotent,
     lookup,
     merge_split,
@@ -230,7 +231,7 @@ class ClusterPipeline(CommandsMixin):
         if not args:
             raise DataError("no command given")
         spec = lookup(args)
-        if spec is None or _has_space(args[0]):
+        if spec is None or has_space(args[0]):
             args = normalize_args(args)
             spec = spec or lookup(args) or client._server_spec(args)
         route = spec.route
@@ -929,11 +930,6 @@ class ClusterPipeline(CommandsMixin):
             raise step.error or exc
         client._sleep(step.delay)
 
-
-def _has_space(arg: Any) -> bool:
-    if isinstance(arg, str):
-        return " " in arg
-    return isinstance(arg, bytes) and b" " in arg
 
 
 def _text(value: Any) -> str:

@@ -43,7 +43,7 @@ from typing import (
 )
 
 from .._address import NodeAddress
-from .._net.connection import ClusterConnection
+from .._net.connection import ClusterConnection, wait_readable
 from .._slots import key_slot, key_to_bytes
 from ..errors import (
     AskError,
@@ -55,7 +55,6 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from .._net.transport import Stream, Transport
     from .client import RedisCluster
 
 __all__ = ["ClusterPubSub", "PubSubError", "PubSubWorkerThread"]
@@ -308,7 +307,7 @@ class ClusterPubSub:
 
     def _open_classic(self) -> _Link:
         pool = self.client.connection_pool
-        nodes = list(pool._ensure_topology().nodes)
+        nodes = list(pool.ensure_topology().nodes)
         if self._avoid is not None and len(nodes) > 1 and self._avoid in nodes:
             nodes.remove(self._avoid)
         address = nodes[self.client._rng.randrange(len(nodes))]
@@ -427,7 +426,7 @@ class ClusterPubSub:
                 wait = min(wait, self.health_check_interval)
             progressed = False
             if links:
-                ready = _wait_readable([link.conn for link in links], wait)
+                ready = wait_readable([link.conn for link in links], wait)
                 if ready:
                     progressed = True
                     with self._lock:
@@ -654,39 +653,3 @@ class PubSubWorkerThread(threading.Thread):
         if self is not threading.current_thread() and self.is_alive():
             self.join(timeout)
 
-
-def _wait_readable(conns: Sequence[ClusterConnection],
-                   timeout: float) -> List[ClusterConnection]:
-    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds.
-
-    A connection whose decoder already holds bytes, or that is closed (reading it raises, which
-    restores its subscriptions), is ready without waiting. The others are waited on together by
-    their transport (one transport per pool, so one call in practice).
-    """
-    ready: List[ClusterConnection] = []
-    groups: Dict[int, Tuple[Transport, List[ClusterConnection], List[Stream]]] = {}
-    for conn in conns:
-        sock = conn._sock  # read once: close() in another thread may clear it
-        if sock is None or _buffered(conn):
-            ready.append(conn)
-            continue
-        transport = conn._transport
-        group = groups.setdefault(id(transport), (transport, [], []))
-        group[1].append(conn)
-        group[2].append(sock)
-    if ready or not groups:
-        return ready
-    if len(groups) > 1:
-        # Connections made by different transports cannot be waited on together: look at
-        # every group without waiting, then wait on the first group only.
-        for transport, members, streams in groups.values():
-            ready += [members[i] for i in transport.wait_readable(streams, 0.0)]
-        if ready or timeout <= 0:
-            return ready
-    transport, members, streams = next(iter(groups.values()))
-    return [members[i] for i in transport.wait_readable(streams, timeout)]
-
-
-def _buffered(conn: ClusterConnection) -> bool:
-    decoder = conn._decoder
-    return decoder is not None and bool(decoder.buffered())

@@ -24,6 +24,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
+    Dict,
     Iterable,
     List,
     Mapping,
@@ -57,6 +58,7 @@ __all__ = [
     "SSLClusterConnection",
     "handshake_plan",
     "redact",
+    "wait_readable",
 ]
 
 #: Log level of the wire trace (below DEBUG).
@@ -421,6 +423,11 @@ class ClusterConnection:
         except (OSError, ValueError):
             return True
 
+    def _buffered(self) -> bool:
+        """Whether the decoder already holds bytes of a reply (readable without waiting)."""
+        decoder = self._decoder
+        return decoder is not None and bool(decoder.buffered())
+
     # --- I/O internals ------------------------------------------------------------------------
     def _send(self, commands: Sequence[Sequence[Arg]], deadline: Optional[float]) -> None:
         chunks = resp.pack_commands(commands, self.encoding, self.encoding_errors)
@@ -566,3 +573,36 @@ class SSLClusterConnection(ClusterConnection):
 
 #: redis-py's name for a plain connection.
 Connection = ClusterConnection
+
+
+def wait_readable(conns: Sequence[ClusterConnection],
+                   timeout: float) -> List[ClusterConnection]:
+    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds.
+
+    A connection whose decoder already holds bytes, or that is closed (reading it raises, which
+    restores its subscriptions), is ready without waiting. The others are waited on together by
+    their transport (one transport per pool, so one call in practice).
+    """
+    ready: List[ClusterConnection] = []
+    groups: Dict[int, Tuple[Transport, List[ClusterConnection], List[Stream]]] = {}
+    for conn in conns:
+        sock = conn._sock  # read once: close() in another thread may clear it
+        if sock is None or conn._buffered():
+            ready.append(conn)
+            continue
+        transport = conn._transport
+        group = groups.setdefault(id(transport), (transport, [], []))
+        group[1].append(conn)
+        group[2].append(sock)
+    if ready or not groups:
+        return ready
+    if len(groups) > 1:
+        # Connections made by different transports cannot be waited on together: look at
+        # every group without waiting, then wait on the first group only.
+        for transport, members, streams in groups.values():
+            ready += [members[i] for i in transport.wait_readable(streams, 0.0)]
+        if ready or timeout <= 0:
+            return ready
+    transport, members, streams = next(iter(groups.values()))
+    return [members[i] for i in transport.wait_readable(streams, timeout)]
+

@@ -246,7 +246,7 @@ class ClusterConnectionPool:
     # --- construction helpers -------------------------------------------------------------------
     def make_connection(self, node: NodeLike, **overrides: Any) -> ClusterConnection:
         """A new, unconnected connection to ``node`` with this pool's settings (not counted)."""
-        address = self._address(node)
+        address = self.address_of(node)
         kwargs = {**self.connection_kwargs, **overrides}
         kwargs.setdefault("readonly", self.readonly)
         return self.connection_class(address.host, address.port, **kwargs)
@@ -460,7 +460,8 @@ class ClusterConnectionPool:
         if due:
             self.request_refresh("reinitialize_steps")
 
-    def _ensure_topology(self) -> Topology:
+    def ensure_topology(self) -> Topology:
+        """The current layout, discovered first (synchronously) if none is known yet."""
         topology = self._topology
         if topology.shards:
             return topology
@@ -469,7 +470,7 @@ class ClusterConnectionPool:
 
     # --- routing --------------------------------------------------------------------------------
     def _shard(self, slot: int) -> Shard:
-        topology = self._topology if self._topology.shards else self._ensure_topology()
+        topology = self._topology if self._topology.shards else self.ensure_topology()
         shard = topology.slots[slot]
         if shard is None:
             self.request_refresh("uncovered slot")
@@ -534,7 +535,7 @@ class ClusterConnectionPool:
 
     def get_connection_by_node(self, node: NodeLike) -> ClusterConnection:
         """A connection to ``node`` (a node dict, "host:port" or NodeAddress)."""
-        return self.get_connection_by_address(self._address(node))
+        return self.get_connection_by_address(self.address_of(node))
 
     def get_connection_by_key(self, key: Any, read_command: bool = False) -> ClusterConnection:
         """A connection to the node serving ``key``'s slot."""
@@ -549,7 +550,7 @@ class ClusterConnectionPool:
 
     def get_random_connection(self) -> ClusterConnection:
         """A connection to a random primary (redis-py-cluster's behaviour)."""
-        primaries = self._ensure_topology().primaries
+        primaries = self.ensure_topology().primaries
         if not primaries:
             raise SlotNotCoveredError("no primary is known")
         return self.get_connection_by_address(primaries[self._rng.randrange(len(primaries))])
@@ -591,7 +592,7 @@ class ClusterConnectionPool:
     def get_nodes_by_server_type(self, server_type: str) -> List[Dict[str, Any]]:
         """Node records with server_type "master" or "slave"."""
         role = Role(server_type)
-        topology = self._ensure_topology()
+        topology = self.ensure_topology()
         addresses = topology.primaries if role == Role.PRIMARY else topology.replicas
         return [node_record(a, role) for a in addresses]
 
@@ -611,7 +612,8 @@ class ClusterConnectionPool:
     def _keyslot(self, key: Any) -> int:
         return key_slot(key, self.connection_kwargs.get("encoding", "utf-8"))
 
-    def _address(self, node: NodeLike) -> NodeAddress:
+    def address_of(self, node: NodeLike) -> NodeAddress:
+        """The address of ``node``: a NodeAddress, a node dict, ``"host:port"`` or a pair."""
         if isinstance(node, NodeAddress):
             return node
         if isinstance(node, Mapping):
