@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -56,6 +55,7 @@ from ..errors import (
     ResponseError,
     TimeoutError,
 )
+from .executor import Executor
 from .pipeline import ClusterPipeline
 from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
@@ -92,6 +92,8 @@ class RedisCluster(CommandsMixin):
         backoff: Optional[Backoff] = None,
         retry_non_idempotent: bool = False,
         read_policy: Optional[str] = None,
+        sleep: Optional[Callable[[float], None]] = None,
+        rng: Optional[random.Random] = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("db"):
@@ -115,7 +117,7 @@ class RedisCluster(CommandsMixin):
                 reinitialize_steps=reinitialize_steps,
                 skip_full_coverage_check=skip_full_coverage_check,
                 nodemanager_follow_cluster=nodemanager_follow_cluster,
-                host_port_remap=host_port_remap, host=host, port=port, **kwargs)
+                host_port_remap=host_port_remap, host=host, port=port, rng=rng, **kwargs)
         self.connection_pool = connection_pool
         self.read_from_replicas = connection_pool.read_policy != "primary"
         self.retry = RetryPolicy(max_redirects=max_redirects,
@@ -127,8 +129,13 @@ class RedisCluster(CommandsMixin):
         self.result_callbacks: Dict[str, Callable[..., Any]] = {}
         self._server_specs: Dict[str, Any] = {}
         self._specs_lock = threading.Lock()
-        self._rng = random.Random()
-        self._sleep: Callable[[float], None] = time.sleep
+        #: The execution core: routing, retries and batches for this client, its pipelines,
+        #: pub/sub and scripts. ``sleep`` and ``rng`` (backoff pauses and jitter, random
+        #: nodes) are injectable for tests (``rng`` also seeds the pool it builds: replica
+        #: choice, seed order); the clock is the pool's.
+        self.executor = Executor(connection_pool, self.retry, sleep=sleep, rng=rng)
+        self._rng = self.executor.rng
+        self._sleep = self.executor.sleep
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisCluster:

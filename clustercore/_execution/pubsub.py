@@ -306,11 +306,11 @@ class ClusterPubSub:
         return conn
 
     def _open_classic(self) -> _Link:
-        pool = self.client.connection_pool
-        nodes = list(pool.ensure_topology().nodes)
+        executor = self.client.executor
+        nodes = list(executor.pool.ensure_topology().nodes)
         if self._avoid is not None and len(nodes) > 1 and self._avoid in nodes:
             nodes.remove(self._avoid)
-        address = nodes[self.client._rng.randrange(len(nodes))]
+        address = executor.choose(nodes)
         link = _Link(address, self._connect(address), sharded=False)
         self._classic = link
         return link
@@ -356,7 +356,7 @@ class ClusterPubSub:
     def _schedule_restore(self) -> None:
         """Plan the next restoring pass: at once the first time, then with backoff."""
         attempts = self._restore_attempts
-        delay = self.client.retry.backoff.delay(attempts - 1, self.client._rng) if attempts else 0.0
+        delay = self.client.executor.backoff_delay(attempts - 1) if attempts else 0.0
         at = monotonic() + delay
         if self._restore_planned and self._restore_at <= at:
             return  # an earlier pass is already planned

@@ -13,13 +13,12 @@ def make_client(fake: FakeCluster, **kwargs: Any) -> Tuple[RedisCluster, List[fl
     inline, so every fault plays out the same way on every run."""
     sleeps: List[float] = []
     kwargs.setdefault("socket_timeout", 1.0)
-    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
-                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
-                      **kwargs)
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         fake.clock.advance(seconds)
 
-    rc._sleep = sleep
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
+                      sleep=sleep, **kwargs)
     return rc, sleeps

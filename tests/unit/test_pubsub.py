@@ -142,8 +142,7 @@ def setup(**kwargs: Any) -> Tuple[FakeCluster, PubSubServer, RedisCluster]:
     kwargs.setdefault("socket_timeout", 1.0)
     rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
                       clock=fake.clock, background_refresh=False, refresh_min_interval=0,
-                      **kwargs)
-    rc._sleep = fake.clock.advance
+                      sleep=fake.clock.advance, **kwargs)
     return fake, server, rc
 
 

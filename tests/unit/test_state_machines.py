@@ -108,11 +108,10 @@ def make_client(fake: FakeCluster, **kwargs: Any) -> RedisCluster:
     seeded randomness (hypothesis replays an example and must see the same run)."""
     kwargs.setdefault("socket_timeout", 1.0)
     kwargs.setdefault("rng", random.Random(0))  # replica choice, seed order: replayable
+    kwargs.setdefault("sleep", fake.clock.advance)
     rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
                       clock=fake.clock, background_refresh=False, refresh_min_interval=0,
                       **kwargs)
-    rc._rng = random.Random(1)  # backoff jitter
-    rc._sleep = fake.clock.advance
     return rc
 
 
@@ -759,21 +758,20 @@ def _ask_tryagain_scenario(retry_deadline: float, finish_after: float) -> Any:
     """A two-key MGET on a slot whose migration finishes ``finish_after`` seconds (fake
     clock) after the call starts; returns the reply or the exception."""
     fake = FakeCluster(masters=2, replicas=0)
-    rc = make_client(fake, retry_deadline=retry_deadline)
     slot = key_slot("{t}a")
     source = fake.owner_of(slot)
     target = next(p for p in fake.primaries() if p is not source)
-    rc.set("{t}a", "1")
-    fake.begin_migration([slot], target)
-    fake.move_keys(slot)  # {t}a is on the target, {t}b exists nowhere: TRYAGAIN there
-    start = fake.clock()
 
-    def sleep(seconds: float) -> None:
+    def sleep(seconds: float) -> None:  # ``start`` is bound below, before the first sleep
         fake.clock.advance(seconds)
         if fake.clock() - start >= finish_after and slot in fake.migrations:
             fake.finish_migration([slot], target)
 
-    rc._sleep = sleep
+    rc = make_client(fake, retry_deadline=retry_deadline, sleep=sleep)
+    rc.set("{t}a", "1")
+    fake.begin_migration([slot], target)
+    fake.move_keys(slot)  # {t}a is on the target, {t}b exists nowhere: TRYAGAIN there
+    start = fake.clock()
     try:
         return rc.mget("{t}a", "{t}b")
     except ClusterCoreError as exc:
@@ -844,19 +842,18 @@ def _ask_loading_scenario(finish_after: Optional[float]) -> Any:
     """A GET of a key the migrating source no longer has, while the target is LOADING until
     ``finish_after`` seconds (fake clock; None: for good); the reply or the exception."""
     fake = FakeCluster(masters=2, replicas=0)
-    rc = make_client(fake, retry_deadline=10.0)
     slot = key_slot("{u}1")
     target = next(p for p in fake.primaries() if p is not fake.owner_of(slot))
-    fake.begin_migration([slot], target)
-    fake.set_loading(target, True)
-    start = fake.clock()
 
-    def sleep(seconds: float) -> None:
+    def sleep(seconds: float) -> None:  # ``start`` is bound below, before the first sleep
         fake.clock.advance(seconds)
         if finish_after is not None and fake.clock() - start >= finish_after:
             fake.set_loading(target, False)
 
-    rc._sleep = sleep
+    rc = make_client(fake, retry_deadline=10.0, sleep=sleep)
+    fake.begin_migration([slot], target)
+    fake.set_loading(target, True)
+    start = fake.clock()
     try:
         return rc.get("{u}1")
     except ClusterCoreError as exc:
