@@ -3,6 +3,6 @@ first release); the implementation lives in ``clustercore._execution.pubsub``.""
 
 from __future__ import annotations
 
-from ._execution.pubsub import ClusterPubSub, PubSubError
+from ._execution.pubsub import ClusterPubSub, PubSubError, PubSubLinkInfo, PubSubSnapshot
 
-__all__ = ["ClusterPubSub", "PubSubError"]
+__all__ = ["ClusterPubSub", "PubSubError", "PubSubLinkInfo", "PubSubSnapshot"]

@@ -15,6 +15,13 @@ subscriptions are not reported as messages. Messages published while a channel w
 subscribed anywhere (between the break and the new subscription's acknowledgement) are lost:
 pub/sub is at-most-once (see docs/pipelines.md).
 
+Restoring reads as transitions of the state machine in ``pubsub_state.py``: a link that
+breaks goes OPEN -> LOST and parks (PLACED -> WAITING) what it carried; the restorer goes
+PLANNED; when the pass is due, ``_place`` puts every waiting subscription where its kind lives
+(channels and patterns on the classic link, sharded channels on their slot owners' links), the
+same function the caller's (s|p)subscribe uses; what fails is parked again and the next pass
+planned with backoff. ``snapshot()`` returns that state as a frozen value (tests, operators).
+
 Every wait has a timeout: ``get_message`` waits on all its connections at once (the
 transport's ``wait_readable``: one poll over the sockets, or a condition variable in the
 in-process fake network) for at most ``timeout`` seconds and then reads one reply with the
@@ -38,12 +45,11 @@ from typing import (
     List,
     Optional,
     Sequence,
-    Set,
     Tuple,
 )
 
 from .._address import NodeAddress
-from .._net.connection import ClusterConnection, wait_readable
+from .._net.connection import wait_readable
 from .._slots import key_slot, key_to_bytes
 from ..errors import (
     AskError,
@@ -53,15 +59,27 @@ from ..errors import (
     RedisClusterException,
     ResponseError,
 )
+from .pubsub_state import (
+    KINDS,
+    Handler,
+    Link,
+    LinkState,
+    PubSubLinkInfo,
+    PubSubSnapshot,
+    Request,
+    Restorer,
+    Subscription,
+    snapshot_of,
+)
 
 if TYPE_CHECKING:
     from .client import RedisCluster
 
-__all__ = ["ClusterPubSub", "PubSubError", "PubSubWorkerThread"]
+__all__ = ["ClusterPubSub", "PubSubError", "PubSubLinkInfo", "PubSubSnapshot",
+           "PubSubWorkerThread"]
 
 _log = logging.getLogger("clustercore.pubsub")
 
-Handler = Callable[[Dict[str, Any]], Any]
 Message = Dict[str, Any]
 
 #: Socket timeout of pub/sub connections when the client sets none (a reply half-read).
@@ -74,35 +92,12 @@ _KIND_OF: Dict[Any, str] = {**{k: k for k in _KINDS}, **{k.encode(): k for k in 
 _RETRY_CODES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING"})
 _ACK_KINDS = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
                         "ssubscribe", "sunsubscribe"})
+#: The subscribing commands placed on the classic link, in the order a pass sends them.
+_CLASSIC_KINDS = KINDS[:2]
 
 
 class PubSubError(RedisClusterException):
     """A pub/sub call was used wrongly (no handler for run_in_thread, closed object ...)."""
-
-
-class _Request:
-    """A (un)subscribe call whose acknowledgements (one per name) have not all arrived."""
-
-    __slots__ = ("internal", "kind", "names")
-
-    def __init__(self, kind: str, names: Sequence[bytes], internal: bool) -> None:
-        self.kind = kind
-        self.names = list(names)
-        self.internal = internal   # a restoring call: its acks are not reported
-
-
-class _Link:
-    """One dedicated connection: the classic one, or one node's sharded subscriptions."""
-
-    __slots__ = ("address", "conn", "last_read", "ping_sent", "requests", "sharded")
-
-    def __init__(self, address: NodeAddress, conn: ClusterConnection, sharded: bool) -> None:
-        self.address = address
-        self.conn = conn
-        self.sharded = sharded
-        self.requests: Deque[_Request] = deque()
-        self.last_read = monotonic()
-        self.ping_sent: Optional[float] = None
 
 
 class ClusterPubSub:
@@ -112,8 +107,7 @@ class ClusterPubSub:
                  health_check_interval: Optional[float] = None) -> None:
         self.client = client
         self.ignore_subscribe_messages = ignore_subscribe_messages
-        pool = client.connection_pool
-        kwargs = pool.connection_kwargs
+        kwargs = client.executor.pool.connection_kwargs
         if health_check_interval is None:
             health_check_interval = float(kwargs.get("health_check_interval") or 0)
         self.health_check_interval = health_check_interval
@@ -121,20 +115,17 @@ class ClusterPubSub:
         self._decode = bool(kwargs.get("decode_responses", False))
         self._read_timeout = float(kwargs.get("socket_timeout") or DEFAULT_READ_TIMEOUT)
         self._lock = threading.RLock()
-        self._channels: Dict[bytes, Optional[Handler]] = {}
-        self._patterns: Dict[bytes, Optional[Handler]] = {}
-        self._shard_channels: Dict[bytes, Optional[Handler]] = {}
-        self._classic: Optional[_Link] = None
-        self._classic_lost = False
-        self._avoid: Optional[NodeAddress] = None
-        self._shards: Dict[NodeAddress, _Link] = {}
-        self._home: Dict[bytes, NodeAddress] = {}
-        self._orphans: Set[bytes] = set()
-        self._announce: Set[bytes] = set()  # refused user subscriptions: report their acks
-        self._dropped_by: Dict[bytes, NodeAddress] = {}  # node that unsubscribed a channel
-        self._restore_at = 0.0
-        self._restore_attempts = 0
-        self._restore_planned = False
+        self._channels: Dict[bytes, Subscription] = {}
+        self._patterns: Dict[bytes, Subscription] = {}
+        self._shard_channels: Dict[bytes, Subscription] = {}
+        #: The tables by subscribing command, in KINDS order.
+        self._tables = {"subscribe": self._channels, "psubscribe": self._patterns,
+                        "ssubscribe": self._shard_channels}
+        #: The classic link: OPEN, or the LOST one until replaced (a new one avoids its node).
+        self._classic: Optional[Link] = None
+        self._shards: Dict[NodeAddress, Link] = {}   # the OPEN sharded links by node
+        self._restorer = Restorer()
+        self._links_opened = 0
         self._messages: Deque[Message] = deque()
         self._error: Optional[BaseException] = None
         self._wakeup = threading.Event()   # set by (s)subscribe and close: a reader waits on it
@@ -146,10 +137,10 @@ class ClusterPubSub:
     def _key(self, name: Any) -> bytes:
         return key_to_bytes(name, self._encoding)
 
-    def _public(self, data: Dict[bytes, Optional[Handler]]) -> Dict[Any, Optional[Handler]]:
+    def _public(self, table: Dict[bytes, Subscription]) -> Dict[Any, Optional[Handler]]:
         if not self._decode:
-            return dict(data)
-        return {k.decode(self._encoding, "replace"): v for k, v in data.items()}
+            return {name: sub.handler for name, sub in table.items()}
+        return {k.decode(self._encoding, "replace"): sub.handler for k, sub in table.items()}
 
     @property
     def channels(self) -> Dict[Any, Optional[Handler]]:
@@ -171,6 +162,17 @@ class ClusterPubSub:
         """Whether anything is subscribed (restoring subscriptions count)."""
         return bool(self._channels or self._patterns or self._shard_channels)
 
+    def snapshot(self) -> PubSubSnapshot:
+        """The connections, waiting subscriptions and restoring progress, as a frozen value.
+
+        Read-only and consistent (taken under the lock): what tests assert on and what an
+        operator logs (``logger.info("pub/sub: %s", ps.snapshot())``) when subscriptions
+        misbehave.
+        """
+        with self._lock:
+            return snapshot_of(list(self._tables.values()), self._classic, self._shards,
+                               self._restorer, self.restores, self._closed, monotonic())
+
     def _names(self, args: Sequence[Any], kwargs: Dict[str, Handler],
                ) -> Dict[bytes, Optional[Handler]]:
         names: Dict[bytes, Optional[Handler]] = {}
@@ -188,14 +190,40 @@ class ClusterPubSub:
         if self._closed:
             raise PubSubError("this ClusterPubSub is closed")
 
+    def _subscribe(self, kind: str, names: Dict[bytes, Optional[Handler]]) -> None:
+        """Record the caller's subscriptions of ``kind`` (handlers replaced) and place them."""
+        with self._lock:
+            self._check_open()
+            table = self._tables[kind]
+            subs: List[Subscription] = []
+            for name, handler in names.items():
+                sub = table.get(name)
+                if sub is None:
+                    sub = table[name] = Subscription(kind, name, handler)
+                else:
+                    sub.handler = handler
+                subs.append(sub)
+            self._wakeup.set()
+            self._place(subs, internal=False)
+
+    def _drop(self, table: Dict[bytes, Subscription], names: Sequence[bytes]) -> List[Subscription]:
+        """Forget the caller's subscriptions ``names``; returns those that existed."""
+        dropped: List[Subscription] = []
+        for name in names:
+            sub = table.pop(name, None)
+            if sub is not None:
+                self._restorer.forget(sub)
+                dropped.append(sub)
+        return dropped
+
     # --- subscribing -----------------------------------------------------------------------------
     def subscribe(self, *args: Any, **kwargs: Handler) -> None:
         """SUBSCRIBE channels; ``name=handler`` keyword arguments attach handlers."""
-        self._classic_call("subscribe", self._channels, self._names(args, kwargs))
+        self._subscribe("subscribe", self._names(args, kwargs))
 
     def psubscribe(self, *args: Any, **kwargs: Handler) -> None:
         """PSUBSCRIBE patterns; ``pattern=handler`` keyword arguments attach handlers."""
-        self._classic_call("psubscribe", self._patterns, self._names(args, kwargs))
+        self._subscribe("psubscribe", self._names(args, kwargs))
 
     def unsubscribe(self, *args: Any) -> None:
         """UNSUBSCRIBE the channels given (all when none are)."""
@@ -207,90 +235,106 @@ class ClusterPubSub:
 
     def ssubscribe(self, *args: Any, **kwargs: Handler) -> None:
         """SSUBSCRIBE sharded channels, each on the primary that owns its slot."""
-        names = self._names(args, kwargs)
-        with self._lock:
-            self._check_open()
-            self._shard_channels.update(names)
-            self._wakeup.set()
-            self._subscribe_shards(list(names), internal=False)
+        self._subscribe("ssubscribe", self._names(args, kwargs))
 
     def sunsubscribe(self, *args: Any) -> None:
         """SUNSUBSCRIBE the sharded channels given (all when none are)."""
         with self._lock:
             names = [self._key(a) for a in args] if args else list(self._shard_channels)
-            by_link: Dict[Tuple[NodeAddress, int], List[bytes]] = {}
-            for name in names:
-                self._shard_channels.pop(name, None)
-                self._orphans.discard(name)
-                home = self._home.pop(name, None)
-                if home is not None:
-                    by_link.setdefault((home, key_slot(name)), []).append(name)
-            for (address, _slot), group in by_link.items():
-                link = self._shards.get(address)
-                if link is not None:
+            by_link: Dict[Tuple[Link, int], List[bytes]] = {}
+            for sub in self._drop(self._shard_channels, names):
+                if sub.link is not None:
+                    by_link.setdefault((sub.link, key_slot(sub.name)), []).append(sub.name)
+            for (link, _slot), group in by_link.items():
+                if link.state is LinkState.OPEN:
                     self._send(link, ("SUNSUBSCRIBE", *group),
-                               _Request("sunsubscribe", group, False))
+                               Request("sunsubscribe", group, False))
 
-    def _classic_call(self, kind: str, table: Dict[bytes, Optional[Handler]],
-                      names: Dict[bytes, Optional[Handler]]) -> None:
-        with self._lock:
-            self._check_open()
-            table.update(names)
-            self._wakeup.set()
-            link = self._classic
-            if link is None:
-                try:
-                    link = self._open_classic()
-                except ClusterCoreError:
-                    self._classic_lost = True
-                    self._schedule_restore()
-                    raise
-            self._send(link, (kind.upper(), *names), _Request(kind, list(names), False))
-
-    def _classic_drop(self, kind: str, table: Dict[bytes, Optional[Handler]],
-                      args: Sequence[Any]) -> None:
+    def _classic_drop(self, kind: str, table: Dict[bytes, Subscription], args: Sequence[Any]) -> None:
         with self._lock:
             names = [self._key(a) for a in args] if args else list(table)
-            for name in names:
-                table.pop(name, None)
+            self._drop(table, names)
             link = self._classic
-            if link is not None and names:
-                self._send(link, (kind.upper(), *names), _Request(kind, names, False))
+            if link is not None and link.state is LinkState.OPEN and names:
+                self._send(link, (kind.upper(), *names), Request(kind, names, False))
 
-    def _subscribe_shards(self, names: Sequence[bytes], internal: bool) -> None:
-        """SSUBSCRIBE ``names`` on their slot owners, one call per slot; failures are retried."""
-        by_slot: Dict[int, List[bytes]] = {}
-        for name in names:
-            by_slot.setdefault(key_slot(name), []).append(name)
+    def _place(self, subs: Sequence[Subscription], internal: bool) -> None:
+        """Place subscriptions where their kind lives: channels and patterns on the classic
+        link, sharded channels on their slot owners' links (a restoring pass when
+        ``internal``: its acknowledgements are not reported and its failures not raised)."""
+        classic = [(kind, [s for s in subs if s.kind == kind]) for kind in _CLASSIC_KINDS]
+        if any(group for _kind, group in classic):
+            self._place_classic(classic, internal)
+        sharded = [s for s in subs if s.kind == "ssubscribe"]
+        if sharded:
+            self._place_sharded(sharded, internal)
+
+    def _place_classic(self, batches: Sequence[Tuple[str, List[Subscription]]], internal: bool,
+                       ) -> None:
+        """(P)SUBSCRIBE each batch on the classic link (opened first when there is none).
+
+        When no link can be opened the subscriptions are parked and a pass is planned (and,
+        for a caller's call, the error raised); a write that fails loses the link (parking it
+        all) and stops here.
+        """
+        try:
+            link = self._classic_link()
+        except ClusterCoreError:
+            for _kind, subs in batches:
+                for sub in subs:
+                    self._restorer.park(sub)
+            self._plan_restore()
+            if internal:
+                return
+            raise
+        for kind, subs in batches:
+            if not subs:
+                continue
+            for sub in subs:
+                self._restorer.place(sub, link)
+            names = [sub.name for sub in subs]
+            if not self._send(link, (kind.upper(), *names), Request(kind, names, internal)):
+                break
+
+    def _place_sharded(self, subs: Sequence[Subscription], internal: bool) -> None:
+        """SSUBSCRIBE ``subs`` on their slot owners, one call per slot; failures are parked."""
+        by_slot: Dict[int, List[Subscription]] = {}
+        for sub in subs:
+            by_slot.setdefault(key_slot(sub.name), []).append(sub)
         first_error: Optional[ClusterCoreError] = None
         for slot, group in by_slot.items():
-            hidden = internal and not self._announce.intersection(group)
-            self._announce.difference_update(group)
+            hidden = internal and not any(sub.announce for sub in group)
+            for sub in group:
+                sub.announce = False
             try:
                 address = self._owner(slot, group)
-                link = self._shards.get(address) or self._open_shard(address)
+                link = self._shards.get(address) or self._open(address, sharded=True)
             except ClusterCoreError as exc:
-                self._orphans.update(group)
+                for sub in group:
+                    self._restorer.park(sub)
                 first_error = first_error or exc
                 continue
-            for name in group:
-                self._home[name] = address
-            if not self._send(link, ("SSUBSCRIBE", *group), _Request("ssubscribe", group,
-                                                                     hidden)):
+            for sub in group:
+                self._restorer.place(sub, link)
+            names = [sub.name for sub in group]
+            request = Request("ssubscribe", names, hidden)
+            if not self._send(link, ("SSUBSCRIBE", *names), request):
                 first_error = first_error or ClusterCoreError(
                     f"the connection to {address} failed while subscribing", node=address)
         if first_error is not None:
-            self._schedule_restore()
+            self._plan_restore()
             if not internal:
                 raise first_error
 
-    def _owner(self, slot: int, names: Sequence[bytes]) -> NodeAddress:
+    def _owner(self, slot: int, group: Sequence[Subscription]) -> NodeAddress:
         """The slot's primary, or -- when that very node just unsubscribed these channels
         because it lost the slot and the map is not refreshed yet -- another node of the shard
         (the promoted replica, usually; any shard node delivers sharded messages)."""
-        pool = self.client.connection_pool
+        pool = self.client.executor.pool
         address = pool.address_for_slot(slot)
-        dropped = {self._dropped_by.pop(name, None) for name in names}
+        dropped = {sub.avoid for sub in group}
+        for sub in group:
+            sub.avoid = None
         if address in dropped:
             shard = pool.topology.slots[slot]
             others = [r for r in (shard.replicas if shard is not None else ()) if r != address]
@@ -299,28 +343,30 @@ class ClusterPubSub:
         return address
 
     # --- connections -----------------------------------------------------------------------------
-    def _connect(self, address: NodeAddress) -> ClusterConnection:
-        conn = self.client.connection_pool.make_connection(
+    def _open(self, address: NodeAddress, sharded: bool) -> Link:
+        """Connect a new dedicated link to ``address`` (a sharded one is kept by node)."""
+        conn = self.client.executor.pool.make_connection(
             address, readonly=False, protocol=2, socket_timeout=self._read_timeout)
         conn.connect()
-        return conn
+        self._links_opened += 1
+        link = Link(address, conn, self._links_opened)
+        if sharded:
+            self._shards[address] = link
+        return link
 
-    def _open_classic(self) -> _Link:
+    def _classic_link(self) -> Link:
+        """The open classic link, or a new one to a random node (not the one last lost)."""
+        link = self._classic
+        if link is not None and link.state is LinkState.OPEN:
+            return link
         executor = self.client.executor
         nodes = list(executor.pool.ensure_topology().nodes)
-        if self._avoid is not None and len(nodes) > 1 and self._avoid in nodes:
-            nodes.remove(self._avoid)
-        address = executor.choose(nodes)
-        link = _Link(address, self._connect(address), sharded=False)
-        self._classic = link
+        if link is not None and len(nodes) > 1 and link.address in nodes:
+            nodes.remove(link.address)
+        self._classic = link = self._open(executor.choose(nodes), sharded=False)
         return link
 
-    def _open_shard(self, address: NodeAddress) -> _Link:
-        link = _Link(address, self._connect(address), sharded=True)
-        self._shards[address] = link
-        return link
-
-    def _send(self, link: _Link, args: Tuple[Any, ...], request: Optional[_Request]) -> bool:
+    def _send(self, link: Link, args: Tuple[Any, ...], request: Optional[Request]) -> bool:
         """Write one command on a link; a failure drops the link (its channels are restored)."""
         if request is not None:
             link.requests.append(request)
@@ -331,66 +377,35 @@ class ClusterPubSub:
             return False
         return True
 
-    def _lost(self, link: _Link, exc: BaseException) -> None:
-        """A link broke: close it and put its subscriptions up for restoring."""
+    def _lost(self, link: Link, exc: BaseException) -> None:
+        """OPEN -> LOST: close the link, park what it carried and plan a restoring pass."""
         _log.info("pub/sub connection to %s lost (%s); restoring its subscriptions",
                   link.address, exc)
+        link.state = LinkState.LOST
         link.conn.disconnect()
         address = link.address
-        if link.sharded:
-            if self._shards.get(address) is link:
-                del self._shards[address]
-            for name, home in list(self._home.items()):
-                if home == address:
-                    del self._home[name]
-                    if name in self._shard_channels:
-                        self._orphans.add(name)
-        else:
-            if self._classic is link:
-                self._classic = None
-            self._classic_lost = bool(self._channels or self._patterns)
-            self._avoid = address
-        self.client.connection_pool.request_refresh("pubsub connection lost", avoid=address)
-        self._schedule_restore()
+        if self._shards.get(address) is link:
+            del self._shards[address]
+        for table in self._tables.values():
+            for sub in table.values():
+                if sub.link is link:
+                    self._restorer.park(sub)
+        self.client.executor.pool.request_refresh("pubsub connection lost", avoid=address)
+        self._plan_restore()
 
-    def _schedule_restore(self) -> None:
-        """Plan the next restoring pass: at once the first time, then with backoff."""
-        attempts = self._restore_attempts
-        delay = self.client.executor.backoff_delay(attempts - 1) if attempts else 0.0
-        at = monotonic() + delay
-        if self._restore_planned and self._restore_at <= at:
-            return  # an earlier pass is already planned
-        self._restore_at = at
-        self._restore_attempts = attempts + 1
-        self._restore_planned = True
+    def _plan_restore(self) -> None:
+        self._restorer.plan(monotonic(), self.client.executor.backoff_delay)
 
     def _restore_due(self, now: float) -> Optional[float]:
-        """Restore lost subscriptions when due; returns when the next attempt is due (or None)."""
-        if not (self._orphans or self._classic_lost):
+        """Run a restoring pass when one is due; returns when the next one is due (or None)."""
+        restorer = self._restorer
+        if not restorer.waiting:
             return None
-        if now < self._restore_at:
-            return self._restore_at
-        self._restore_planned = False
+        if not restorer.due(now):
+            return restorer.due_at
         self.restores += 1
-        if self._classic_lost:
-            self._classic_lost = False
-            try:
-                link = self._classic or self._open_classic()
-            except ClusterCoreError:
-                self._classic_lost = True
-                self._schedule_restore()
-            else:
-                for kind, table in (("subscribe", self._channels),
-                                    ("psubscribe", self._patterns)):
-                    names = list(table)
-                    if names and not self._send(link, (kind.upper(), *names),
-                                                _Request(kind, names, True)):
-                        break
-        orphans = [n for n in self._orphans if n in self._shard_channels]
-        self._orphans.clear()
-        if orphans:
-            self._subscribe_shards(orphans, internal=True)
-        return self._restore_at if (self._orphans or self._classic_lost) else None
+        self._place(restorer.start(), internal=True)
+        return restorer.due_at if restorer.waiting else None
 
     # --- reading ---------------------------------------------------------------------------------
     def get_message(self, ignore_subscribe_messages: bool = False,
@@ -431,7 +446,7 @@ class ClusterPubSub:
                     progressed = True
                     with self._lock:
                         for link in links:
-                            if link.conn in ready and self._is_current(link):
+                            if link.conn in ready and link.state is LinkState.OPEN:
                                 self._read_one(link)
             elif wait > 0:
                 self._wakeup.wait(wait)
@@ -440,16 +455,15 @@ class ClusterPubSub:
                 progressed = True
         return None
 
-    def _links(self) -> List[_Link]:
+    def _links(self) -> List[Link]:
+        """The OPEN links: the sharded ones, then the classic one."""
         links = list(self._shards.values())
-        if self._classic is not None:
-            links.append(self._classic)
+        classic = self._classic
+        if classic is not None and classic.state is LinkState.OPEN:
+            links.append(classic)
         return links
 
-    def _is_current(self, link: _Link) -> bool:
-        return link is self._classic or self._shards.get(link.address) is link
-
-    def _check_health(self, links: Sequence[_Link], now: float) -> None:
+    def _check_health(self, links: Sequence[Link], now: float) -> None:
         interval = self.health_check_interval
         if not interval:
             return
@@ -463,7 +477,7 @@ class ClusterPubSub:
                 link.ping_sent = now
                 self._send(link, ("PING",), None)
 
-    def _read_one(self, link: _Link) -> None:
+    def _read_one(self, link: Link) -> None:
         try:
             reply = link.conn.read_reply()
         except ClusterCoreError as exc:
@@ -473,7 +487,7 @@ class ClusterPubSub:
         link.ping_sent = None
         self._handle(link, reply)
 
-    def _handle(self, link: _Link, reply: Any) -> None:
+    def _handle(self, link: Link, reply: Any) -> None:
         if isinstance(reply, ResponseError):
             self._refused(link, reply)
             return
@@ -497,25 +511,23 @@ class ClusterPubSub:
             if not request.names:
                 link.requests.popleft()
             if request.internal:
-                self._restore_attempts = 0
+                self._restorer.succeeded()
                 return
         elif kind == "sunsubscribe" and name in self._shard_channels:
             # The server dropped it (this node lost the slot): subscribe again on the owner.
-            home = self._home.get(name)
-            if home is not None and home != link.address:
+            sub = self._shard_channels[name]
+            if sub.link is not None and sub.link is not link:
                 return  # a late notice: it is subscribed on its new owner already
-            self._home.pop(name, None)
-            self._orphans.add(name)
-            self._dropped_by[name] = link.address
+            self._restorer.park(sub, avoid=link.address)
             _log.info("sharded channel %r was unsubscribed by %s; subscribing again", name,
                       link.address)
-            self.client.connection_pool.request_refresh("sharded channel moved")
-            self._schedule_restore()
+            self.client.executor.pool.request_refresh("sharded channel moved")
+            self._plan_restore()
             return
         self._messages.append({"type": kind, "pattern": None, "channel": reply[1],
                                "data": reply[2]})
 
-    def _refused(self, link: _Link, error: ResponseError) -> None:
+    def _refused(self, link: Link, error: ResponseError) -> None:
         """An error reply answers the oldest unacknowledged (un)subscribe on that link."""
         request = link.requests.popleft() if link.requests else None
         if request is None:
@@ -524,22 +536,16 @@ class ClusterPubSub:
         if request.kind == "ssubscribe" and (
                 isinstance(error, AskError) or error.code in _RETRY_CODES):
             if isinstance(error, MovedError):
-                self.client.connection_pool.on_moved(key_slot(request.names[0]), error.target)
+                self.client.executor.pool.on_moved(key_slot(request.names[0]), error.target)
             for name in request.names:
-                if self._home.get(name) == link.address:
-                    del self._home[name]
-                if name in self._shard_channels:
-                    self._orphans.add(name)
-                    if not request.internal:
-                        self._announce.add(name)
-            self._schedule_restore()
+                sub = self._shard_channels.get(name)
+                if sub is not None:
+                    self._restorer.park(sub, announce=not request.internal)
+            self._plan_restore()
             return
-        table = {"subscribe": self._channels, "psubscribe": self._patterns,
-                 "ssubscribe": self._shard_channels}.get(request.kind)
+        table = self._tables.get(request.kind)
         if table is not None:
-            for name in request.names:
-                table.pop(name, None)
-                self._home.pop(name, None)
+            self._drop(table, request.names)
         self._error = error
 
     def _pop(self, ignore: bool) -> Optional[Message]:
@@ -554,15 +560,15 @@ class ClusterPubSub:
     def _dispatch(self, message: Message) -> Optional[Message]:
         """Give a message to its handler (then return None) or return it."""
         kind = message["type"]
-        handler: Optional[Handler] = None
+        sub: Optional[Subscription] = None
         if kind == "message":
-            handler = self._channels.get(self._key(message["channel"]))
+            sub = self._channels.get(self._key(message["channel"]))
         elif kind == "pmessage":
-            handler = self._patterns.get(self._key(message["pattern"]))
+            sub = self._patterns.get(self._key(message["pattern"]))
         elif kind == "smessage":
-            handler = self._shard_channels.get(self._key(message["channel"]))
-        if handler is not None:
-            handler(message)
+            sub = self._shard_channels.get(self._key(message["channel"]))
+        if sub is not None and sub.handler is not None:
+            sub.handler(message)
             return None
         return message
 
@@ -578,9 +584,9 @@ class ClusterPubSub:
                       ) -> PubSubWorkerThread:
         """Read in a thread that calls each channel's handler; ``thread.stop()`` ends it."""
         with self._lock:
-            for table in (self._channels, self._patterns, self._shard_channels):
-                for name, handler in table.items():
-                    if handler is None:
+            for table in self._tables.values():
+                for name, sub in table.items():
+                    if sub.handler is None:
                         raise PubSubError(f"channel {name!r} has no handler registered")
         thread = PubSubWorkerThread(self, sleep_time, daemon=daemon,
                                     exception_handler=exception_handler)
@@ -593,16 +599,13 @@ class ClusterPubSub:
         with self._lock:
             self._closed = True
             links = self._links()
+            for link in links:
+                link.state = LinkState.CLOSED
             self._classic = None
             self._shards = {}
-            self._channels.clear()
-            self._patterns.clear()
-            self._shard_channels.clear()
-            self._home.clear()
-            self._orphans.clear()
-            self._announce.clear()
-            self._dropped_by.clear()
-            self._classic_lost = False
+            for table in self._tables.values():
+                table.clear()
+            self._restorer.waiting.clear()
             self._messages.clear()
         for link in links:
             link.conn.disconnect()

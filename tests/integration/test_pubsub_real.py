@@ -77,7 +77,7 @@ def test_sharded_channels_on_every_shard(rc: RedisCluster) -> None:
     with ClusterPubSub(rc, ignore_subscribe_messages=True) as ps:
         ps.ssubscribe(*names)
         assert all(_wait_for_link(ps, name) for name in names)
-        assert len(ps._shards) == 3
+        assert len(ps.snapshot().shards) == 3
         for name in names:
             assert rc.spublish(name, name) == 1
         got = _collect(ps, 3)
@@ -90,8 +90,10 @@ def test_subscriptions_come_back_after_the_server_kills_them(rc: RedisCluster) -
     with ClusterPubSub(rc) as ps:
         ps.subscribe("again")
         ps.ssubscribe(shard_channel)
-        assert _wait_for_link(ps, shard_channel) and ps._classic is not None
-        assert not ps._classic.requests
+        assert _wait_for_link(ps, shard_channel)
+        classic = ps.snapshot().classic
+        assert classic is not None
+        assert not classic.pending_acks
         for node in rc.connection_pool.topology.nodes:
             rc._execute_on_node(node, "CLIENT", "KILL", "TYPE", "pubsub")
         deadline = time.monotonic() + 5
@@ -128,10 +130,10 @@ def test_sharded_subscription_survives_a_failover(
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 ps.get_message(timeout=0.05)
-                home = ps._home.get(channel.encode())
+                home = ps.snapshot().home(channel.encode())
                 if home is not None and home == (replica.host, replica.port):
                     break
-            assert ps._home.get(channel.encode()) == (replica.host, replica.port)
+            assert ps.snapshot().home(channel.encode()) == (replica.host, replica.port)
             # The publisher's map is stale after a manual failover: the demoted node still
             # accepts SPUBLISH (and propagates it in its shard) but counts only its own
             # receivers. Let it see the new layout, as a periodic refresh or a MOVED would.
@@ -150,8 +152,7 @@ def _wait_for_link(ps: ClusterPubSub, channel: str, timeout: float = 5.0) -> boo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ps.get_message(timeout=0.05)
-        if channel.encode() in ps._home and not any(
-                link.requests for link in ps._shards.values()) and (
-                ps._classic is None or not ps._classic.requests):
+        snapshot = ps.snapshot()
+        if snapshot.home(channel.encode()) is not None and snapshot.acknowledged:
             return True
     return False

@@ -155,9 +155,9 @@ def test_cluster_pubsub_classic_channels_and_patterns(
         assert ps.get_message(timeout=0.01) is None
         # PUBLISH goes to the channel's slot owner; Redis broadcasts it to every node and
         # counts the receivers on the node it was sent to.
-        link = ps._classic
+        link = ps.snapshot().classic
         assert link is not None
-        expected = 2 if fake.owner_of("news").address == link.address else 0
+        expected = 2 if fake.owner_of("news").address == link.node else 0
         assert rc.publish("news", "hello") == expected
         got = [_next_message(ps), _next_message(ps)]
         assert [(m["type"], m["pattern"], m["data"]) for m in got] == [
@@ -183,15 +183,15 @@ def test_cluster_pubsub_sharded_channel_follows_a_failover(
     channel = _channel_on(fake, primary, "orders")
     with ClusterPubSub(rc, ignore_subscribe_messages=True) as ps:
         ps.ssubscribe(channel)
-        _settle(ps, lambda: bool(ps._shards) and not any(
-            link.requests for link in ps._shards.values()))
-        assert ps._home[channel.encode()] == primary.address
+        _settle(ps, lambda: bool(ps.snapshot().shards) and not any(
+            link.pending_acks for link in ps.snapshot().shards))
+        assert ps.snapshot().home(channel.encode()) == primary.address
         assert rc.spublish(channel, "before") == 1
         assert _next_message(ps)["data"] == b"before"
         # Another shard's channel on another node's SPUBLISH: MOVED, then delivered nowhere.
         assert rc.spublish(_channel_on(fake, fake.primaries()[1], "other"), "x") == 0
         new = fake.failover(primary)  # the old primary sends sunsubscribe to its subscriber
-        _settle(ps, lambda: ps._home.get(channel.encode()) == new.address)
+        _settle(ps, lambda: ps.snapshot().home(channel.encode()) == new.address)
         rc.connection_pool.initialize()  # the publisher learns the new layout
         for i in range(3):
             assert rc.spublish(channel, f"after-{i}") == 1
@@ -208,15 +208,15 @@ def test_cluster_pubsub_sharded_channel_comes_back_after_a_kill() -> None:
         old = fake.owner_of(channel)
         with ClusterPubSub(rc, ignore_subscribe_messages=True) as ps:
             ps.ssubscribe(channel)
-            _settle(ps, lambda: channel.encode() in ps._home and not any(
-                link.requests for link in ps._shards.values()))
+            _settle(ps, lambda: ps.snapshot().home(channel.encode()) is not None and not any(
+                link.pending_acks for link in ps.snapshot().shards))
             fake.kill(old)  # the connection drops; the fake promotes the replica 1 s later
             fake.clock.advance(1.5)
             new = fake.owner_of(channel)
             assert new is not old
             rc.connection_pool.initialize()
-            _settle(ps, lambda: ps._home.get(channel.encode()) == new.address and not any(
-                link.requests for link in ps._shards.values()))
+            _settle(ps, lambda: ps.snapshot().home(channel.encode()) == new.address and not any(
+                link.pending_acks for link in ps.snapshot().shards))
             assert rc.spublish(channel, "back") == 1
             assert _next_message(ps)["data"] == b"back"
         rc.close()

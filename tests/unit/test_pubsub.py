@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+from dataclasses import FrozenInstanceError
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 
 from clustercore import NodeAddress, RedisCluster, key_slot
-from clustercore._execution.pubsub import ClusterPubSub, PubSubError
+from clustercore._execution.pubsub import (
+    ClusterPubSub,
+    PubSubError,
+    PubSubLinkInfo,
+    PubSubSnapshot,
+)
+from clustercore._execution.pubsub_state import Restorer, RestoreState, Subscription, SubState
 from clustercore._protocol import resp
 from clustercore.errors import DataError, ResponseError
 from clustercore.testing import FakeCluster, FakeSession
@@ -42,7 +49,7 @@ class PubSubServer:
                 return stream
         return None
 
-    def push(self, session: FakeSession, message: List[Any]) -> None:
+    def push(self, session: FakeSession, message: Any) -> None:
         stream = self.stream(session)
         if stream is not None:
             stream.push(resp.encode_reply(message, 2))
@@ -146,6 +153,22 @@ def setup(**kwargs: Any) -> Tuple[FakeCluster, PubSubServer, RedisCluster]:
     return fake, server, rc
 
 
+def _same_link(a: Optional[PubSubLinkInfo], b: Optional[PubSubLinkInfo]) -> bool:
+    """Whether two snapshots show the same connection (not just one to the same node)."""
+    return a is not None and b is not None and a.link_id == b.link_id
+
+
+def owners_node(fake: FakeCluster, channel: bytes) -> NodeAddress:
+    """The address of the primary that owns ``channel``'s slot."""
+    return fake.owner_of(key_slot(channel)).address
+
+
+def drain_snapshot(ps: ClusterPubSub) -> PubSubSnapshot:
+    """Read what is buffered, then the snapshot."""
+    drain(ps)
+    return ps.snapshot()
+
+
 def drain(ps: ClusterPubSub, limit: int = 50) -> List[Dict[str, Any]]:
     out: List[Dict[str, Any]] = []
     for _ in range(limit):
@@ -232,7 +255,7 @@ def test_ssubscribe_uses_one_connection_per_slot_owner() -> None:
     acks = drain(ps)
     assert sorted(m["channel"] for m in acks) == sorted(
         n.encode() for n in [*names, two])
-    assert len(ps._shards) == 3
+    assert len(ps.snapshot().shards) == 3
     for name in names:
         assert rc.spublish(name, f"to {name}") == 1
     got = drain(ps)
@@ -256,7 +279,7 @@ def test_ssubscribe_answered_moved_subscribes_on_the_new_owner() -> None:
     ps.ssubscribe(channel)
     acks = drain(ps)
     assert [(m["type"], m["channel"]) for m in acks] == [("ssubscribe", b"moving")]
-    assert ps._home[b"moving"] == target.address
+    assert ps.snapshot().home(b"moving") == target.address
     rc.spublish(channel, "here")
     assert [m["data"] for m in drain(ps)] == [b"here"]
     ps.close()
@@ -272,7 +295,7 @@ def test_failover_unsubscribe_from_the_server_is_restored_silently() -> None:
     new = fake.failover(old)
     assert server.slot_lost(old) == 1
     assert drain(ps) == []  # the sunsubscribe notice is handled, not reported
-    assert ps._home[channel.encode()] == new.address
+    assert ps.snapshot().home(channel.encode()) == new.address
     assert rc.spublish(channel, "after") == 1
     assert [m["data"] for m in drain(ps)] == [b"after"]
     assert ps.restores >= 1
@@ -314,9 +337,9 @@ def test_killed_node_subscriptions_come_back_after_failover() -> None:
     rc.connection_pool.initialize()
     for _ in range(100):  # restore attempts back off in real time: poll with a deadline
         ps.get_message(timeout=0.05)
-        if ps._home.get(channel.encode()) == new.address:
+        if ps.snapshot().home(channel.encode()) == new.address:
             break
-    assert ps._home.get(channel.encode()) == new.address
+    assert ps.snapshot().home(channel.encode()) == new.address
     rc.spublish(channel, "back")
     assert [m["data"] for m in drain(ps)] == [b"back"]
     ps.close()
@@ -327,29 +350,135 @@ def test_health_check_drops_a_silent_connection() -> None:
     ps = ClusterPubSub(rc, health_check_interval=0.01)
     ps.subscribe("hc")
     drain(ps)
-    link = ps._classic
+    link = ps.snapshot().classic
     assert link is not None
-    fake.freeze(link.address)
+    fake.freeze(link.node)
     for _ in range(200):
         ps.get_message(timeout=0.01)
-        if ps._classic is not link:
+        if not _same_link(ps.snapshot().classic, link):
             break
-    assert ps._classic is not link
-    fake.unfreeze(link.address)
+    assert not _same_link(ps.snapshot().classic, link)
+    fake.unfreeze(link.node)
     ps.close()
 
 
 def test_subscribe_error_is_raised_from_get_message() -> None:
-    _fake, _server, rc = setup()
+    _fake, server, rc = setup()
     ps = ClusterPubSub(rc)
     ps.subscribe("ok")
     drain(ps)
-    link = ps._classic
-    assert link is not None
-    ps._send(link, ("SSUBSCRIBE", "a", "b"), None)  # CROSSSLOT: nobody asked for this one
+    session = next(s for _node, s in server.sessions if b"ok" in server.subs(s, "channels"))
+    # An error reply that answers nothing this object sent (no request is outstanding).
+    server.push(session, ResponseError("CROSSSLOT Keys in request don't hash to the same slot"))
     with pytest.raises(ResponseError):
         ps.get_message(timeout=0)
     ps.close()
+
+
+# --- introspection and the restoring state machine -------------------------------------------------
+def test_snapshot_shows_links_acknowledgements_and_what_waits() -> None:
+    fake, _server, rc = setup()
+    names = channels_on(fake, 2)
+    ps = ClusterPubSub(rc)
+    ps.subscribe("a")
+    ps.psubscribe("p.*")
+    ps.ssubscribe(*names)
+    sent = ps.snapshot()
+    assert sent.classic is not None
+    assert (sent.classic.channels, sent.classic.patterns) == ((b"a",), (b"p.*",))
+    assert sent.classic.pending_acks == 2 and not sent.acknowledged  # nothing read yet
+    owners = {fake.owner_of(key_slot(n)).address: n.encode() for n in names}
+    assert {link.node: link.shard_channels for link in sent.shards} == {
+        node: (name,) for node, name in owners.items()}
+    assert [link.node for link in sent.shards] == sorted(owners)
+    assert len({link.link_id for link in sent.links}) == 3
+    assert not sent.waiting and sent.next_restore_in is None and sent.restores == 0
+    acked = drain_snapshot(ps)
+    assert acked.acknowledged and acked.classic is not None and acked.classic.pending_acks == 0
+    with pytest.raises(FrozenInstanceError):  # a value to keep or log, not a handle
+        sent.restores = 1  # type: ignore[misc]
+
+    # Kill the owner of a sharded channel whose node does not carry the classic link.
+    classic_node = acked.classic.node
+    lost, kept = sorted((n.encode() for n in names),
+                        key=lambda n: owners_node(fake, n) == classic_node)
+    fake.kill(owners_node(fake, lost))
+    assert ps.get_message(timeout=0) is None  # EOF: parked; the node refuses the new connection
+    after = ps.snapshot()
+    assert after.waiting_shard_channels == (lost,) and after.home(lost) is None
+    assert after.next_restore_in is not None and after.next_restore_in >= 0
+    assert after.restores >= 1
+    assert [link.shard_channels for link in after.shards] == [(kept,)]
+    assert after.classic == acked.classic  # the classic link is untouched
+    ps.close()
+    closed = ps.snapshot()
+    assert closed.closed and closed.classic is None and closed.shards == ()
+    assert not closed.waiting
+
+
+def test_a_lost_classic_link_is_replaced_on_another_node() -> None:
+    fake = FakeCluster(masters=2, replicas=0)
+    PubSubServer(fake)
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                      clock=fake.clock, background_refresh=False, refresh_min_interval=0,
+                      sleep=fake.clock.advance, socket_timeout=1.0)
+    ps = ClusterPubSub(rc)
+    ps.subscribe("a")
+    ps.psubscribe("p.*")
+    before = drain_snapshot(ps).classic
+    for restores in range(1, 9):  # two nodes: a random pick would stay on the lost one by luck
+        assert before is not None
+        fake.drop_connections(before.node)
+        assert ps.get_message(timeout=0) is None  # EOF, then a pass opens a new link
+        after = drain_snapshot(ps)
+        assert after.classic is not None and not _same_link(after.classic, before)
+        assert after.classic.node != before.node  # the node whose link was lost is avoided
+        assert (after.classic.channels, after.classic.patterns) == ((b"a",), (b"p.*",))
+        assert after.acknowledged and not after.waiting and after.restores == restores
+        before = after.classic
+    ps.close()
+
+
+def test_restorer_plans_at_once_then_backs_off_and_resets_on_success() -> None:
+    calls: List[int] = []
+
+    def backoff(attempt: int) -> float:
+        calls.append(attempt)
+        return 10.0 * (attempt + 1)
+
+    restorer = Restorer()
+    assert restorer.state is RestoreState.IDLE and restorer.due(0.0)
+    restorer.plan(100.0, backoff)
+    assert (restorer.state, restorer.due_at, calls) == (RestoreState.PLANNED, 100.0, [])
+    restorer.plan(105.0, backoff)  # planned already, and earlier: kept (the delay is drawn)
+    assert (restorer.due_at, restorer.attempts, calls) == (100.0, 1, [0])
+    assert not restorer.due(99.0) and restorer.due(100.0)
+    restorer.start()
+    assert restorer.state is RestoreState.IDLE
+    restorer.plan(101.0, backoff)  # the pass failed: back off
+    assert (restorer.due_at, restorer.attempts) == (111.0, 2)
+    restorer.start()
+    restorer.plan(112.0, backoff)
+    assert (restorer.due_at, restorer.attempts) == (132.0, 3)
+    restorer.succeeded()  # acknowledged while a later pass is planned ...
+    restorer.plan(115.0, backoff)  # ... so the next failure plans at once: the earlier wins
+    assert (restorer.state, restorer.due_at, restorer.attempts) == (
+        RestoreState.PLANNED, 115.0, 1)
+
+
+def test_subscriptions_change_state_only_through_place_and_park() -> None:
+    restorer = Restorer()
+    sub = Subscription("ssubscribe", b"ch", None)
+    link = object()
+    restorer.park(sub, avoid=NodeAddress("10.0.0.1", 1), announce=True)
+    assert sub.state is SubState.WAITING and list(restorer.waiting) == [sub]
+    restorer.park(sub)  # parked again: the hints stay until a placing uses them
+    assert sub.avoid == NodeAddress("10.0.0.1", 1) and sub.announce
+    restorer.place(sub, link)  # type: ignore[arg-type]
+    assert sub.state is SubState.PLACED and sub.link is link and not restorer.waiting
+    restorer.park(sub)
+    restorer.forget(sub)
+    assert not restorer.waiting and sub.link is None
 
 
 # --- threads and lifecycle --------------------------------------------------------------------------
