@@ -1,0 +1,229 @@
+"""The stream commands of :class:`~.api.CommandsMixin` (XADD, XREAD, XREADGROUP, XCLAIM, XGROUP *,
+XINFO * ...), one method each with redis-py's name, arguments and return shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Sequence
+
+from ..errors import DataError
+from .args import (
+    EncodableT,
+    KeyT,
+)
+from .base import CommandsBase
+
+__all__ = ["StreamCommands"]
+
+
+class StreamCommands(CommandsBase):
+    """Stream commands, one method each (redis-py's names, arguments and return shapes)."""
+
+    def xack(self, name: KeyT, groupname: Any, *ids: Any) -> Any:
+        """Acknowledge messages; how many were pending."""
+        return self.execute_command("XACK", name, groupname, *ids)
+
+    def xadd(self, name: KeyT, fields: Mapping[Any, EncodableT], id: Any = "*",
+             maxlen: Optional[int] = None, approximate: bool = True, nomkstream: bool = False,
+             minid: Any = None, limit: Optional[int] = None) -> Any:
+        """Append an entry; its id. Only an explicit ``id`` makes a retry safe."""
+        if maxlen is not None and minid is not None:
+            raise DataError("Only one of ``maxlen`` or ``minid`` may be specified")
+        if not isinstance(fields, Mapping) or not fields:
+            raise DataError("XADD fields must be a non-empty dict")
+        pieces: List[Any] = []
+        if nomkstream:
+            pieces.append("NOMKSTREAM")
+        pieces += self._trim_pieces(maxlen, approximate, minid, limit)
+        pieces.append(id)
+        for pair in fields.items():
+            pieces.extend(pair)
+        return self.execute_command("XADD", name, *pieces)
+
+    @staticmethod
+    def _trim_pieces(maxlen: Optional[int], approximate: bool, minid: Any,
+                     limit: Optional[int]) -> List[Any]:
+        pieces: List[Any] = []
+        if maxlen is not None:
+            if not isinstance(maxlen, int) or maxlen < 0:
+                raise DataError("XADD/XTRIM maxlen must be a non-negative integer")
+            pieces.append("MAXLEN")
+        elif minid is not None:
+            pieces.append("MINID")
+        else:
+            return pieces
+        if approximate:
+            pieces.append("~")
+        pieces.append(maxlen if maxlen is not None else minid)
+        if limit is not None:
+            pieces += ["LIMIT", limit]
+        return pieces
+
+    def xautoclaim(self, name: KeyT, groupname: Any, consumername: Any, min_idle_time: int,
+                   start_id: Any = "0-0", count: Optional[int] = None,
+                   justid: bool = False) -> Any:
+        """Claim idle pending messages: ``[next id, entries, deleted ids]`` (ids with
+        ``justid``)."""
+        if not isinstance(min_idle_time, int) or min_idle_time < 0:
+            raise DataError("XAUTOCLAIM min_idle_time must be a non negative integer")
+        pieces: List[Any] = [name, groupname, consumername, min_idle_time, start_id]
+        if count is not None:
+            if not isinstance(count, int) or count < 1:
+                raise DataError("XAUTOCLAIM count must be a positive integer")
+            pieces += ["COUNT", count]
+        options = {}
+        if justid:
+            pieces.append("JUSTID")
+            options["parse_justid"] = True
+        return self.execute_command("XAUTOCLAIM", *pieces, **options)
+
+    def xclaim(self, name: KeyT, groupname: Any, consumername: Any, min_idle_time: int,
+               message_ids: Sequence[Any], idle: Optional[int] = None,
+               time: Optional[int] = None, retrycount: Optional[int] = None,
+               force: bool = False, justid: bool = False) -> Any:
+        """Change the owner of pending messages; the claimed entries (ids with ``justid``)."""
+        if not isinstance(min_idle_time, int) or min_idle_time < 0:
+            raise DataError("XCLAIM min_idle_time must be a non negative integer")
+        if not isinstance(message_ids, (list, tuple)) or not message_ids:
+            raise DataError("XCLAIM message_ids must be a non empty list or tuple")
+        pieces: List[Any] = [name, groupname, consumername, min_idle_time, *message_ids]
+        for value, word in ((idle, "IDLE"), (time, "TIME"), (retrycount, "RETRYCOUNT")):
+            if value is not None:
+                if not isinstance(value, int):
+                    raise DataError(f"XCLAIM {word.lower()} must be an integer")
+                pieces += [word, value]
+        options = {}
+        if force:
+            pieces.append("FORCE")
+        if justid:
+            pieces.append("JUSTID")
+            options["parse_justid"] = True
+        return self.execute_command("XCLAIM", *pieces, **options)
+
+    def xdel(self, name: KeyT, *ids: Any) -> Any:
+        """Delete entries; how many existed."""
+        return self.execute_command("XDEL", name, *ids)
+
+    def xgroup_create(self, name: KeyT, groupname: Any, id: Any = "$",
+                      mkstream: bool = False, entries_read: Optional[int] = None) -> Any:
+        """Create a consumer group; True."""
+        pieces: List[Any] = [name, groupname, id]
+        if mkstream:
+            pieces.append("MKSTREAM")
+        if entries_read is not None:
+            pieces += ["ENTRIESREAD", entries_read]
+        return self.execute_command("XGROUP", "CREATE", *pieces)
+
+    def xgroup_createconsumer(self, name: KeyT, groupname: Any, consumername: Any) -> Any:
+        """Create a consumer; 1 if created."""
+        return self.execute_command("XGROUP", "CREATECONSUMER", name, groupname, consumername)
+
+    def xgroup_delconsumer(self, name: KeyT, groupname: Any, consumername: Any) -> Any:
+        """Delete a consumer; how many messages it had pending."""
+        return self.execute_command("XGROUP", "DELCONSUMER", name, groupname, consumername)
+
+    def xgroup_destroy(self, name: KeyT, groupname: Any) -> Any:
+        """Destroy a consumer group; bool."""
+        return self.execute_command("XGROUP", "DESTROY", name, groupname)
+
+    def xgroup_setid(self, name: KeyT, groupname: Any, id: Any,
+                     entries_read: Optional[int] = None) -> Any:
+        """Set a group's last delivered id; True."""
+        pieces: List[Any] = [name, groupname, id]
+        if entries_read is not None:
+            pieces += ["ENTRIESREAD", entries_read]
+        return self.execute_command("XGROUP", "SETID", *pieces)
+
+    def xinfo_consumers(self, name: KeyT, groupname: Any) -> Any:
+        """A dict per consumer of the group."""
+        return self.execute_command("XINFO", "CONSUMERS", name, groupname)
+
+    def xinfo_groups(self, name: KeyT) -> Any:
+        """A dict per consumer group of the stream."""
+        return self.execute_command("XINFO", "GROUPS", name)
+
+    def xinfo_stream(self, name: KeyT, full: bool = False) -> Any:
+        """The stream's metadata as a dict (``full`` for everything)."""
+        pieces = ["FULL"] if full else []
+        return self.execute_command("XINFO", "STREAM", name, *pieces, full=full)
+
+    def xlen(self, name: KeyT) -> Any:
+        """The number of entries."""
+        return self.execute_command("XLEN", name)
+
+    def xpending(self, name: KeyT, groupname: Any) -> Any:
+        """Pending summary: ``{pending, min, max, consumers: [{name, pending}]}``."""
+        return self.execute_command("XPENDING", name, groupname)
+
+    def xpending_range(self, name: KeyT, groupname: Any, min: Any, max: Any, count: int,
+                       consumername: Any = None, idle: Optional[int] = None) -> Any:
+        """Pending messages in an id range: a dict per message."""
+        if min is None or max is None or count is None:
+            raise DataError("XPENDING must be provided with min, max and count parameters")
+        pieces: List[Any] = [name, groupname]
+        if idle is not None:
+            pieces += ["IDLE", idle]
+        pieces += [min, max, count]
+        if consumername is not None:
+            pieces.append(consumername)
+        return self.execute_command("XPENDING", *pieces, parse_detail=True)
+
+    def xrange(self, name: KeyT, min: Any = "-", max: Any = "+",
+               count: Optional[int] = None) -> Any:
+        """Entries in an id range: ``[(id, {field: value})]``."""
+        pieces: List[Any] = [name, min, max]
+        if count is not None:
+            pieces += ["COUNT", count]
+        return self.execute_command("XRANGE", *pieces)
+
+    def xread(self, streams: Mapping[Any, Any], count: Optional[int] = None,
+              block: Optional[int] = None) -> Any:
+        """Read from streams (keys of one slot) after the given ids, blocking up to ``block``
+        ms; ``[[stream, [(id, fields)]]]``."""
+        pieces = self._xread_options(count, block)
+        return self.execute_command("XREAD", *pieces, *self._streams_pieces(streams))
+
+    def xreadgroup(self, groupname: Any, consumername: Any, streams: Mapping[Any, Any],
+                   count: Optional[int] = None, block: Optional[int] = None,
+                   noack: bool = False) -> Any:
+        """Read as a group consumer (``">"`` = new messages); same shape as xread."""
+        pieces: List[Any] = ["GROUP", groupname, consumername,
+                             *self._xread_options(count, block)]
+        if noack:
+            pieces.append("NOACK")
+        return self.execute_command("XREADGROUP", *pieces, *self._streams_pieces(streams))
+
+    @staticmethod
+    def _xread_options(count: Optional[int], block: Optional[int]) -> List[Any]:
+        pieces: List[Any] = []
+        if count is not None:
+            if not isinstance(count, int) or count < 1:
+                raise DataError("XREAD count must be a positive integer")
+            pieces += ["COUNT", count]
+        if block is not None:
+            if not isinstance(block, int) or block < 0:
+                raise DataError("XREAD block must be a non-negative integer")
+            pieces += ["BLOCK", block]
+        return pieces
+
+    @staticmethod
+    def _streams_pieces(streams: Mapping[Any, Any]) -> List[Any]:
+        if not isinstance(streams, Mapping) or not streams:
+            raise DataError("XREAD streams must be a non empty dict")
+        return ["STREAMS", *streams.keys(), *streams.values()]
+
+    def xrevrange(self, name: KeyT, max: Any = "+", min: Any = "-",
+                  count: Optional[int] = None) -> Any:
+        """Entries in an id range, newest first."""
+        pieces: List[Any] = [name, max, min]
+        if count is not None:
+            pieces += ["COUNT", count]
+        return self.execute_command("XREVRANGE", *pieces)
+
+    def xtrim(self, name: KeyT, maxlen: Optional[int] = None, approximate: bool = True,
+              minid: Any = None, limit: Optional[int] = None) -> Any:
+        """Trim by MAXLEN or MINID; how many entries were removed."""
+        if (maxlen is None) == (minid is None):
+            raise DataError("Exactly one of ``maxlen`` or ``minid`` must be specified")
+        return self.execute_command("XTRIM", name,
+                                    *self._trim_pieces(maxlen, approximate, minid, limit))
