@@ -79,7 +79,16 @@ def raw_socket_floor(rc: Any, inputs: Inputs, max_seconds: float) -> Tuple[float
 def run_passes(nodes: List[dict], ops: int, max_seconds: float, seed: int,
                emit: Callable[[str], None]) -> None:
     import clustercore
-    from clustercore._protocol import resp
+    # HIREDIS_AVAILABLE, wherever the revision being measured keeps it (run.py
+    # --clustercore-rev). Oldest layout first: the editable install resolves a missing
+    # clustercore._protocol to this checkout's, which an old revision must not pick up.
+    try:  # before the packages
+        from clustercore import resp  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from clustercore._protocol import hiredis as resp
+        except ImportError:  # before the codec was split
+            from clustercore._protocol import resp
 
     inputs = Inputs(10000, 100, seed, ops)
     keys = inputs.keys

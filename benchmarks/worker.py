@@ -145,7 +145,16 @@ class ClustercoreAdapter(Adapter):
         super().__init__(nodes)
         sys.path.insert(0, self.path)
         import clustercore
-        from clustercore._protocol import resp
+        # HIREDIS_AVAILABLE, wherever the revision being measured keeps it (run.py
+        # --clustercore-rev). Oldest layout first: the editable install resolves a missing
+        # clustercore._protocol to this checkout's, which an old revision must not pick up.
+        try:  # before the packages
+            from clustercore import resp  # type: ignore[attr-defined]
+        except ImportError:
+            try:
+                from clustercore._protocol import hiredis as resp
+            except ImportError:  # before the codec was split
+                from clustercore._protocol import resp
 
         self.mod = clustercore
         self.version = clustercore.__version__

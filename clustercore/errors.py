@@ -30,6 +30,7 @@ __all__ = [
     "DataError",
     "ExecAbortError",
     "InvalidResponse",
+    "InvalidSlotError",
     "MasterDownError",
     "MovedError",
     "NoPermissionError",
@@ -128,6 +129,11 @@ InvalidResponse = ProtocolError
 
 class DataError(ClusterCoreError):
     """An argument cannot be sent to the server (wrong type or value); nothing was sent."""
+
+
+class InvalidSlotError(DataError):
+    """A slot number outside 0..16383, or not an integer, was asked for (the message names it);
+    no node was chosen and nothing was sent."""
 
 
 # --- pool branch ------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ from typing import (
 )
 
 from .._address import NodeAddress, coerce_port
-from .._protocol import resp
-from .._protocol.resp import NEED_DATA, PushReply
+from .._protocol.decoder import NEED_DATA, PushReply, decode_strings
+from .._protocol.encoder import pack_command, pack_commands
+from .._protocol.parser import make_decoder
 from ..errors import (
     AuthenticationError,
     ClusterCoreError,
@@ -142,8 +143,6 @@ def hexdump(data: bytes) -> str:
 class ClusterConnection:
     """A TCP connection to one node; ``readonly=True`` sends READONLY once in the handshake."""
 
-    description_format = "ClusterConnection<host={host},port={port}>"
-
     def __init__(
         self,
         host: str = "localhost",
@@ -156,7 +155,6 @@ class ClusterConnection:
         socket_connect_timeout: Optional[float] = None,
         socket_keepalive: bool = False,
         socket_keepalive_options: Optional[Mapping[int, int]] = None,
-        retry_on_timeout: bool = False,
         encoding: str = "utf-8",
         encoding_errors: str = "strict",
         decode_responses: bool = False,
@@ -181,7 +179,6 @@ class ClusterConnection:
         self.socket_timeout = socket_timeout
         self.socket_connect_timeout = (
             socket_connect_timeout if socket_connect_timeout is not None else socket_timeout)
-        self.retry_on_timeout = retry_on_timeout
         self.encoding = encoding
         self.encoding_errors = encoding_errors
         self.decode_responses = decode_responses
@@ -202,15 +199,17 @@ class ClusterConnection:
         #: on every checkout and release.
         self.is_connected = False
         self._trace = False
-        #: Process that created this connection; pools discard connections from another pid.
+        #: Process that last connected this connection (redis-py's attribute; shown by repr).
+        #: Pools never compare it: after a fork they drop every node pool, told by a counter
+        #: that ``os.register_at_fork`` bumps.
         self.pid = os.getpid()
-        #: Pool generation this connection belongs to (set by the pool; bumped by reset()).
+        #: Generation of the node pool this connection belongs to (set by the pool, which bumps
+        #: its own on disconnect() or close(), so connections of an older one are not reused).
         self.generation = 0
         #: monotonic() time of the last command (or of connecting).
         self.last_used = 0.0
         #: Called with each RESP3 push message that arrives between replies.
         self.push_handler: Optional[Callable[[Any], None]] = None
-        self.on_connect_hooks: List[Callable[[ClusterConnection], None]] = []
 
     # --- identity -----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -236,12 +235,10 @@ class ClusterConnection:
         self.is_connected = True
         try:  # from here on any failure closes the socket (a bad encoding or parser too)
             self._idle_check = self._transport.idle_check(sock)
-            self._decoder = resp.make_decoder(
+            self._decoder = make_decoder(
                 self.parser, encoding=self.encoding if self.decode_responses else None,
                 encoding_errors=self.encoding_errors, node=self.address)
             self._handshake(deadline)
-            for hook in self.on_connect_hooks:
-                hook(self)
             sock.settimeout(self.socket_timeout)
         except BaseException:
             self.disconnect()
@@ -308,8 +305,7 @@ class ClusterConnection:
             self.connect()
         self._send(commands, None)
 
-    def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]],
-                            check_health: bool = True) -> None:
+    def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]]) -> None:
         """Send pre-encoded bytes (redis-py-cluster's name). Not traced with redaction."""
         if self._sock is None:
             self.connect()
@@ -333,7 +329,7 @@ class ClusterConnection:
         """A reply read with ``disable_decoding`` as it would have been read without it."""
         if not self.decode_responses:
             return reply
-        return resp.decode_strings(reply, self.encoding, self.encoding_errors)
+        return decode_strings(reply, self.encoding, self.encoding_errors)
 
     def execute(self, *args: Arg, disable_decoding: bool = False) -> Any:
         """Send one command and return its reply, raising error replies: the hot path.
@@ -343,7 +339,7 @@ class ClusterConnection:
             self.connect()
             sock = self._sock
             assert sock is not None
-        chunks = resp.pack_command(args, self.encoding, self.encoding_errors)
+        chunks = pack_command(args, self.encoding, self.encoding_errors)
         if self._trace:
             self._trace_write((args,))
         try:
@@ -430,7 +426,7 @@ class ClusterConnection:
 
     # --- I/O internals ------------------------------------------------------------------------
     def _send(self, commands: Sequence[Sequence[Arg]], deadline: Optional[float]) -> None:
-        chunks = resp.pack_commands(commands, self.encoding, self.encoding_errors)
+        chunks = pack_commands(commands, self.encoding, self.encoding_errors)
         if self._trace:
             self._trace_write(commands)
         self._write(chunks, deadline)
@@ -524,7 +520,7 @@ class ClusterConnection:
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]
-        data = b"".join(bytes(c) for c in resp.pack_commands(safe, self.encoding, "replace"))
+        data = b"".join(bytes(c) for c in pack_commands(safe, self.encoding, "replace"))
         wire_logger.log(TRACE, "%s WRITE %dB\n%s", self.address, len(data), hexdump(data))
 
     def _trace_read(self, data: bytes) -> None:
@@ -577,11 +573,16 @@ Connection = ClusterConnection
 
 def wait_readable(conns: Sequence[ClusterConnection],
                    timeout: float) -> List[ClusterConnection]:
-    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds.
+    """The connections with a reply (or EOF) to read, waiting at most ``timeout`` seconds
+    (``0``: do not wait); ``[]`` when none became ready in time. Connections of one transport
+    come back in the order given.
 
-    A connection whose decoder already holds bytes, or that is closed (reading it raises, which
-    restores its subscriptions), is ready without waiting. The others are waited on together by
-    their transport (one transport per pool, so one call in practice).
+    A connection whose decoder already holds bytes (the transport cannot see those), or that
+    is closed (reading it raises, so pub/sub restores its subscriptions), is ready without
+    waiting: such connections are returned at once, without asking the transport about the
+    others. The others are waited on together by their transport (one transport per pool, so
+    one call in practice); connections of several transports are each looked at without
+    waiting, then only the first transport's are waited on.
     """
     ready: List[ClusterConnection] = []
     groups: Dict[int, Tuple[Transport, List[ClusterConnection], List[Stream]]] = {}

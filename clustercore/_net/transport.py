@@ -72,9 +72,10 @@ class Transport(Protocol):
     def open(self, address: NodeAddress, timeout: Optional[float],
              options: TransportOptions) -> Stream: ...
 
-    def has_pending_input(self, stream: Stream) -> bool: ...
-
-    def idle_check(self, stream: Stream) -> Callable[[], object]: ...
+    def idle_check(self, stream: Stream) -> Callable[[], object]:
+        """A check, made once per stream and called on every checkout, that is truthy when the
+        idle ``stream`` has data, EOF or an error to read (so it must not be reused)."""
+        ...
 
     def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
         """Indexes (ascending) of the ``streams`` with data, EOF or an error to read.
@@ -123,23 +124,10 @@ class TCPTransport:
             raise ConnectionError(f"no address found for {address.host!r}", node=address)
         raise translate_error(last_exc, address, "connecting to") from last_exc
 
-    def has_pending_input(self, stream: Stream) -> bool:
-        """True when an idle socket is readable: unread data, EOF or an error is waiting.
-
-        A clean idle connection to Redis has nothing to read, so True means "do not reuse".
-        """
-        if isinstance(stream, ssl.SSLSocket) and stream.pending():
-            return True
-        fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
-        if fileno < 0:
-            return True
-        poller = select.poll()
-        poller.register(fileno, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
-
     def idle_check(self, stream: Stream) -> Callable[[], object]:
-        """A cheap reusable has_pending_input for one stream (a poll object made once): truthy
-        when input is pending. For a plain socket it is ``poll(0)`` itself, no Python frame."""
+        """Truthy when the idle socket is readable: unread data, EOF or an error is waiting (a
+        clean idle connection to Redis has nothing to read). The poll object is made once;
+        for a plain socket the check is ``poll(0)`` itself, no Python frame."""
         fileno = stream.fileno() if isinstance(stream, socket.socket) else -1
         if fileno < 0:
             return lambda: True

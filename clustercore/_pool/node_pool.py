@@ -14,16 +14,20 @@ Shape (after urllib3's blocking pool and httpcore's hand-over rules):
 * under a lock only counters and lists change; connecting, PING, and closing sockets happen
   after the lock is released;
 * a node whose connects fail is *marked failing* for a cool-down: new connects fail fast instead
-  of every thread paying the connect timeout, and after the cool-down exactly one caller probes.
+  of every thread paying the connect timeout, and after the cool-down exactly one caller probes;
+* every pool draws its generation numbers from a block of its own, so a connection's
+  ``generation`` says both whether it is current (reusable) and which pool handed it out
+  (:meth:`NodePool.owns`): ``put`` and ``discard`` refuse connections of other pools, and the
+  cluster pool finds the owner of a returned connection without marking the connection.
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
 import threading
 from collections import deque
 from time import monotonic
-from typing import Any, Callable, Deque, List, Optional, Union
+from typing import Any, Callable, Deque, List, Optional, Tuple, Union
 
 from .._address import NodeAddress
 from .._net.connection import ClusterConnection
@@ -37,17 +41,21 @@ from ..errors import (
     TooManyConnectionsError,
     TooManyWaitersError,
 )
-from .stats import EventHook, NodeStats
+from .stats import EventHook, NodeStats, call_hook
 
 __all__ = ["Budget", "NodePool"]
-
-_log = logging.getLogger("clustercore.pool")
 
 ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
 
 # Tokens a waiter can be woken with besides a connection.
 _NODE_SLOT = "node-slot"      # node and budget capacity reserved for the waiter: create one
 _BUDGET_SLOT = "budget-slot"  # only a cluster-wide slot was handed over
+
+#: Pool number ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK``
+#: upward, one per disconnect()/close(); block 0 is no pool's (a connection that no pool
+#: created keeps generation 0). 2**40 bumps per pool is more than any process lives to make.
+_GENERATION_BLOCK = 1 << 40
+_serials = itertools.count(1)
 
 
 class _Waiter:
@@ -77,8 +85,13 @@ class Budget:
         self.limit = limit
         self.used = 0
         self.waiters: Deque[_Waiter] = deque()
-        self.pools: List[NodePool] = []
+        self._pools: Tuple[NodePool, ...] = ()  # copy-on-write: reclaim_idle reads it unlocked
         self._lock = threading.Lock()
+
+    def register(self, pool: NodePool) -> None:
+        """A node pool that shares this budget: its idle connections may be reclaimed."""
+        with self._lock:
+            self._pools = (*self._pools, pool)
 
     def try_take(self) -> bool:
         """Reserve one connection slot if the cap allows."""
@@ -104,6 +117,7 @@ class Budget:
             return self.waiters.popleft() if self.waiters else None
 
     def enqueue(self, waiter: _Waiter) -> None:
+        """Park a caller in the cluster-wide line (served by give_back() or a release)."""
         with self._lock:
             self.waiters.append(waiter)
 
@@ -119,7 +133,7 @@ class Budget:
     def forget(self, pool: NodePool) -> None:
         """A closed pool no longer offers idle connections for reclaiming."""
         with self._lock:
-            self.pools = [p for p in self.pools if p is not pool]
+            self._pools = tuple(p for p in self._pools if p is not pool)
 
     def remove_waiters_of(self, pool: NodePool) -> List[_Waiter]:
         """Take a closing pool's waiters out of the budget line."""
@@ -130,14 +144,14 @@ class Budget:
             return mine
 
     def reclaim_idle(self, exclude: NodePool) -> bool:
-        """Close one idle connection on another node to free a slot; True if one was found."""
-        candidates = sorted((p for p in list(self.pools) if p is not exclude and p._idle),
-                            key=lambda p: -len(p._idle))
+        """Close one idle connection on another node to free a slot; True if one was found.
+
+        Called with no lock held: the node pool closes its connection (and tells the event
+        hook) outside its lock, then the freed slot is passed on here."""
+        candidates = sorted((p for p in self._pools if p is not exclude and p.idle_count),
+                            key=lambda p: -p.idle_count)
         for pool in candidates:
-            conn = pool._take_idle_for_reclaim()
-            if conn is not None:
-                pool._emit_closed(conn, "reclaimed")
-                conn.disconnect()
+            if pool.close_coldest_idle("reclaimed"):
                 self.give_back()
                 return True
         return False
@@ -180,7 +194,11 @@ class NodePool:
         self._count = 0
         self._in_use = 0
         self._budget_waiting = 0
-        self.generation = 0
+        #: This pool's number: its generations are ``serial * _GENERATION_BLOCK`` and up.
+        self.serial = next(_serials)
+        #: Bumped by disconnect() and close(): connections of an older generation are closed
+        #: when they come back instead of being reused.
+        self.generation = self.serial * _GENERATION_BLOCK
         self.closed = False
         self._failed_until = 0.0
         self._probing = False
@@ -194,7 +212,7 @@ class NodePool:
         self.health_check_failures = 0
         self.connect_failures = 0
         if budget is not None:
-            budget.pools.append(self)
+            budget.register(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("failing" if self.failing else "open")
@@ -318,6 +336,7 @@ class NodePool:
         self._emit("checkout_waited", waiting_for="budget" if waiter.on_budget else "node")
         remaining = -1.0 if deadline is None else max(0.0, deadline - self._clock())
         served = waiter.lock.acquire(timeout=remaining)
+        ended = self._clock()
         timed_out = False
         with self._lock:
             if not served:
@@ -332,7 +351,7 @@ class NodePool:
                         timed_out = False  # served just as the wait ran out
             if waiter.on_budget:
                 self._budget_waiting -= 1
-            self.total_wait_time += self._clock() - started
+            self.total_wait_time += ended - started
             if timed_out:
                 self.wait_timeouts += 1
         if timed_out:
@@ -421,7 +440,6 @@ class NodePool:
                 recovered = True
             self._failed_until = 0.0
             self._probing = False
-        conn._owner = self  # type: ignore[attr-defined]
         if self._hook is not None:
             self._emit("connection_created")
             if recovered:
@@ -429,9 +447,10 @@ class NodePool:
         return conn
 
     def _mark_failing(self, exc: BaseException) -> None:
+        until = self._clock() + self.failure_cooldown
         with self._lock:
             self.connect_failures += 1
-            self._failed_until = self._clock() + self.failure_cooldown
+            self._failed_until = until
             self._probing = False
         self._emit("node_failing", error=repr(exc), cooldown=self.failure_cooldown)
 
@@ -442,28 +461,34 @@ class NodePool:
         self._mark_failing(exc or ConnectionError("marked failing", node=self.address))
         self.disconnect()
 
-    def clear_failing(self) -> None:
-        """Forget the failure mark (the topology says the node is back)."""
-        with self._lock:
-            self._failed_until = 0.0
-
     @property
     def failing(self) -> bool:
         """Whether new connections are currently refused by the failure mark."""
         return self._clock() < self._failed_until
 
     # --- release ------------------------------------------------------------------------------
-    def put(self, conn: ClusterConnection) -> None:
-        """Return a checked-out connection: hand it to a waiter, keep it idle, or close it."""
+    def owns(self, conn: ClusterConnection) -> bool:
+        """Whether this pool handed ``conn`` out (its generation lies in this pool's block)."""
+        return conn.generation // _GENERATION_BLOCK == self.serial
+
+    def put(self, conn: ClusterConnection) -> bool:
+        """Return a checked-out connection: hand it to a waiter, keep it idle, or close it.
+
+        Returns False, and leaves the connection alone, when this pool did not hand it out
+        (see :meth:`owns`): counting a stranger would corrupt the caps. Whatever has to be
+        closed (this connection, or idle ones past ``max_idle_time``) is closed, and the event
+        hook told, after the lock is released: the hook may read :meth:`stats`."""
         reusable = conn.generation == self.generation and conn.is_connected
-        to_close: Optional[ClusterConnection] = None
+        if not reusable and not self.owns(conn):
+            return False
         now = conn.last_used = self._clock()  # idle time counts from here, on the pool's clock
         budget = self._budget
+        reaped: Optional[List[ClusterConnection]] = None
         with self._lock:
             if reusable and not self.closed:
                 if self._waiters:
                     self._waiters.popleft().wake(conn)
-                    return
+                    return True
                 # Idle first, then look at the budget's line (unlocked peek; pop_waiter() locks).
                 # In this order a budget waiter that queued after the peek finds this connection
                 # when it scans the idle lists (reclaim_idle); one that queued before is served
@@ -473,31 +498,31 @@ class NodePool:
                 budget_waiter = (budget.pop_waiter() if budget is not None and budget.waiters
                                  else None)
                 if budget_waiter is None:
-                    if self.max_idle_time is not None and now >= self._next_reap:
-                        to_reap = self._collect_idle_locked(now)
-                        if to_reap:
-                            self._close_all(to_reap, "idle")
-                    return
-                self._idle.pop()  # conn, still on top: this lock was held since the append
-                self._in_use += 1
-                if budget_waiter.pool is self:
-                    budget_waiter.wake(conn)  # it stays in use, now by the waiter
-                    return
-                # Close it to make room on another node: its budget slot goes to that waiter.
-                self._in_use -= 1
-                self._count -= 1
-                self.closed_count += 1
-                budget_waiter.wake(_BUDGET_SLOT)
-                to_close = conn
+                    if self.max_idle_time is None or now < self._next_reap:
+                        return True
+                    reaped = self._collect_idle_locked(now)
+                else:
+                    self._idle.pop()  # conn, still on top: this lock was held since the append
+                    if budget_waiter.pool is self:
+                        self._in_use += 1
+                        budget_waiter.wake(conn)  # it stays in use, now by the waiter
+                        return True
+                    # Close it to make room on another node: its budget slot goes to that waiter.
+                    self._count -= 1
+                    self.closed_count += 1
+                    budget_waiter.wake(_BUDGET_SLOT)
             else:
                 self._in_use -= 1
                 self._count -= 1
                 self.closed_count += 1
                 self._grant_locked()
-                to_close = conn
-        self._emit_closed(to_close, "released to a closed or reset pool" if not reusable
-                          or self.closed else "making room")
-        to_close.disconnect()
+        if reaped is not None:
+            self._close_all(reaped, "idle")
+            return True
+        self._emit_closed(conn, "making room" if reusable and not self.closed
+                          else "released to a closed or reset pool")
+        conn.disconnect()
+        return True
 
     release = put
 
@@ -511,9 +536,13 @@ class NodePool:
         self._emit_closed(conn, why)
         conn.disconnect()
 
-    def discard(self, conn: ClusterConnection) -> None:
-        """Public form of _discard for the client: the connection broke or timed out."""
+    def discard(self, conn: ClusterConnection) -> bool:
+        """The connection broke or timed out: close it, never reuse it, pass its slot on.
+        False (nothing done) for a connection this pool did not hand out, as for put()."""
+        if not self.owns(conn):
+            return False
         self._discard(conn, "broken")
+        return True
 
     def _release_slot(self) -> None:
         """A reserved slot was not used (connect failed): pass it on."""
@@ -531,14 +560,18 @@ class NodePool:
         elif self._budget is not None:
             self._budget.give_back()
 
-    def _take_idle_for_reclaim(self) -> Optional[ClusterConnection]:
+    def close_coldest_idle(self, why: str) -> bool:
+        """Close the idle connection unused longest, for the budget: its cluster-wide slot is
+        then the caller's to pass on (it is not given back here). False if none was idle."""
         with self._lock:
             if not self._idle:
-                return None
-            conn = self._idle.pop(0)  # the coldest
+                return False
+            conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
             self._count -= 1
             self.closed_count += 1
-            return conn
+        self._emit_closed(conn, why)
+        conn.disconnect()
+        return True
 
     # --- maintenance --------------------------------------------------------------------------
     def _collect_idle_locked(self, now: float, keep: int = 0) -> List[ClusterConnection]:
@@ -559,8 +592,9 @@ class NodePool:
         """Close idle connections older than max_idle_time, keeping at least ``keep`` idle."""
         if self.max_idle_time is None:
             return 0
+        now = self._clock()
         with self._lock:
-            victims = self._collect_idle_locked(self._clock(), keep)
+            victims = self._collect_idle_locked(now, keep)
         self._close_all(victims, "idle")
         return len(victims)
 
@@ -568,8 +602,10 @@ class NodePool:
         """Open connections until ``min_idle`` are idle (a maintenance thread calls this)."""
         opened = 0
         while True:
+            if self.failing:
+                return opened
             with self._lock:
-                if self.closed or len(self._idle) >= min_idle or self.failing:
+                if self.closed or len(self._idle) >= min_idle:
                     return opened
             try:
                 conn = self.get(timeout=0)
@@ -579,7 +615,7 @@ class NodePool:
             opened += 1
 
     def _close_all(self, conns: List[ClusterConnection], why: str) -> None:
-        # Called with or without the lock; disconnect() is a local close() and never blocks long.
+        """Tell the hook and close each connection; never called with the lock held."""
         for conn in conns:
             self._emit_closed(conn, why)
             conn.disconnect()
@@ -621,6 +657,7 @@ class NodePool:
     # --- observation --------------------------------------------------------------------------
     def stats(self) -> NodeStats:
         """A frozen snapshot of this node's pool."""
+        failing = self.failing  # reads the clock: not under the lock
         with self._lock:
             return NodeStats(
                 address=self.address, role=self.role, created=self.created,
@@ -628,7 +665,7 @@ class NodePool:
                 waiting=len(self._waiters) + self._budget_waiting, waits=self.waits,
                 wait_timeouts=self.wait_timeouts, total_wait_time=self.total_wait_time,
                 health_check_failures=self.health_check_failures,
-                connect_failures=self.connect_failures, failing=self.failing)
+                connect_failures=self.connect_failures, failing=failing)
 
     @property
     def in_use(self) -> int:
@@ -649,10 +686,7 @@ class NodePool:
         hook = self._hook
         if hook is not None:
             fields["node"] = self.address
-            try:
-                hook(event, fields)
-            except Exception:  # a broken metrics adapter must not break a command
-                _log.debug("event hook failed on %s", event, exc_info=True)
+            call_hook(hook, event, fields)
 
     def _emit_closed(self, conn: ClusterConnection, why: str) -> None:
         if self._hook is not None:

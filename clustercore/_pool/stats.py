@@ -10,15 +10,28 @@ be logged, compared and exported safely. The event hook is a single optional cal
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .._address import NodeAddress
 
-__all__ = ["EventHook", "NodeStats", "PoolStats"]
+__all__ = ["EventHook", "NodeStats", "PoolStats", "call_hook"]
+
+_log = logging.getLogger("clustercore.pool")
 
 #: Signature of the event hook: (event name, fields).
 EventHook = Callable[[str, Dict[str, Any]], None]
+
+
+def call_hook(hook: EventHook, event: str, fields: Dict[str, Any]) -> None:
+    """Call the event hook, which must be reached with no pool lock held (it may read
+    ``stats()``, which takes them). An exception from it is logged at debug level and swallowed:
+    a broken metrics adapter must never break a command."""
+    try:
+        hook(event, fields)
+    except Exception:
+        _log.debug("event hook failed on %s", event, exc_info=True)
 
 
 @dataclass(frozen=True)

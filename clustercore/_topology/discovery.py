@@ -22,7 +22,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .._address import NodeAddress
 from .._net.connection import ClusterConnection
 from ..errors import ClusterCoreError, RedisClusterConfigError, ResponseError
-from .snapshot import Remapper, Topology, merge_views, parse_cluster_shards, parse_cluster_slots
+from .merge import merge_views
+from .parse import parse_cluster_shards, parse_cluster_slots
+from .remap import Remapper
+from .snapshot import Topology
 
 __all__ = ["Discovery"]
 

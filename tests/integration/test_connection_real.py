@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from clustercore import ClusterConnection, SSLClusterConnection
-from clustercore._topology.snapshot import parse_cluster_slots
+from clustercore._topology.parse import parse_cluster_slots
 from clustercore.errors import (
     AuthenticationError,
     ConnectionError,

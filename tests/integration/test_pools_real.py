@@ -253,7 +253,8 @@ def test_periodic_refresh_follows_cluster_failover(make_cluster: Callable[..., L
         assert stats.refresh_triggers.get("periodic", 0) >= 1
     finally:
         pool.close()
-    assert pool._thread is not None and not pool._thread.is_alive()  # joined on close
+    thread = pool._refresher.thread
+    assert thread is not None and not thread.is_alive()  # joined on close
 
 
 def test_close_is_ordered_and_fails_fast(seeds: List[Dict[str, Any]]) -> None:
@@ -267,7 +268,8 @@ def test_close_is_ordered_and_fails_fast(seeds: List[Dict[str, Any]]) -> None:
     assert pool.stats().idle == 0
     pool.release(conn)  # an in-use connection is closed when it comes back
     assert not conn.is_connected
-    assert pool._thread is not None and not pool._thread.is_alive()
+    thread = pool._refresher.thread
+    assert thread is not None and not thread.is_alive()
 
 
 def test_dropped_connections_are_replaced(cluster: LocalCluster) -> None:

@@ -8,7 +8,8 @@ from typing import Callable, List, Tuple
 
 from clustercore import NodeAddress
 from clustercore._net.transport import TransportOptions
-from clustercore._protocol import resp
+from clustercore._protocol.decoder import NEED_DATA, PythonDecoder
+from clustercore._protocol.encoder import pack_command
 from clustercore.testing import FakeCluster
 
 
@@ -21,12 +22,12 @@ class RawConnection:
     def __init__(self, send: Callable[[bytes], None], recv: Callable[[], bytes]) -> None:
         self._send = send
         self._recv = recv
-        self._decoder = resp.PythonDecoder()
+        self._decoder = PythonDecoder()
         self._pending = b""  # bytes received and not yet returned as a reply
 
     def command(self, args: List[bytes], replies: int = 1) -> List[bytes]:
         """Send one command; read ``replies`` replies (fewer after an error or +QUEUED)."""
-        self._send(b"".join(bytes(p) for p in resp.pack_command(args)))
+        self._send(b"".join(bytes(p) for p in pack_command(args)))
         out = [self.read()]
         while len(out) < replies and not out[-1].startswith((b"-", b"+QUEUED")):
             out.append(self.read())
@@ -36,7 +37,7 @@ class RawConnection:
         """One whole reply's bytes."""
         while True:
             before = len(self._pending) - self._decoder.buffered()
-            if self._decoder.gets() is not resp.NEED_DATA:
+            if self._decoder.gets() is not NEED_DATA:
                 after = len(self._pending) - self._decoder.buffered()
                 reply = self._pending[before:after]
                 self._pending = self._pending[after:]

@@ -10,7 +10,8 @@ import pytest
 
 from clustercore import NodeAddress
 from clustercore._net.connection import TRACE, ClusterConnection, handshake_plan, redact
-from clustercore._protocol.resp import NEED_DATA, SimpleString
+from clustercore._protocol.decoder import NEED_DATA
+from clustercore._protocol.reply_encoder import SimpleString
 from clustercore.errors import (
     AuthenticationError,
     ConnectionError,

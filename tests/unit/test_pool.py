@@ -366,19 +366,19 @@ def test_a_budget_waiter_never_misses_a_connection_released_while_it_queues() ->
 
     budget.waiters = PausingLine()
     real_reclaim = budget.reclaim_idle
-    real_take = pool_b._take_idle_for_reclaim
+    real_take = pool_b.close_coldest_idle
 
     def reclaim(exclude: NodePool) -> bool:
         found = real_reclaim(exclude)
         scanned.set()  # the scan found nothing to take (or took it)
         return found
 
-    def take() -> Any:
+    def take(why: str) -> bool:
         scanned.set()  # the scan found B's connection: it now waits for B's lock
-        return real_take()
+        return real_take(why)
 
     budget.reclaim_idle = reclaim  # type: ignore[method-assign]
-    pool_b._take_idle_for_reclaim = take  # type: ignore[method-assign]
+    pool_b.close_coldest_idle = take  # type: ignore[method-assign]
     releaser = threading.Thread(target=pool_b.put, args=(held,), name="releaser")
     releaser.start()
     assert peeked.wait(5)

@@ -1,4 +1,4 @@
-"""clustercore.resp: command encoder, both reply decoders (same results), reply encoder."""
+"""clustercore._protocol: command encoder, both reply decoders (same results), reply encoder."""
 
 from __future__ import annotations
 
@@ -14,18 +14,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clustercore._protocol import resp
-from clustercore._protocol.resp import (
-    BIG_VALUE_CUTOFF,
+import clustercore
+from clustercore._protocol import encoder
+from clustercore._protocol import hiredis as hiredis_decoder
+from clustercore._protocol.decoder import NEED_DATA, PushReply, PythonDecoder, decode_strings
+from clustercore._protocol.encoder import BIG_VALUE_CUTOFF, pack_command, pack_commands
+from clustercore._protocol.hiredis import (
     HIREDIS_AVAILABLE,
-    NEED_DATA,
-    PushReply,
-    SimpleString,
-    encode_reply,
-    make_decoder,
-    pack_command,
-    pack_commands,
+    HiredisDecoder,
+    ParserUnavailableError,
+    is_push,
 )
+from clustercore._protocol.parser import DefaultDecoder, make_decoder
+from clustercore._protocol.reply_encoder import SimpleString, encode_reply
 from clustercore.errors import (
     AskError,
     ClusterCoreError,
@@ -83,7 +84,7 @@ def norm(value: Any) -> Any:
         return ("float", repr(value))
     if isinstance(value, ResponseError):
         return (type(value).__name__, str(value))
-    if resp.is_push(value):
+    if is_push(value):
         return ("push", [norm(v) for v in value])
     if isinstance(value, list):
         return [norm(v) for v in value]
@@ -159,9 +160,9 @@ def test_result_classes(kind: str) -> None:
 def test_top_level_push_is_a_push_reply(kind: str) -> None:
     (push,) = decode(kind, b">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nkey\r\n")
     assert isinstance(push, PushReply)
-    assert resp.is_push(push)
+    assert is_push(push)
     assert push == [b"invalidate", [b"key"]]
-    assert not resp.is_push([b"invalidate"])
+    assert not is_push([b"invalidate"])
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
@@ -319,11 +320,11 @@ def test_malformed_redirect_in_a_map_with_an_undecodable_key(kind: str) -> None:
     """hiredis-py 3.5 segfaults on this when the reply-error callable raises; ours does not."""
     data = b"%1\r\n$1\r\n\xf0\r\n-MOVED\r\n+OK\r\n"
     code = (f"from clustercore.errors import ProtocolError\n"
-            f"from clustercore._protocol.resp import make_decoder\n"
+            f"from clustercore._protocol.parser import make_decoder\n"
             f"d = make_decoder({kind!r}, encoding='utf-8')\n"
             f"d.feed({data!r})\n"
             f"try:\n    d.gets()\nexcept ProtocolError:\n    print('ProtocolError')\n")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(resp.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(clustercore.__file__)))
     env = {**os.environ, "PYTHONPATH": root}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False, env=env)
@@ -393,7 +394,7 @@ def test_bulk_without_crlf_hiredis_does_not_check() -> None:
 @needs_hiredis
 def test_nested_push_stays_hiredis_class() -> None:
     (reply,) = decode("hiredis", b"*1\r\n>1\r\n:1\r\n")
-    assert not isinstance(reply[0], PushReply) and resp.is_push(reply[0])
+    assert not isinstance(reply[0], PushReply) and is_push(reply[0])
     (reply,) = decode("python", b"*1\r\n>1\r\n:1\r\n")
     assert isinstance(reply[0], PushReply)
 
@@ -578,7 +579,7 @@ def test_buffered_hiredis_is_an_upper_bound() -> None:
 def test_big_bulk_in_small_pieces_is_joined_once() -> None:
     """While a bulk is incomplete, new pieces wait in a list: no re-join per feed."""
     size = 1_000_000
-    decoder = resp.PythonDecoder()
+    decoder = PythonDecoder()
     decoder.feed(b"$%d\r\n" % size)
     assert decoder.gets() is NEED_DATA
     working = decoder._buf
@@ -595,7 +596,7 @@ def test_big_array_in_small_pieces_is_not_reparsed() -> None:
     """Elements already parsed are kept on the stack; only the partial element stays buffered."""
     count = 20_000
     data = b"*%d\r\n" % count + b"".join(b"$5\r\nv%04d\r\n" % (i % 10_000) for i in range(count))
-    decoder = resp.PythonDecoder()
+    decoder = PythonDecoder()
     largest = 0
     for start in range(0, len(data), 7):
         decoder.feed(data[start:start + 7])
@@ -606,7 +607,7 @@ def test_big_array_in_small_pieces_is_not_reparsed() -> None:
 
 
 def test_parsed_prefix_is_dropped_when_more_data_comes() -> None:
-    decoder = resp.PythonDecoder()
+    decoder = PythonDecoder()
     decoder.feed(b"+OK\r\n" * 1000 + b"+par")
     for _ in range(1000):
         assert decoder.gets() == b"OK"
@@ -616,7 +617,7 @@ def test_parsed_prefix_is_dropped_when_more_data_comes() -> None:
 
 
 def test_long_line_in_small_pieces_python() -> None:
-    decoder = resp.PythonDecoder(max_line_length=200_000)
+    decoder = PythonDecoder(max_line_length=200_000)
     decoder.feed(b"+")
     for _ in range(10_000):
         decoder.feed(b"abcdefghij")
@@ -629,8 +630,8 @@ def test_long_line_in_small_pieces_python() -> None:
 # --- choosing a decoder ----------------------------------------------------------------------------
 def test_make_decoder_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLUSTERCORE_PARSER", raising=False)
-    assert isinstance(make_decoder("python"), resp.PythonDecoder)
-    assert isinstance(make_decoder(), resp.DefaultDecoder)
+    assert isinstance(make_decoder("python"), PythonDecoder)
+    assert isinstance(make_decoder(), DefaultDecoder)
     with pytest.raises(DataError, match="unknown parser"):
         make_decoder("rust")
 
@@ -638,25 +639,25 @@ def test_make_decoder_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
 @needs_hiredis
 def test_make_decoder_hiredis_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLUSTERCORE_PARSER", raising=False)
-    assert resp.DefaultDecoder is resp.HiredisDecoder
-    assert isinstance(make_decoder("hiredis"), resp.HiredisDecoder)
+    assert DefaultDecoder is HiredisDecoder
+    assert isinstance(make_decoder("hiredis"), HiredisDecoder)
     monkeypatch.setenv("CLUSTERCORE_PARSER", "python")
-    assert isinstance(make_decoder(), resp.PythonDecoder)
-    assert isinstance(make_decoder("hiredis"), resp.HiredisDecoder)  # explicit kind wins
+    assert isinstance(make_decoder(), PythonDecoder)
+    assert isinstance(make_decoder("hiredis"), HiredisDecoder)  # explicit kind wins
     monkeypatch.setenv("CLUSTERCORE_PARSER", "HIREDIS")
-    assert isinstance(make_decoder("auto"), resp.HiredisDecoder)
+    assert isinstance(make_decoder("auto"), HiredisDecoder)
     monkeypatch.setenv("CLUSTERCORE_PARSER", "bogus")
     with pytest.raises(DataError, match="CLUSTERCORE_PARSER"):
         make_decoder()
 
 
 def test_hiredis_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resp, "HIREDIS_AVAILABLE", False)
-    with pytest.raises(resp.ParserUnavailableError) as info:
+    monkeypatch.setattr(hiredis_decoder, "HIREDIS_AVAILABLE", False)
+    with pytest.raises(ParserUnavailableError) as info:
         make_decoder("hiredis")
     assert isinstance(info.value, ImportError) and isinstance(info.value, ClusterCoreError)
     monkeypatch.setenv("CLUSTERCORE_PARSER", "hiredis")
-    with pytest.raises(resp.ParserUnavailableError):
+    with pytest.raises(ParserUnavailableError):
         make_decoder()
 
 
@@ -1087,7 +1088,7 @@ def test_gets_without_decoding_across_many_feeds(kind: str) -> None:
 @pytest.mark.parametrize(("data", "expected"), SAME_FOR_BOTH)
 def test_decode_strings_matches_a_decoding_read(kind: str, data: bytes, expected: Any) -> None:
     decoded = decode(kind, data, encoding="utf-8")
-    later = [resp.decode_strings(r, "utf-8") for r in decode(kind, data)]
+    later = [decode_strings(r, "utf-8") for r in decode(kind, data)]
     assert [norm(r) for r in later] == [norm(r) for r in decoded]
 
 
@@ -1124,7 +1125,7 @@ def test_short_command_fast_path_matches_the_general_encoder(head: Any, rest: Li
     """2- and 3-argument commands take _pack_short (cached name, one join); the bytes on the
     wire are exactly the general encoder's, whatever the argument kinds and sizes."""
     args = (head, *rest)
-    general = b"".join(bytes(c) for c in resp._pack([list(args)], "utf-8", "strict"))
+    general = b"".join(bytes(c) for c in encoder._pack([list(args)], "utf-8", "strict"))
     assert b"".join(bytes(c) for c in pack_command(args)) == general
     assert b"".join(bytes(c) for c in pack_commands([args, args])) == general * 2
 
@@ -1140,7 +1141,7 @@ def test_take_appends_a_batch_and_tags_errors(kind: str) -> None:
     assert into[1].node == "node-1"
     decoder.feed(b"\r\n>2\r\n$1\r\na\r\n$1\r\nb\r\n*1\r\n-ERR x\r\n")
     assert decoder.take(into, 2) == 2  # stops at count
-    assert into[3] == b"ab" and resp.is_push(into[4])
+    assert into[3] == b"ab" and is_push(into[4])
     assert decoder.take(into, 9) == 1
     assert isinstance(into[5][0], ResponseError) and into[5][0].node == "node-1"
 

@@ -15,14 +15,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clustercore._protocol import resp
-from clustercore._protocol.resp import (
-    HIREDIS_AVAILABLE,
+from clustercore._protocol.decoder import (
+    DEFAULT_MAX_BULK_LENGTH,
+    DEFAULT_MAX_LINE_LENGTH,
     NEED_DATA,
     PushReply,
-    SimpleString,
-    make_decoder,
+    PythonDecoder,
 )
+from clustercore._protocol.hiredis import _HIREDIS_SLACK, HIREDIS_AVAILABLE, is_push
+from clustercore._protocol.parser import make_decoder
+from clustercore._protocol.reply_encoder import SimpleString, encode_reply
 from clustercore.errors import ProtocolError, ResponseError
 
 BACKENDS = [
@@ -56,7 +58,7 @@ def raw_values() -> st.SearchStrategy[Any]:
 
 
 VALID_STREAMS = st.lists(raw_values(), min_size=1, max_size=4).map(
-    lambda values: b"".join(resp.encode_reply(v, 3) for v in values))
+    lambda values: b"".join(encode_reply(v, 3) for v in values))
 
 
 @st.composite
@@ -109,11 +111,11 @@ def run(kind: str, pieces: Sequence[bytes], **options: Any) -> Tuple[List[Any], 
     return replies, None
 
 
-def _waiting_bound(kind: str, *, max_bulk_length: int = resp.DEFAULT_MAX_BULK_LENGTH,
-                   max_line_length: int = resp.DEFAULT_MAX_LINE_LENGTH, **_: Any) -> int:
+def _waiting_bound(kind: str, *, max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
+                   max_line_length: int = DEFAULT_MAX_LINE_LENGTH, **_: Any) -> int:
     if kind == "python":  # one partial item: a line, or a bulk with its header
         return max_bulk_length + max_line_length + 5
-    return max(max_bulk_length, max_line_length) + resp._HIREDIS_SLACK
+    return max(max_bulk_length, max_line_length) + _HIREDIS_SLACK
 
 
 def _hiredis_safe(kind: str, data: bytes) -> None:
@@ -169,7 +171,7 @@ def _norm(value: Any) -> Any:
         return ("float", repr(value))
     if isinstance(value, ResponseError):
         return (type(value).__name__, str(value))
-    if resp.is_push(value):
+    if is_push(value):
         return ("push", [_norm(v) for v in value])
     if isinstance(value, list):
         return [_norm(v) for v in value]
@@ -222,7 +224,7 @@ def _peak_while_decoding(data: bytes) -> int:
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        decoder = resp.PythonDecoder()
+        decoder = PythonDecoder()
         decoder.feed(data)
         try:
             while decoder.gets() is not NEED_DATA:
@@ -250,7 +252,7 @@ def test_any_declared_length_allocates_nothing(type_byte: int, declared: int,
 
 
 def test_waiting_on_a_huge_bulk_holds_only_what_arrived() -> None:
-    decoder = resp.PythonDecoder()
+    decoder = PythonDecoder()
     decoder.feed(b"$536870912\r\n")
     assert decoder.gets() is NEED_DATA
     for _ in range(100):

@@ -1,4 +1,4 @@
-"""clustercore.topology: reply parsing, the slot table, MOVED updates, merging views, remapping."""
+"""clustercore._topology: reply parsing, the slot table, MOVED updates, merging views, remapping."""
 
 from __future__ import annotations
 
@@ -13,16 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clustercore import NUM_SLOTS, NodeAddress
-from clustercore._topology.snapshot import (
-    Remapper,
-    Role,
-    Shard,
-    Topology,
-    merge_views,
-    node_record,
-    parse_cluster_shards,
-    parse_cluster_slots,
-)
+from clustercore._topology.merge import merge_views
+from clustercore._topology.parse import parse_cluster_shards, parse_cluster_slots
+from clustercore._topology.remap import Remapper
+from clustercore._topology.snapshot import Role, Shard, Topology, node_record
 from clustercore.errors import (
     ProtocolError,
     RedisClusterConfigError,

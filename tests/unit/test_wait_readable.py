@@ -1,9 +1,12 @@
-"""Transport.wait_readable: waiting on many streams at once, for the real TCP transport (socket
-pairs, TLS bytes pending in the SSL object) and for the in-process FakeNetwork (a condition
-variable its streams notify, never a polling loop), and ClusterPubSub.get_message on top of it.
+"""Waiting on many connections at once: ``wait_readable(connections, timeout)`` of the
+connection module (what pub/sub's get_message sleeps in), the transports' ``wait_readable`` it
+hands the waiting to (the real TCP one: socket pairs, TLS bytes pending in the SSL object; the
+in-process FakeNetwork: a condition variable its streams notify, never a polling loop), and
+ClusterPubSub.get_message on top of it.
 
-Cross-thread tests synchronise with Events only: ``SpyCondition`` records when the waiter has
-really gone to sleep on the network's condition, and only then does the other thread act.
+Cross-thread tests synchronise with Events only: ``SpyCondition`` (given to the FakeNetwork)
+records when the waiter has really gone to sleep on the network's condition, and only then
+does the other thread act.
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ from typing import Any, Iterator, List, Optional, Tuple
 import pytest
 
 from clustercore import ClusterPubSub, NodeAddress
+from clustercore._net.connection import ClusterConnection, wait_readable
 from clustercore._net.transport import TCPTransport, TransportOptions
+from clustercore.errors import ConnectionError
+from clustercore.testing import FakeCluster
 from clustercore.testing.fake.net import FakeNetwork, FakeSession, FakeStream
-from tests.unit.test_pubsub import drain, setup
+from tests.unit.fakeclient import make_client
+from tests.unit.test_pubsub import PubSubServer, drain, setup
 
 #: Generous bounds: a prompt wakeup takes microseconds; these only catch "waited the timeout".
 LONG = 30.0
 PROMPT = 5.0
+#: A pub/sub message as a server pushes it (RESP2).
+MESSAGE = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
 
 
 class SpyCondition(threading.Condition):
@@ -48,22 +57,125 @@ class Echo:
         return b"OK"
 
 
-def fake_streams(count: int = 2) -> Tuple[FakeNetwork, SpyCondition, List[FakeStream]]:
-    net = FakeNetwork()
+def echo_network(count: int) -> Tuple[FakeNetwork, SpyCondition, List[NodeAddress]]:
+    """A FakeNetwork waiting on a SpyCondition, with ``count`` Echo nodes."""
     spy = SpyCondition()
-    net._readable = spy
-    streams = []
-    for i in range(count):
-        address = NodeAddress("node", 7000 + i)
+    net = FakeNetwork(condition=spy)
+    addresses = [NodeAddress("node", 7000 + i) for i in range(count)]
+    for address in addresses:
         net.add(address, Echo())
-        streams.append(net.open(address, 1.0, TransportOptions()))
-    return net, spy, streams
+    return net, spy, addresses
+
+
+def fake_streams(count: int = 2) -> Tuple[FakeNetwork, SpyCondition, List[FakeStream]]:
+    net, spy, addresses = echo_network(count)
+    return net, spy, [net.open(a, 1.0, TransportOptions()) for a in addresses]
+
+
+def fake_connections(count: int = 3) -> Tuple[SpyCondition, List[ClusterConnection],
+                                               List[FakeStream]]:
+    """``count`` connected ClusterConnections on one network, and the server end of each."""
+    net, spy, addresses = echo_network(count)
+    conns = [ClusterConnection(a.host, a.port, transport=net, socket_timeout=1.0)
+             for a in addresses]
+    for conn in conns:
+        conn.connect()
+    return spy, conns, [net.connections_to(a)[0] for a in addresses]
 
 
 def in_thread(target: Any) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
+
+
+# --- wait_readable over connections ----------------------------------------------------------------
+def test_connections_with_something_to_read_in_the_order_given() -> None:
+    spy, conns, streams = fake_connections(3)
+    assert wait_readable(conns, 0) == []
+    streams[2].push(MESSAGE)
+    streams[0].push(MESSAGE)
+    assert wait_readable(conns, LONG) == [conns[0], conns[2]]
+    assert wait_readable(conns[::-1], LONG) == [conns[2], conns[0]]
+    assert spy.waits == 0  # something was ready: nobody slept
+    assert conns[0].read_reply() == [b"message", b"ch", b"hi"]
+    assert wait_readable(conns, 0) == [conns[2]]
+    assert wait_readable([], LONG) == []  # nothing to wait on: at once
+
+
+def test_sleeps_on_the_transport_until_a_message_arrives_from_another_thread() -> None:
+    spy, conns, streams = fake_connections(3)
+    slept: List[bool] = []
+
+    def publisher() -> None:
+        slept.append(spy.waiting.wait(LONG))  # the waiter is asleep on the network's condition
+        streams[1].push(MESSAGE)
+
+    thread = in_thread(publisher)
+    start = monotonic()
+    ready = wait_readable(conns, LONG)
+    elapsed = monotonic() - start
+    thread.join(LONG)
+    assert ready == [conns[1]]
+    assert slept == [True], "wait_readable never slept on the transport"
+    assert elapsed < PROMPT
+    assert spy.waits == 1  # woken by the push, not by re-checking on a timer
+
+
+def test_returns_nothing_once_the_timeout_has_passed() -> None:
+    spy, conns, _streams = fake_connections(2)
+    start = monotonic()
+    assert wait_readable(conns, 0.05) == []
+    assert 0.05 <= monotonic() - start < PROMPT
+    assert 1 <= spy.waits <= 2  # slept on the transport (a spurious wakeup at most), no loop
+
+
+def test_a_reply_already_in_the_decoder_is_ready_without_waiting() -> None:
+    """Two messages arrive in one read: after the first is parsed, the second sits in the
+    decoder, where the transport cannot see it. wait_readable must not sleep on it."""
+    spy, conns, streams = fake_connections(2)
+    streams[1].push(MESSAGE + MESSAGE)
+    assert conns[1].read_reply() == [b"message", b"ch", b"hi"]
+    assert streams[1].pending_output() == 0  # the socket has nothing more ...
+    start = monotonic()
+    assert wait_readable(conns, LONG) == [conns[1]]  # ... but the connection has
+    assert monotonic() - start < PROMPT
+    assert spy.waits == 0
+    assert conns[1].read_reply() == [b"message", b"ch", b"hi"]
+    assert wait_readable(conns, 0) == []
+
+
+def test_a_closed_or_dropped_connection_is_ready_and_reading_it_raises() -> None:
+    """Pub/sub restores its subscriptions when reading raises, so a dead connection must come
+    back from the wait at once rather than be slept on."""
+    spy, conns, streams = fake_connections(3)
+    streams[2].drop()      # closed by the server: EOF waits on the stream
+    start = monotonic()
+    assert wait_readable(conns, LONG) == [conns[2]]
+    conns[0].disconnect()  # closed here (by close() in another thread, say): ready without
+    assert wait_readable(conns, LONG) == [conns[0]]  # asking the transport about the others
+    assert monotonic() - start < PROMPT
+    assert spy.waits == 0
+    for conn in (conns[0], conns[2]):
+        with pytest.raises(ConnectionError):
+            conn.read_reply()
+    assert wait_readable(conns, 0) == [conns[0], conns[2]]  # both closed now
+
+
+def test_connections_of_two_transports_are_each_looked_at() -> None:
+    """Streams of different transports cannot be waited on together: each transport is asked
+    without waiting, then only the first one is waited on."""
+    spy_a, (a,), _ = fake_connections(1)
+    spy_b, (b,), (stream_b,) = fake_connections(1)
+    stream_b.push(MESSAGE)
+    start = monotonic()
+    assert wait_readable([a, b], LONG) == [b]
+    assert monotonic() - start < PROMPT
+    assert b.read_reply() == [b"message", b"ch", b"hi"]
+    assert wait_readable([a, b], 0) == []
+    assert spy_a.waits == spy_b.waits == 0  # timeout 0: looked, never slept
+    assert wait_readable([a, b], 0.05) == []
+    assert spy_a.waits >= 1 and spy_b.waits == 0
 
 
 # --- FakeNetwork ---------------------------------------------------------------------------------
@@ -246,9 +358,10 @@ def test_tcp_wait_sees_tls_bytes_pending_in_the_ssl_object() -> None:
 
 # --- ClusterPubSub over the fake network ---------------------------------------------------------
 def test_get_message_wakes_when_published_from_another_thread() -> None:
-    fake, _server, rc = setup()
     spy = SpyCondition()
-    fake.network._readable = spy
+    fake = FakeCluster(network=FakeNetwork(condition=spy))
+    PubSubServer(fake)
+    rc, _sleeps = make_client(fake)
     ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
     ps.subscribe("news")
     assert drain(ps) == []

@@ -63,7 +63,8 @@ from typing import (
 )
 
 from ..._address import NodeAddress
-from ..._protocol.resp import PushReply, SimpleString, encode_reply
+from ..._protocol.decoder import PushReply
+from ..._protocol.reply_encoder import SimpleString, encode_reply
 from ..._slots import NUM_SLOTS, key_slot, key_to_bytes
 from ...errors import ResponseError
 from . import commands as fc

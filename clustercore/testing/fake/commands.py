@@ -35,7 +35,7 @@ from typing import (
     cast,
 )
 
-from ..._protocol.resp import SimpleString
+from ..._protocol.reply_encoder import SimpleString
 
 __all__ = [
     "COMMANDS",
@@ -299,7 +299,6 @@ class Keyspace:
         self.versions: Dict[bytes, int] = {}
         self._counter = itertools.count(1)
         self.offset = 0
-        self.flushes = 0
         self.rng = rng or random.Random(0)
 
     # --- access ---------------------------------------------------------------------------------
@@ -408,7 +407,6 @@ class Keyspace:
             self.modified(key)
         self.data.clear()
         self.expires.clear()
-        self.flushes += 1
 
     def take(self, key: bytes) -> Optional[Tuple[Any, Optional[int]]]:
         """Remove ``key`` and return (value, deadline) for moving it to another keyspace."""

@@ -15,7 +15,7 @@ seconds. A stream's buffered reply bytes are guarded by that condition's lock, s
 one thread may push to a subscriber's stream while another thread reads it.
 
 A server is any object with ``handle(session, args) -> reply``; the reply is encoded with
-``resp.encode_reply`` (an Exception instance becomes an error reply; :data:`NO_REPLY` sends
+``encode_reply`` (an Exception instance becomes an error reply; :data:`NO_REPLY` sends
 nothing). :class:`FakeSession` is the per-connection state a real server keeps.
 """
 
@@ -40,7 +40,8 @@ from typing import (
 
 from ..._address import NodeAddress
 from ..._net.transport import Stream, TransportOptions
-from ..._protocol import resp
+from ..._protocol.decoder import NEED_DATA, PythonDecoder
+from ..._protocol.reply_encoder import encode_reply
 
 __all__ = ["NO_REPLY", "FakeNetwork", "FakeServer", "FakeSession", "FakeStream"]
 
@@ -82,7 +83,7 @@ class FakeStream:
         self.address = address
         self.server = server
         self.session = FakeSession(address, tls)
-        self._decoder = resp.PythonDecoder()
+        self._decoder = PythonDecoder()
         self._out = bytearray()
         self.closed = False
         self._eof = False
@@ -98,14 +99,14 @@ class FakeStream:
         self._decoder.feed(bytes(data))
         while True:
             args = self._decoder.gets()
-            if args is resp.NEED_DATA:
+            if args is NEED_DATA:
                 break
             if self._network.is_frozen(self.address):
                 continue  # the node swallows the command and never answers
             self.session.commands.append(list(args))
             reply = self.server.handle(self.session, list(args))
             if reply is not NO_REPLY:
-                encoded = resp.encode_reply(reply, self.session.protocol)
+                encoded = encode_reply(reply, self.session.protocol)
                 with self._readable:
                     self._out += encoded
                     self._readable.notify_all()
@@ -189,10 +190,12 @@ class FakeStream:
 class FakeNetwork:
     """A Transport whose addresses lead to in-process fake servers."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, condition: Optional[threading.Condition] = None) -> None:
+        """``condition``: the condition variable wait_readable() sleeps on and streams notify
+        (a new one by default; tests pass a subclass to see when a waiter goes to sleep)."""
         self._lock = threading.Lock()
         #: Notified whenever a stream gets bytes to read or is closed (see wait_readable).
-        self._readable = threading.Condition()
+        self._readable = condition if condition is not None else threading.Condition()
         self.servers: Dict[NodeAddress, FakeServer] = {}
         self.streams: List[FakeStream] = []
         self.refused: Set[NodeAddress] = set()
@@ -268,13 +271,9 @@ class FakeNetwork:
             self.opened += 1
         return stream
 
-    def has_pending_input(self, stream: Any) -> bool:
-        """True when the idle stream has data or EOF waiting (it is not safe to reuse)."""
-        return bool(stream.closed_by_server or stream.pending_output())
-
     def idle_check(self, stream: Any) -> Callable[[], bool]:
-        """has_pending_input bound to one stream (the real transport caches a poll object)."""
-        return lambda: self.has_pending_input(stream)
+        """Truthy when the idle ``stream`` has data or EOF waiting (it is not safe to reuse)."""
+        return lambda: bool(stream.closed_by_server or stream.pending_output())
 
     def wait_readable(self, streams: Sequence[Stream], timeout: Optional[float]) -> List[int]:
         """Indexes of the ``streams`` with bytes, EOF or an error to read, waiting for one.
