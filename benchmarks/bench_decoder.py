@@ -1,4 +1,5 @@
-"""Reply-decoding throughput of clustercore.resp: pure Python vs hiredis, as a Markdown table.
+"""Reply-decoding throughput of clustercore's decoders (clustercore._protocol): pure Python vs
+hiredis, as a Markdown table.
 
 Run ``.venv/bin/python benchmarks/bench_decoder.py``. Each cell decodes for a fixed time (about
 0.12 s; a few seconds in all), either one reply per feed() (a reply per recv) or 1000 replies
@@ -14,22 +15,25 @@ from typing import Callable, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from clustercore._protocol import resp  # after the path tweak, so a checkout runs as is
+# after the path tweak, so a checkout runs as is
+from clustercore._protocol.hiredis import HIREDIS_AVAILABLE
+from clustercore._protocol.parser import make_decoder
+from clustercore._protocol.reply_encoder import SimpleString, encode_reply
 
 BUDGET = 0.12  # seconds per cell
 PIPELINE = 1000
 
 REPLIES: List[Tuple[str, bytes]] = [
-    ("short bulk (100 B)", resp.encode_reply(b"v" * 100)),
-    ("integer", resp.encode_reply(1234567)),
-    ("array of 100 short bulks", resp.encode_reply([b"member:%05d" % i for i in range(100)])),
-    ("+OK", resp.encode_reply(resp.SimpleString(b"OK"))),
+    ("short bulk (100 B)", encode_reply(b"v" * 100)),
+    ("integer", encode_reply(1234567)),
+    ("array of 100 short bulks", encode_reply([b"member:%05d" % i for i in range(100)])),
+    ("+OK", encode_reply(SimpleString(b"OK"))),
 ]
 
 
 def one_per_feed(kind: str, data: bytes) -> Callable[[], int]:
     """A step: feed one reply, get it back. Returns the number of replies decoded."""
-    decoder = resp.make_decoder(kind)
+    decoder = make_decoder(kind)
     feed, gets = decoder.feed, decoder.gets
 
     def step() -> int:
@@ -43,7 +47,7 @@ def one_per_feed(kind: str, data: bytes) -> Callable[[], int]:
 
 def many_per_feed(kind: str, data: bytes) -> Callable[[], int]:
     """A step: feed PIPELINE replies at once, get them all back."""
-    decoder = resp.make_decoder(kind)
+    decoder = make_decoder(kind)
     feed, gets = decoder.feed, decoder.gets
     blob = data * PIPELINE
 
@@ -68,10 +72,18 @@ def measure(step: Callable[[], int]) -> float:
     return done / elapsed
 
 
+def _hiredis_version() -> str:
+    """The installed hiredis package's version, or "not installed"."""
+    try:
+        import hiredis
+    except ImportError:
+        return "not installed"
+    return str(getattr(hiredis, "__version__", "unknown"))
+
+
 def main() -> None:
-    kinds = ["python"] + (["hiredis"] if resp.HIREDIS_AVAILABLE else [])
-    print(f"Python {sys.version.split()[0]}, hiredis "
-          f"{getattr(resp.hiredis, '__version__', 'not installed')}")
+    kinds = ["python"] + (["hiredis"] if HIREDIS_AVAILABLE else [])
+    print(f"Python {sys.version.split()[0]}, hiredis {_hiredis_version()}")
     print()
     print("| reply | bytes | decoder | mode | replies/s | MB/s |")
     print("|---|---:|---|---|---:|---:|")
@@ -86,3 +98,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

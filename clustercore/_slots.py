@@ -7,12 +7,13 @@ modulo 16384.
 
 from __future__ import annotations
 
+import operator
 from binascii import crc_hqx
 from typing import Any, Iterable, List, Union
 
-from .errors import DataError
+from .errors import DataError, InvalidSlotError
 
-__all__ = ["NUM_SLOTS", "key_slot", "key_slots", "key_to_bytes"]
+__all__ = ["NUM_SLOTS", "key_slot", "key_slots", "key_to_bytes", "slot_number"]
 
 #: Number of hash slots in a Redis Cluster.
 NUM_SLOTS = 16384
@@ -66,3 +67,20 @@ def key_slots(keys: Iterable[Any], encoding: str = "utf-8") -> List[int]:
         if all(type(key) is str for key in keys):
             return key_slots([key.encode(encoding) for key in keys])
     return [key_slot(key, encoding) for key in keys]
+
+def slot_number(slot: Any) -> int:
+    """``slot`` as an index into a topology's slot table, or InvalidSlotError naming it.
+
+    The one definition of a valid slot number, used by every routing path (the topology's
+    lookups, every pool method taking a slot): an integer 0..16383. ``True``/``False`` count as
+    1 and 0, as Python indexes with them (refusing them would cost the per-command path a type
+    test).
+    """
+    try:
+        number = operator.index(slot)
+    except TypeError:
+        raise InvalidSlotError(
+            f"slot {slot!r} is not an integer (slots are 0..{NUM_SLOTS - 1})") from None
+    if not 0 <= number < NUM_SLOTS:
+        raise InvalidSlotError(f"slot {slot!r} is outside 0..{NUM_SLOTS - 1}")
+    return number

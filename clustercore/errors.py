@@ -131,11 +131,6 @@ class DataError(ClusterCoreError):
     """An argument cannot be sent to the server (wrong type or value); nothing was sent."""
 
 
-class InvalidSlotError(DataError):
-    """A slot number outside 0..16383, or not an integer, was asked for (the message names it);
-    no node was chosen and nothing was sent."""
-
-
 # --- pool branch ------------------------------------------------------------------------------
 class PoolError(ConnectionError):
     """A connection could not be checked out of a pool."""
@@ -168,6 +163,12 @@ class RedisClusterConfigError(TopologyError):
 
 class SlotNotCoveredError(TopologyError):
     """No node is known to serve this slot."""
+
+
+class InvalidSlotError(DataError, SlotNotCoveredError):
+    """A slot number outside 0..16383, or not an integer, was asked for (the message names it);
+    no node was chosen and nothing was sent. A bad argument (DataError) for which no node can
+    serve (SlotNotCoveredError, what the topology's lookups raised for these values before)."""
 
 
 # --- client-level cluster errors ------------------------------------------------------------------

@@ -305,10 +305,16 @@ class ClusterConnection:
             self.connect()
         self._send(commands, None)
 
-    def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]]) -> None:
-        """Send pre-encoded bytes (redis-py-cluster's name). Not traced with redaction."""
+    def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]],
+                            check_health: bool = True) -> None:
+        """Send pre-encoded bytes (redis-py's and redis-py-cluster's name and signature). Not
+        traced with redaction. ``check_health``: first PING a connection idle longer than
+        ``health_check_interval`` (see :meth:`check_health`), as redis-py does; False skips it
+        (a caller in the middle of its own exchange)."""
         if self._sock is None:
             self.connect()
+        elif check_health and self.health_check_interval:
+            self.check_health()
         if isinstance(chunks, bytes):
             chunks = (chunks,)
         self._write(list(chunks), None)

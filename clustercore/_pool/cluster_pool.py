@@ -30,15 +30,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection
-from .._slots import NUM_SLOTS, key_slot
+from .._slots import NUM_SLOTS, key_slot, slot_number
 from .._topology.discovery import Discovery
 from .._topology.snapshot import Role, Shard, Topology
 from ..errors import PoolClosedError, SlotNotCoveredError
-from .config import NodeLike, build_pool_config, connection_arguments, parse_startup_nodes
+from .config import READ_POLICIES, NodeLike, build_pool_config, connection_arguments, parse_startup_nodes
 from .fork import fork_generation, restart_lock
 from .node_pool import Budget, NodePool
 from .refresher import Refresher
-from .routing import READ_POLICIES, slot_number
 from .stats import EventHook, PoolStats, call_hook
 from .views import NodeRecords
 

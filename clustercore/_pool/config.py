@@ -21,13 +21,17 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection, SSLClusterConnection
 from .._net.transport import make_ssl_context
-from .._topology.snapshot import Remapper
+from .._topology.remap import Remapper
 from ..errors import RedisClusterConfigError, RedisClusterException
-from .routing import READ_POLICIES
 from .stats import EventHook
 
 __all__ = ["NodeLike", "PoolConfig", "build_pool_config", "connection_arguments",
            "parse_startup_nodes"]
+
+#: Where read commands go. "primary": never replicas. "replicas": round-robin over healthy
+#: replicas, the primary when there are none. "random_replica": a random healthy replica, else
+#: the primary. "any": random over primary and replicas (redis-py-cluster's read replicas pool).
+READ_POLICIES = ("primary", "replicas", "random_replica", "any")
 
 #: How callers name a node: a NodeAddress, a node dict, ``"host:port"`` or a (host, port) pair.
 NodeLike = Union[NodeAddress, Mapping[str, Any], str, Tuple[str, Union[int, str]]]

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, List, Optional, Protocol
 
 from .._address import NodeAddress
-from .._slots import key_slot
+from .._slots import key_slot, slot_number
 from .._topology.snapshot import Role, Topology, node_record
 from .config import PoolConfig
-from .routing import slot_number
 
 __all__ = ["NodeManagerView", "NodeRecords", "ViewedPool"]
 

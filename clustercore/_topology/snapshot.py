@@ -17,8 +17,8 @@ from enum import Enum
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .._address import NodeAddress
-from .._slots import NUM_SLOTS
-from ..errors import SlotNotCoveredError, TopologyError
+from .._slots import NUM_SLOTS, slot_number
+from ..errors import InvalidSlotError, SlotNotCoveredError, TopologyError
 
 __all__ = [
     "Role",
@@ -267,19 +267,20 @@ class Topology:
 
     # -- lookups (hot path) ----------------------------------------------------------------------
     def shard_for_slot(self, slot: int) -> Optional[Shard]:
-        """The shard serving ``slot``, or None (uncovered, or not a valid slot number)."""
-        if 0 <= slot < NUM_SLOTS:
-            return self.slots[slot]
-        return None
+        """The shard serving ``slot``, or None: uncovered, or not a slot number at all (a query;
+        the routing paths raise InvalidSlotError for the latter, see ``primary_for_slot``)."""
+        try:
+            return self.slots[slot_number(slot)]
+        except InvalidSlotError:
+            return None
 
     def primary_for_slot(self, slot: int) -> NodeAddress:
-        """The primary serving ``slot``; raises SlotNotCoveredError naming the slot."""
-        if 0 <= slot < NUM_SLOTS:
-            shard = self.slots[slot]
-            if shard is not None:
-                return shard.primary
+        """The primary serving ``slot``: SlotNotCoveredError naming an uncovered slot, and
+        InvalidSlotError (also a SlotNotCoveredError) for a value that is no slot number."""
+        shard = self.slots[slot_number(slot)]
+        if shard is None:
             raise SlotNotCoveredError(f"slot {slot} is not covered by any node")
-        raise SlotNotCoveredError(f"slot {slot} is outside 0..{NUM_SLOTS - 1}")
+        return shard.primary
 
     @property
     def primaries(self) -> Tuple[NodeAddress, ...]:

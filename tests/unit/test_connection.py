@@ -237,6 +237,23 @@ def test_health_check_pings_only_when_idle_and_reconnects() -> None:
     assert net.opened == 2
 
 
+
+def test_send_packed_command_health_checks_an_idle_connection_unless_told_not_to() -> None:
+    """redis-py's ``send_packed_command(command, check_health=True)``: a connection idle past
+    ``health_check_interval`` is PINGed first (reconnected if that fails); False skips it."""
+    net, conn = make(health_check_interval=10)
+    conn.connect()
+    conn.last_used -= 11  # idle past the interval (a public attribute the pool reads too)
+    conn.send_packed_command(b"*1\r\n$4\r\nPING\r\n", check_health=False)
+    assert conn.read_response() in (b"PONG", "PONG")
+    assert sent_commands(net) == [[b"PING"]]  # only ours: no health check
+    conn.last_used -= 11
+    net.drop_connections(ADDR)
+    conn.send_packed_command(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+    assert conn.read_response() is None
+    assert net.opened == 2  # the health check's PING failed: reconnected before sending
+    assert sent_commands(net)[-2:] == [[b"PING"], [b"GET", b"k"]]
+
 def test_db_other_than_zero_is_rejected() -> None:
     with pytest.raises(DataError):
         ClusterConnection("h", 1, db=1)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from clustercore import ClusterConnection, NodeAddress
 from clustercore._pool.node_pool import Budget, NodePool
-from clustercore._protocol.resp import SimpleString
+from clustercore._protocol.reply_encoder import SimpleString
 from clustercore.errors import (
     ConnectionError,
     PoolClosedError,

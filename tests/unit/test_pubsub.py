@@ -20,7 +20,7 @@ from clustercore._execution.pubsub import (
     PubSubSnapshot,
 )
 from clustercore._execution.pubsub_state import Restorer, RestoreState, Subscription, SubState
-from clustercore._protocol import resp
+from clustercore._protocol.reply_encoder import encode_reply
 from clustercore.errors import DataError, ResponseError
 from clustercore.testing import FakeCluster, FakeSession
 from clustercore.testing.fake.cluster import FakeNode
@@ -52,7 +52,7 @@ class PubSubServer:
     def push(self, session: FakeSession, message: Any) -> None:
         stream = self.stream(session)
         if stream is not None:
-            stream.push(resp.encode_reply(message, 2))
+            stream.push(encode_reply(message, 2))
 
     @staticmethod
     def subs(session: FakeSession, table: str) -> Set[bytes]:

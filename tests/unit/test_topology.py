@@ -18,6 +18,8 @@ from clustercore._topology.parse import parse_cluster_shards, parse_cluster_slot
 from clustercore._topology.remap import Remapper
 from clustercore._topology.snapshot import Role, Shard, Topology, node_record
 from clustercore.errors import (
+    DataError,
+    InvalidSlotError,
     ProtocolError,
     RedisClusterConfigError,
     ResponseError,
@@ -999,3 +1001,15 @@ def test_parsing_is_fast_enough_for_refreshes() -> None:
     assert len(t.nodes) == 300 and t.is_fully_covered
     moved = t.with_slot_owner(5, A("10.0.0.2", 8050), epoch=1)
     assert moved.primary_for_slot(5) == A("10.0.0.2", 8050)
+
+
+def test_bad_slot_numbers_are_typed_on_the_topology_as_in_the_pools() -> None:
+    """The topology judges slot numbers with the same rule as every pool route
+    (``_slots.slot_number``): no other slot's owner, no bare IndexError/TypeError."""
+    t = three_shards()
+    for bad in (-1, NUM_SLOTS, 10**6, "x", None, 2.0):
+        assert t.shard_for_slot(bad) is None  # type: ignore[arg-type]
+        with pytest.raises(InvalidSlotError, match=re.escape(repr(bad))):
+            t.primary_for_slot(bad)  # type: ignore[arg-type]
+    assert issubclass(InvalidSlotError, SlotNotCoveredError)
+    assert issubclass(InvalidSlotError, DataError)
