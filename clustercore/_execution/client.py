@@ -1,11 +1,12 @@
-"""RedisCluster: the execute loop (router + pool + retry) under redis-py's command methods.
+"""RedisCluster: redis-py's command methods over the execution core.
 
 One command: look up its spec (static table, else the server's COMMAND INFO, fetched once),
-find its slot from its keys, check out a connection to the slot's node, send, read, release.
-Errors go through :func:`clustercore.router.next_step`, a pure function over an explicit
-attempt state; the loop only carries out what it decides (follow MOVED/ASK, back off, ask for a
-background refresh, raise). A connection is released or discarded *before* any wait, so a
-caller never holds a pooled connection while it sleeps or waits for a refresh.
+find its slot from its keys, and hand it to the client's :class:`~.executor.Executor`, which
+routes it, runs it and carries out what :func:`~.router.next_step` (a pure function over an
+explicit attempt state) decides after a failure: follow MOVED/ASK, back off, ask for a
+background refresh, raise. A connection is released or discarded *before* any wait, so a
+caller never holds a pooled connection while it sleeps or waits for a refresh. This module
+only chooses the path (the one-key fast path, a slot, a split, a fan-out) and parses replies.
 
 Multi-key commands whose keys span slots (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) are split by
 slot; every node's share is written before any reply is read, and results come back in the
@@ -16,25 +17,16 @@ commands must name keys of one slot and raise ClusterCrossSlotError before anyth
 from __future__ import annotations
 
 import random
-import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .._address import NodeAddress
-from .._commands.api import CallbackDict, CommandsMixin, pop_never_decode
-from .._commands.table import (
-    SINGLE_KEY,
-    Route,
-    blocking_timeout,
-    has_space,
-    lookup,
-    merge_split,
-    normalize_args,
-    slot_of,
-    spec_from_command_info,
-    split_by_slot,
-)
-from .._commands.table import is_idempotent as _is_idempotent
+from .._commands.api import CommandsMixin
+from .._commands.blocking import blocking_timeout
+from .._commands.callbacks import CallbackDict, pop_never_decode
+from .._commands.idempotency import is_idempotent
+from .._commands.keys import SINGLE_KEY, slot_of
+from .._commands.specs import Route, has_space, lookup, normalize_args
 from .._net.connection import ClusterConnection
 from .._pool.cluster_pool import (
     ClusterConnectionPool,
@@ -43,13 +35,9 @@ from .._pool.cluster_pool import (
 )
 from .._slots import key_slot
 from ..errors import (
-    ClusterCoreError,
     ClusterCrossSlotError,
     ConnectionError,
     DataError,
-    MovedError,
-    PoolError,
-    ProtocolError,
     RedisClusterConfigError,
     RedisClusterException,
     ResponseError,
@@ -59,15 +47,22 @@ from .executor import Executor
 from .pipeline import ClusterPipeline
 from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
-from .router import Action, Attempt, next_step
+from .router import may_resend
 from .script import Script
 
 __all__ = ["RedisCluster"]
 
 
-
 class RedisCluster(CommandsMixin):
-    """A thread-safe client for a Redis Cluster (redis-py-cluster 2.1.3's constructor)."""
+    """A thread-safe client for a Redis Cluster (redis-py-cluster 2.1.3's constructor).
+
+    Retries (docs/retries.md): ``max_redirects``, ``cluster_down_retry_attempts``,
+    ``retry_deadline`` (seconds from the first failure), ``backoff``, ``retry_non_idempotent``
+    and redis-py's ``retry_on_timeout``: unset or None keeps the default (a timed-out idempotent
+    command is retried within the deadline); ``False`` raises the TimeoutError after the first
+    attempt. With a ``connection_pool`` it is read from the pool's ``connection_kwargs``.
+    ``sleep`` and ``rng`` are the retry loop's pause and randomness (injectable for tests).
+    """
 
     def __init__(
         self,
@@ -99,6 +94,9 @@ class RedisCluster(CommandsMixin):
         if kwargs.get("db"):
             raise RedisClusterConfigError(f"Redis Cluster has only database 0; got db={kwargs['db']}")
         kwargs.pop("db", None)
+        # redis-py's switch for retrying timeouts; the pool sees it too (it keeps it in
+        # connection_kwargs, as redis-py-cluster did)
+        retry_on_timeout: Optional[bool] = kwargs.get("retry_on_timeout")
         if connection_pool is None:
             if readonly_mode:
                 pool_class: Type[ClusterConnectionPool] = ClusterReadOnlyConnectionPool
@@ -119,23 +117,30 @@ class RedisCluster(CommandsMixin):
                 nodemanager_follow_cluster=nodemanager_follow_cluster,
                 host_port_remap=host_port_remap, host=host, port=port, rng=rng, **kwargs)
         self.connection_pool = connection_pool
-        self.read_from_replicas = connection_pool.read_policy != "primary"
+        on_timeout = retry_on_timeout if retry_on_timeout is not None else (
+            connection_pool.connection_kwargs.get("retry_on_timeout"))
         self.retry = RetryPolicy(max_redirects=max_redirects,
                                  cluster_down_attempts=cluster_down_retry_attempts,
                                  deadline=retry_deadline, backoff=backoff or Backoff(),
-                                 retry_non_idempotent=retry_non_idempotent)
-        self._encoding = str(connection_pool.connection_kwargs.get("encoding", "utf-8"))
+                                 retry_non_idempotent=retry_non_idempotent,
+                                 retry_on_timeout=on_timeout is None or bool(on_timeout))
         self.response_callbacks: Dict[str, Callable[..., Any]] = self._default_callbacks()
         self.result_callbacks: Dict[str, Callable[..., Any]] = {}
-        self._server_specs: Dict[str, Any] = {}
-        self._specs_lock = threading.Lock()
         #: The execution core: routing, retries and batches for this client, its pipelines,
         #: pub/sub and scripts. ``sleep`` and ``rng`` (backoff pauses and jitter, random
         #: nodes) are injectable for tests (``rng`` also seeds the pool it builds: replica
         #: choice, seed order); the clock is the pool's.
         self.executor = Executor(connection_pool, self.retry, sleep=sleep, rng=rng)
-        self._rng = self.executor.rng
-        self._sleep = self.executor.sleep
+        self._encoding = self.executor.encoding
+
+    @property
+    def read_from_replicas(self) -> bool:
+        """Whether read-only commands may go to replicas (from the pool's read policy)."""
+        return self.executor.read_from_replicas
+
+    @read_from_replicas.setter
+    def read_from_replicas(self, value: bool) -> None:
+        self.executor.read_from_replicas = bool(value)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisCluster:
@@ -173,8 +178,8 @@ class RedisCluster(CommandsMixin):
                 "never_decode" not in options and "NEVER_DECODE" not in options)):
             # The fast path: GET, SET, HGET ... with their one key where the table says.
             name = spec.name
-            reply = self._execute_slot(args, key_slot(args[spec.first_key], self._encoding),
-                                       spec.readonly, None, name, None, spec)
+            reply = self.executor.run_slot(args, key_slot(args[spec.first_key], self._encoding),
+                                           spec)
             callbacks = self.response_callbacks
             callback = (_dict_get(callbacks, name) if type(callbacks) is CallbackDict
                         else callbacks.get(name))  # CallbackDict's keys are upper-case
@@ -190,7 +195,7 @@ class RedisCluster(CommandsMixin):
         spec = lookup(args)
         if spec is None or has_space(args[0]):
             args = normalize_args(args)
-            spec = spec or lookup(args) or self._server_spec(args)
+            spec = spec or lookup(args) or self.executor.server_spec(args)
         route = spec.route
         name = spec.name
         if route is Route.SLOT or route is Route.SLOT_ARG or route is Route.CHANNEL:
@@ -198,16 +203,15 @@ class RedisCluster(CommandsMixin):
                 slot = slot_of(spec, args, self._encoding)
             except ClusterCrossSlotError:
                 if spec.split:
-                    return self._split(spec, args, options)
+                    return self._parse_reply(name, self.executor.run_split(spec, args),
+                                             **options)
                 raise
             if slot is None:
-                reply = self._execute_on_random(args)
+                reply = self.executor.run_on_node(self.executor.random_node(), *args)
             else:
                 blocking = (None if spec.blocking_timeout_arg is None
                             else blocking_timeout(spec, args))
-                # idempotency is worked out only if something fails (None = ask the spec)
-                reply = self._execute_slot(args, slot, spec.readonly, None, name, blocking, spec,
-                                           raw)
+                reply = self.executor.run_slot(args, slot, spec, blocking, raw)
             callback = self.response_callbacks.get(name)
             return reply if callback is None else callback(reply, **options)
         if route is Route.CONNECTION or route is Route.NODE_ONLY:
@@ -217,159 +221,30 @@ class RedisCluster(CommandsMixin):
                 "connection_pool.get_connection_by_node())")
         return self._execute_fanout(args, spec, options)
 
-
-    def _execute_slot(self, args: Sequence[Any], slot: int, readonly: bool,
-                      idempotent: Optional[bool], name: str, blocking: Optional[float] = None,
-                      spec: Any = None, raw: bool = False) -> Any:
-        """Run a one-slot command, following MOVED/ASK and retrying as the router decides.
-
-        ``idempotent=None`` means "work it out from ``spec`` if a failure needs it"; ``raw``
-        reads the reply undecoded (never_decode)."""
-        pool = self.connection_pool
-        read = readonly and self.read_from_replicas
-        attempt: Optional[Attempt] = None
-        ask_target: Optional[NodeAddress] = None
-        while True:
-            address = ask_target or pool.address_for_slot(slot, read)
-            if attempt is not None and address in attempt.avoid and not ask_target:
-                address = pool.address_for_slot(slot, False)  # reads fall back to the primary
-            try:
-                conn = pool.get_connection_by_address(address)
-            except PoolError:
-                raise
-            except (ConnectionError, TimeoutError) as exc:
-                # Could not connect: nothing was sent.
-                attempt = attempt or Attempt()
-                if idempotent is None:
-                    idempotent = _is_idempotent(spec, args)
-                self._after_failure(exc, attempt, idempotent, name, address, conn=None)
-                continue
-            try:
-                if ask_target is None:
-                    if blocking is not None:
-                        reply = conn.execute_blocking(args, blocking)
-                    else:
-                        reply = (conn.execute(*args) if not raw
-                                 else conn.execute(*args, disable_decoding=True))
-                else:
-                    conn.send_commands((("ASKING",), args))
-                    asking = conn.read_reply()  # read both replies, so none is left unread
-                    reply = conn.read_reply(disable_decoding=raw)
-                    if isinstance(asking, ResponseError):
-                        raise asking  # ASKING refused: its error explains the command's reply
-                    if isinstance(reply, ResponseError):
-                        raise reply
-            except ResponseError as exc:
-                pool.release(conn)  # an error reply leaves the connection in sync
-                attempt = attempt or Attempt()
-                if idempotent is None:
-                    idempotent = _is_idempotent(spec, args)
-                step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry,
-                                 now=self.connection_pool.clock(), command=name, rng=self._rng)
-                ask_target = None
-                if step.action is Action.MOVED:
-                    assert step.target is not None
-                    # the slot the server named: if our hash ever disagreed (an encoding
-                    # mismatch), following ours would move the wrong slot in the map
-                    pool.on_moved(exc.slot_id if isinstance(exc, MovedError) else slot,
-                                  step.target)
-                elif step.action is Action.ASK:
-                    ask_target = step.target
-                elif step.action is Action.RETRY:
-                    if step.refresh:
-                        pool.request_refresh(step.refresh)
-                    self._sleep(step.delay)
-                else:
-                    raise step.error or exc from None
-            except (ConnectionError, TimeoutError, ClusterCoreError) as exc:
-                attempt = attempt or Attempt()
-                ask_target = None
-                if idempotent is None:
-                    idempotent = _is_idempotent(spec, args)
-                self._after_failure(exc, attempt, idempotent, name, address, conn=conn)
-            except BaseException:
-                pool.discard(conn)  # e.g. KeyboardInterrupt mid-reply: the socket is out of sync
-                raise
-            else:
-                pool.release(conn)
-                return reply
-
-    def _after_failure(self, exc: ClusterCoreError, attempt: Attempt, idempotent: bool,
-                       name: str, address: NodeAddress,
-                       conn: Optional[ClusterConnection]) -> None:
-        """A socket-level failure: drop the connection, decide, maybe wait; raise if told to."""
-        pool = self.connection_pool
-        if conn is not None:
-            pool.discard(conn)  # never reuse a connection that failed or timed out
-        if exc.node is None:
-            exc.node = address
-        step = next_step(exc, attempt, idempotent=idempotent, policy=self.retry,
-                         now=self.connection_pool.clock(), command=name, rng=self._rng)
-        if step.mark_failing:
-            pool.mark_failing(address, exc)  # also requests a refresh
-        elif step.refresh:
-            pool.request_refresh(step.refresh, avoid=address)
-        if step.action is Action.RAISE:
-            raise step.error or exc
-        self._sleep(step.delay)
-
-    def _execute_on_random(self, args: Sequence[Any]) -> Any:
-        """Run a keyless command on a random primary (raw reply)."""
-        primaries = self.connection_pool.ensure_topology().primaries
-        address = primaries[self._rng.randrange(len(primaries))]
-        return self._execute_on_node(address, *args)
-
     def _execute_on_node(self, node: Any, *args: Any) -> Any:
-        """Run a command on one given node (no slot routing); retry once on a fresh socket."""
-        pool = self.connection_pool
-        address = node if isinstance(node, NodeAddress) else pool.address_of(node)
-        for attempt in range(2):
-            conn = pool.get_connection_by_address(address)
-            try:
-                reply = conn.execute(*args)
-            except ResponseError:
-                pool.release(conn)
-                raise
-            except (ConnectionError, TimeoutError) as exc:
-                pool.discard(conn)
-                if attempt or exc.request_sent:
-                    raise
-                continue
-            except BaseException:
-                pool.discard(conn)
-                raise
-            pool.release(conn)
-            return reply
-        raise AssertionError("unreachable")
+        """Run a command on one given node (the commands mixin's hook: SCAN with target_node,
+        scan_iter); the raw reply."""
+        return self.executor.run_on_node(node, *args)
 
     def _nodes_for_scan(self) -> List[NodeAddress]:
         """The primaries, for SCAN-style iteration over the whole key space."""
-        return list(self.connection_pool.ensure_topology().primaries)
-
-    def _targets(self, route: Route) -> List[NodeAddress]:
-        topology = self.connection_pool.ensure_topology()
-        if route is Route.ALL_PRIMARIES:
-            return list(topology.primaries)
-        if route is Route.ALL_NODES:
-            return list(topology.nodes)
-        if route is Route.RANDOM_NODE:
-            nodes = topology.nodes
-            return [nodes[self._rng.randrange(len(nodes))]]
-        primaries = topology.primaries
-        return [primaries[self._rng.randrange(len(primaries))]]
+        return self.executor.primaries()
 
     def _execute_fanout(self, args: Sequence[Any], spec: Any, options: Dict[str, Any]) -> Any:
         """Send to every target node (all writes first, then all reads), parse each node's
         reply, then merge them as the spec (or a user's result callback) says."""
-        targets = self._targets(spec.route)
-        replies = self._run_on_nodes([(address, [tuple(args)]) for address in targets])
+        executor = self.executor
+        targets = executor.locate(spec.route)
+        command = tuple(args)
+        replies = executor.run_batches([(address, [command], None) for address in targets])
         parsed: Dict[str, Any] = {}
-        idempotent = _is_idempotent(spec, args)
-        for address, (reply,) in replies:
-            if isinstance(reply, (ConnectionError, TimeoutError)) and (
-                    idempotent or not reply.request_sent):
+        idempotent = is_idempotent(spec, args)
+        policy = executor.policy
+        for address, (reply,) in zip(targets, replies):
+            if isinstance(reply, (ConnectionError, TimeoutError)) and may_resend(
+                    reply, idempotent=idempotent, policy=policy):
                 try:
-                    reply = self._execute_on_node(address, *args)  # once more, fresh socket
+                    reply = executor.run_on_node(address, *args)  # once more, fresh socket
                 except (ConnectionError, TimeoutError, ResponseError) as exc:
                     reply = exc
             if isinstance(reply, BaseException):
@@ -378,134 +253,6 @@ class RedisCluster(CommandsMixin):
                 parsed[address.name] = self._parse_reply(
                     spec.name, reply, **{"current_host": address.host, **options})
         return self._merge_results(spec.name, spec.merge, parsed, **options)
-
-    def _run_on_nodes(self, batches: Sequence[Tuple[NodeAddress, List[Tuple[Any, ...]]]],
-                      ) -> List[Tuple[NodeAddress, List[Any]]]:
-        """Write every node's batch, then read every reply. Errors come back as values, per
-        command: error replies, and connection errors for every command of a node whose
-        connection failed (``request_sent`` says whether its write may have reached the
-        server). Pool errors (timeout, closed) are raised; every connection is released or
-        discarded on every path.
-
-        It never waits for a connection while holding others (that deadlocks a small pool):
-        when the next checkout would wait, the batches already sent are read first."""
-        pool = self.connection_pool
-        out: List[List[Any]] = [[] for _ in batches]
-        held: List[Tuple[int, ClusterConnection]] = []
-        try:
-            for i, (address, commands) in enumerate(batches):
-                try:
-                    conn = pool.try_connection_by_address(address) if held else None
-                    if conn is None:
-                        self._drain(held, batches, out)
-                        conn = pool.get_connection_by_address(address)
-                except PoolError:
-                    raise
-                except (ConnectionError, TimeoutError) as exc:
-                    exc.node = exc.node or address
-                    out[i] = [exc] * len(commands)  # nothing was sent
-                    continue
-                try:
-                    conn.send_commands(commands)
-                except (ConnectionError, TimeoutError) as exc:
-                    pool.discard(conn)
-                    # sendall failed part-way: earlier whole commands may have been delivered
-                    exc.request_sent = len(commands) > 1
-                    out[i] = [exc] * len(commands)
-                    continue
-                held.append((i, conn))
-            self._drain(held, batches, out)
-        except BaseException:
-            for _, conn in held:
-                pool.discard(conn)  # replies may be pending on them: never reuse
-            raise
-        return [(address, replies) for (address, _), replies in zip(batches, out)]
-
-    def _drain(self, held: List[Tuple[int, ClusterConnection]],
-               batches: Sequence[Tuple[NodeAddress, List[Tuple[Any, ...]]]],
-               out: List[List[Any]]) -> None:
-        """Read the replies of every sent batch in ``held`` and hand its connection back."""
-        pool = self.connection_pool
-        while held:
-            i, conn = held[0]
-            replies: List[Any] = []
-            try:
-                conn.read_replies(len(batches[i][1]), replies)
-            except (ConnectionError, TimeoutError, ProtocolError) as exc:
-                held.pop(0)
-                pool.discard(conn)
-                exc.request_sent = True
-                exc.node = exc.node or conn.address
-                replies += [exc] * (len(batches[i][1]) - len(replies))
-            else:
-                held.pop(0)
-                pool.release(conn)
-            out[i] = replies
-
-    # --- multi-key commands across slots -------------------------------------------------------
-    def _split(self, spec: Any, args: Sequence[Any], options: Dict[str, Any]) -> Any:
-        """Run a splittable multi-key command slot by slot, one round trip per node, and put
-        the results back in the caller's key order. Not atomic across slots."""
-        parts = split_by_slot(spec, args, self._encoding)
-        addresses = self.connection_pool.addresses_for_slots(
-            [slot for slot, _sub, _indexes in parts], spec.readonly and self.read_from_replicas)
-        by_node: Dict[NodeAddress, List[int]] = {}  # part numbers per node
-        for n, address in enumerate(addresses):
-            numbers = by_node.get(address)
-            if numbers is None:
-                by_node[address] = [n]
-            else:
-                numbers.append(n)
-        results: List[Tuple[List[int], Any]] = [([], None)] * len(parts)
-        idempotent: Optional[bool] = None  # worked out only if a part fails
-        done = self._run_on_nodes([(address, [parts[n][1] for n in ns])
-                                   for address, ns in by_node.items()])
-        for (_address, replies), ns in zip(done, by_node.values()):
-            for reply, n in zip(replies, ns):
-                slot, sub, indexes = parts[n]
-                if isinstance(reply, BaseException):
-                    if idempotent is None:
-                        idempotent = _is_idempotent(spec, args)
-                    reply = self._retry_part(reply, sub, slot, spec, idempotent)
-                results[n] = (indexes, reply)
-        merged = merge_split(spec, results)
-        return self._parse_reply(spec.name, merged, **options)
-
-    def _retry_part(self, error: BaseException, args: Sequence[Any], slot: int, spec: Any,
-                    idempotent: bool) -> Any:
-        """Run one slot's part of a split command again through the single-slot loop (which
-        follows redirects and backs off), unless it may have been applied and is not
-        idempotent; then the error (outcome unknown) is raised."""
-        if isinstance(error, (ConnectionError, TimeoutError, ProtocolError)) and not isinstance(
-                error, PoolError):
-            step = next_step(error, Attempt(), idempotent=idempotent, policy=self.retry,
-                             now=self.connection_pool.clock(), command=spec.name, rng=self._rng)
-            if step.mark_failing and error.node is not None:
-                self.connection_pool.mark_failing(error.node, error)
-            elif step.refresh:
-                self.connection_pool.request_refresh(step.refresh, avoid=error.node)
-            if step.action is Action.RAISE:
-                raise step.error or error
-        elif not isinstance(error, ResponseError):
-            raise error
-        return self._execute_slot(args, slot, spec.readonly, idempotent, spec.name)
-
-    # --- server key specs for commands the table lacks -----------------------------------------
-    def _server_spec(self, args: Sequence[Any]) -> Any:
-        """The spec of a command not in the static table, from COMMAND INFO (fetched once)."""
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        name = name.upper()
-        spec = self._server_specs.get(name)
-        if spec is not None:
-            return spec
-        reply = self._execute_on_random(("COMMAND", "INFO", name))
-        entry = reply[0] if isinstance(reply, list) and reply else None
-        if entry is None:
-            raise ResponseError(f"ERR unknown command '{name}' (not in COMMAND INFO)")
-        spec = spec_from_command_info(entry)
-        with self._specs_lock:
-            self._server_specs[name] = spec
-        return spec
 
     # --- callbacks and lifecycle ---------------------------------------------------------------
     def pipeline(self, transaction: bool = False, shard_hint: Any = None) -> ClusterPipeline:

@@ -3,24 +3,102 @@
 :class:`Executor` owns what every caller (``RedisCluster``, ``ClusterPipeline``,
 ``ClusterPubSub``, ``Script``) needs to run commands on a cluster: the pool, the retry policy,
 and the three effects a retry loop has -- reading the clock, sleeping, drawing random numbers --
-each injected through the constructor so tests drive them without touching privates.
+each injected through the constructor so tests drive them without touching privates. On top of
+those it is the only code that
+
+* maps a routing decision to addresses (:meth:`Executor.locate`: a slot and read-or-write, a
+  fan-out route, or explicit nodes -- where redis-py's ``target_nodes=`` plugs in). The hot
+  paths inside this class (:meth:`~Executor.run_slot`, :meth:`~Executor.run_split`) ask the
+  pool's slot map directly: the same lookup without one more call per command;
+* carries out a router :class:`~.router.Step` (:meth:`Executor.recover`): follow MOVED (the slot
+  the server named) or ASK, back off, request a refresh or mark a node failing, raise;
+* runs batches (:meth:`Executor.run_batches`): every node's batch written before any reply is
+  read, errors as values per command, every connection released or discarded on every path.
+
+The client's one-slot loop, node-targeted calls, split multi-key commands and the COMMAND INFO
+fallback for commands the static table lacks are built from those three.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 from .._address import NodeAddress
+from .._commands.idempotency import is_idempotent
+from .._commands.keys import split_by_slot
+from .._commands.merge import merge_split
+from .._commands.server_specs import spec_from_command_info
+from .._commands.specs import CommandSpec, Route
+from ..errors import (
+    ClusterCoreError,
+    ConnectionError,
+    MovedError,
+    PoolError,
+    ProtocolError,
+    RedisClusterException,
+    ResponseError,
+    TimeoutError,
+)
 from .retry import RetryPolicy
+from .router import Action, Attempt, Step, may_resend, next_step
 
 if TYPE_CHECKING:
+    from .._net.connection import ClusterConnection
     from .._pool.cluster_pool import ClusterConnectionPool
 
-__all__ = ["Executor"]
+__all__ = ["Batch", "Executor", "Round"]
 
 T = TypeVar("T")
+
+#: One node's share of a round: its address, the wire commands, and how to read them back.
+#: The layout is None when every command has one result read as the connection decodes (one
+#: ``read_replies`` call); otherwise it has one ``(replies to skip first, read undecoded)``
+#: entry per result (a pipeline's SCRIPT LOAD and ASKING preambles, never_decode commands).
+Batch = Tuple[NodeAddress, Sequence[Tuple[Any, ...]], Optional[Sequence[Tuple[int, bool]]]]
+
+_SLOT_ROUTES = (Route.SLOT, Route.SLOT_ARG, Route.CHANNEL)
+#: Failures of the socket (the request may or may not have been written).
+_IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
+
+
+class Round:
+    """What one round of retries has already done, so that it happens once per round: one
+    ``on_moved`` per slot, one failure mark or refresh request per node, and one clock reading
+    for every decision of the round (a pipeline triages all its failed commands together)."""
+
+    __slots__ = ("marked", "moved", "now", "refreshed")
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.moved: Set[int] = set()
+        self.marked: Set[NodeAddress] = set()
+        self.refreshed: Set[Optional[NodeAddress]] = set()
+
+
+def _first(seen: Optional[Set[T]], key: T) -> bool:
+    """True the first time ``key`` is offered to ``seen`` (always, without a ``seen``)."""
+    if seen is None:
+        return True
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 class Executor:
@@ -38,6 +116,13 @@ class Executor:
         self.policy = policy
         self.sleep: Callable[[float], None] = sleep or time.sleep
         self.rng = rng or random.Random()
+        #: Whether read-only commands may go to replicas (the pool's read policy says so).
+        self.read_from_replicas = pool.read_policy != "primary"
+        #: The encoding keys are hashed with (the connections').
+        self.encoding = str(pool.connection_kwargs.get("encoding", "utf-8"))
+        #: Specs of commands the static table lacks, from COMMAND INFO (by upper-case name).
+        self.server_specs: Dict[str, CommandSpec] = {}
+        self._specs_lock = threading.Lock()
 
     def now(self) -> float:
         """The pool's clock (monotonic seconds)."""
@@ -60,3 +145,326 @@ class Executor:
     def primaries(self) -> List[NodeAddress]:
         """Every primary of the current layout (discovered first if needed)."""
         return list(self.pool.ensure_topology().primaries)
+
+    # --- routing -------------------------------------------------------------------------------
+    def locate(self, route: Route = Route.SLOT, slots: Sequence[int] = (), *, read: bool = False,
+               node: Any = None, avoid: Collection[NodeAddress] = ()) -> List[NodeAddress]:
+        """The addresses one routing decision names.
+
+        * ``node`` (explicit targets, redis-py's ``target_nodes``: a NodeAddress, node dict,
+          ``"host:port"`` or pair, or a list of them): their addresses; route and slots unused.
+        * a slot route with ``slots``: one address per slot -- the primary, or for ``read`` the
+          node the pool's read policy picks; a pick in ``avoid`` (a replica that was loading or
+          failed this command) falls back to the slot's primary.
+        * a slot route without slots (a keyless call) and ``RANDOM_PRIMARY``: one random
+          primary; ``RANDOM_NODE``: one random node; ``ALL_PRIMARIES`` / ``ALL_NODES``: all.
+
+        Raises what the pool raises for an uncovered slot (SlotNotCoveredError) or a failed
+        discovery, and RedisClusterException for routes no node serves (connection-bound)."""
+        pool = self.pool
+        if node is not None:
+            return [pool.address_of(n) for n in (node if isinstance(node, list) else [node])]
+        if route in _SLOT_ROUTES and slots:
+            addresses = pool.addresses_for_slots(slots, read)
+            if avoid:
+                addresses = [pool.address_for_slot(slot, False) if address in avoid else address
+                             for address, slot in zip(addresses, slots)]
+            return addresses
+        if route is Route.ALL_PRIMARIES:
+            return self.primaries()
+        if route is Route.ALL_NODES:
+            return list(pool.ensure_topology().nodes)
+        if route is Route.RANDOM_NODE:
+            return [self.random_node(primaries_only=False)]
+        if route is Route.RANDOM_PRIMARY or route in _SLOT_ROUTES:
+            return [self.random_node()]
+        raise RedisClusterException(f"{route.value} commands are not routed to cluster nodes")
+
+    def server_spec(self, args: Sequence[Any]) -> CommandSpec:
+        """The spec of a command not in the static table, from COMMAND INFO (fetched once)."""
+        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        name = name.upper()
+        spec = self.server_specs.get(name)
+        if spec is not None:
+            return spec
+        reply = self.run_on_node(self.random_node(), "COMMAND", "INFO", name)
+        entry = reply[0] if isinstance(reply, list) and reply else None
+        if entry is None:
+            raise ResponseError(f"ERR unknown command '{name}' (not in COMMAND INFO)")
+        spec = spec_from_command_info(entry)
+        with self._specs_lock:
+            self.server_specs[name] = spec
+        return spec
+
+    # --- carrying out the router's decisions ---------------------------------------------------
+    def recover(self, error: ClusterCoreError, attempt: Attempt, *, idempotent: bool,
+                command: str, address: Optional[NodeAddress], slot: Optional[int] = None,
+                in_reply: Optional[bool] = None, wait: bool = True,
+                seen: Optional[Round] = None) -> Step:
+        """Decide what follows ``error`` (:func:`~.router.next_step`) and carry it out; returns
+        the step (its ``target`` is where an ASK goes, its ``delay`` the pause).
+
+        ``address`` is the node that failed or answered. Its pool is marked failing when the
+        router says so, otherwise a refresh is requested -- told to avoid that node unless
+        ``error`` was a reply read on a connection still in sync (``in_reply``; by default: it
+        is a ResponseError). MOVED updates the slot the server named (``slot`` is the one the
+        command was sent for; a command without one cannot be redirected: ``error`` is raised).
+        RETRY sleeps the delay unless ``wait`` is False (the caller waits once for many).
+        RAISE raises the step's error. ``seen`` makes each effect happen once per round."""
+        if address is not None and error.node is None:
+            error.node = address
+        step = next_step(error, attempt, idempotent=idempotent, policy=self.policy,
+                         now=self.pool.clock() if seen is None else seen.now, command=command,
+                         rng=self.rng)
+        pool = self.pool
+        if in_reply is None:
+            in_reply = isinstance(error, ResponseError) or not isinstance(error, _IO_ERRORS)
+        if step.mark_failing and address is not None and _first(
+                None if seen is None else seen.marked, address):
+            pool.mark_failing(address, error)
+        elif step.refresh:
+            avoid = None if in_reply else address
+            if _first(None if seen is None else seen.refreshed, avoid):
+                pool.request_refresh(step.refresh, avoid=avoid)
+        action = step.action
+        if action is Action.MOVED:
+            assert step.target is not None
+            if slot is None:
+                raise error
+            # the slot the server named: if our hash ever disagreed (an encoding mismatch),
+            # following ours would move the wrong slot in the map
+            moved = error.slot_id if isinstance(error, MovedError) else slot
+            if _first(None if seen is None else seen.moved, moved):
+                pool.on_moved(moved, step.target)
+        elif action is Action.RETRY:
+            if wait:
+                self.sleep(step.delay)
+        elif action is Action.RAISE:
+            raise step.error or error
+        return step
+
+    # --- one command ---------------------------------------------------------------------------
+    def run_slot(self, args: Sequence[Any], slot: int, spec: CommandSpec,
+                 blocking: Optional[float] = None, raw: bool = False,
+                 idempotent: Optional[bool] = None) -> Any:
+        """Run a one-slot command, following MOVED/ASK and retrying as the router decides;
+        returns the raw reply. ``blocking`` is the server-side timeout of a blocking call,
+        ``raw`` reads the reply undecoded (never_decode), ``idempotent=None`` means "work it
+        out from ``spec`` if a failure needs it". A connection is released or discarded before
+        any wait, so no caller holds one while it sleeps or waits for a refresh."""
+        pool = self.pool
+        read = spec.readonly and self.read_from_replicas
+        attempt: Optional[Attempt] = None
+        ask_target: Optional[NodeAddress] = None
+        while True:
+            # the slot case of locate(), inlined: this is the per-command hot path
+            address = ask_target or pool.address_for_slot(slot, read)
+            if attempt is not None and address in attempt.avoid and not ask_target:
+                address = pool.address_for_slot(slot, False)  # reads fall back to the primary
+            try:
+                conn = pool.get_connection_by_address(address)
+            except PoolError:
+                raise
+            except (ConnectionError, TimeoutError) as exc:
+                # Could not connect: nothing was sent.
+                attempt = attempt or Attempt()
+                if idempotent is None:
+                    idempotent = is_idempotent(spec, args)
+                self.recover(exc, attempt, idempotent=idempotent, command=spec.name,
+                             address=address, in_reply=False)
+                continue
+            try:
+                if ask_target is None:
+                    if blocking is not None:
+                        reply = conn.execute_blocking(args, blocking)
+                    else:
+                        reply = (conn.execute(*args) if not raw
+                                 else conn.execute(*args, disable_decoding=True))
+                else:
+                    conn.send_commands((("ASKING",), args))
+                    asking = conn.read_reply()  # read both replies, so none is left unread
+                    reply = conn.read_reply(disable_decoding=raw)
+                    if isinstance(asking, ResponseError):
+                        raise asking  # ASKING refused: its error explains the command's reply
+                    if isinstance(reply, ResponseError):
+                        raise reply
+            except ResponseError as exc:
+                pool.release(conn)  # an error reply leaves the connection in sync
+                attempt = attempt or Attempt()
+                if idempotent is None:
+                    idempotent = is_idempotent(spec, args)
+                step = self.recover(exc, attempt, idempotent=idempotent, command=spec.name,
+                                    address=address, slot=slot)
+                ask_target = step.target if step.action is Action.ASK else None
+            except ClusterCoreError as exc:
+                pool.discard(conn)  # never reuse a connection that failed or timed out
+                attempt = attempt or Attempt()
+                ask_target = None
+                if idempotent is None:
+                    idempotent = is_idempotent(spec, args)
+                self.recover(exc, attempt, idempotent=idempotent, command=spec.name,
+                             address=address, in_reply=False)
+            except BaseException:
+                pool.discard(conn)  # e.g. KeyboardInterrupt mid-reply: the socket is out of sync
+                raise
+            else:
+                pool.release(conn)
+                return reply
+
+    def run_on_node(self, node: Any, *args: Any) -> Any:
+        """Run a command on one given node (no slot routing, no redirects) and return its raw
+        reply; a socket failure before the request was written is tried once more on a fresh
+        connection (not a timeout when the policy says ``retry_on_timeout=False``)."""
+        pool = self.pool
+        address = node if isinstance(node, NodeAddress) else self.locate(node=node)[0]
+        for attempt in range(2):
+            conn = pool.get_connection_by_address(address)
+            try:
+                reply = conn.execute(*args)
+            except ResponseError:
+                pool.release(conn)
+                raise
+            except (ConnectionError, TimeoutError) as exc:
+                pool.discard(conn)
+                if attempt or not may_resend(exc, idempotent=False, policy=self.policy):
+                    raise
+                continue
+            except BaseException:
+                pool.discard(conn)
+                raise
+            pool.release(conn)
+            return reply
+        raise AssertionError("unreachable")
+
+    # --- batches -------------------------------------------------------------------------------
+    def run_batches(self, batches: Sequence[Batch], *,
+                    all_errors_as_values: bool = False) -> List[List[Any]]:
+        """Write every node's batch, then read every reply; one list of results per batch.
+
+        Errors come back as values, per result: error replies, and for every result of a node
+        whose connection failed that failure (``request_sent`` says whether its write may have
+        reached the server: always after a failed read; after a failed write only when the
+        batch held more than one command, since a command written in part never runs). A
+        failed checkout gives the batch's results its error when it is a connection failure
+        -- or, with ``all_errors_as_values`` (a pipeline), whatever it is; otherwise (pool
+        errors: timeout, closed, too many) it is raised. Every connection is released or
+        discarded on every path.
+
+        It never waits for a connection while holding others (hold-and-wait deadlocks a small
+        pool): when the next checkout would wait, the batches already sent are read first."""
+        pool = self.pool
+        raised: Tuple[Type[ClusterCoreError], ...]
+        kept: Tuple[Type[ClusterCoreError], ...]
+        if all_errors_as_values:
+            raised, kept = (), (ClusterCoreError,)
+        else:
+            raised, kept = (PoolError,), (ConnectionError, TimeoutError)
+        out: List[List[Any]] = [[] for _ in batches]
+        held: List[Tuple[int, ClusterConnection]] = []
+        try:
+            for i, (address, commands, layout) in enumerate(batches):
+                try:
+                    conn = pool.try_connection_by_address(address) if held else None
+                    if conn is None:
+                        if held:
+                            self._drain(held, batches, out)
+                        conn = pool.get_connection_by_address(address)
+                except raised:
+                    raise
+                except kept as exc:
+                    if exc.node is None:
+                        exc.node = address
+                    out[i] = [exc] * (len(commands) if layout is None else len(layout))
+                    continue  # nothing was sent
+                try:
+                    conn.send_commands(commands)
+                except _IO_ERRORS as exc:
+                    pool.discard(conn)
+                    if exc.node is None:
+                        exc.node = address
+                    # sendall failed part-way: earlier whole commands may have been delivered
+                    exc.request_sent = len(commands) > 1
+                    out[i] = [exc] * (len(commands) if layout is None else len(layout))
+                    continue
+                except BaseException:
+                    pool.discard(conn)
+                    raise
+                held.append((i, conn))
+            self._drain(held, batches, out)
+        except BaseException:
+            for _, conn in held:
+                pool.discard(conn)  # replies may be pending on them: never reuse
+            raise
+        return out
+
+    def _drain(self, held: List[Tuple[int, ClusterConnection]], batches: Sequence[Batch],
+               out: List[List[Any]]) -> None:
+        """Read the replies of every sent batch in ``held`` and hand its connection back."""
+        pool = self.pool
+        while held:
+            i, conn = held[0]
+            address, commands, layout = batches[i]
+            replies: List[Any] = []
+            try:
+                if layout is None:
+                    conn.read_replies(len(commands), replies)
+                else:
+                    read = conn.read_reply
+                    for skip, raw in layout:
+                        for _ in range(skip):
+                            read()  # a SCRIPT LOAD or ASKING reply: not a result
+                        replies.append(read(disable_decoding=raw))
+            except _IO_ERRORS as exc:
+                held.pop(0)
+                pool.discard(conn)
+                exc.request_sent = True
+                if exc.node is None:
+                    exc.node = address
+                replies += [exc] * ((len(commands) if layout is None else len(layout))
+                                    - len(replies))
+            else:
+                held.pop(0)
+                pool.release(conn)
+            out[i] = replies
+
+    # --- multi-key commands across slots -------------------------------------------------------
+    def run_split(self, spec: CommandSpec, args: Sequence[Any]) -> Any:
+        """Run a splittable multi-key command slot by slot, one round trip per node, and merge
+        the replies back in the caller's key order (raw: the caller parses). Not atomic across
+        slots. A part that failed runs again alone through :meth:`run_slot` (which follows
+        redirects and backs off) unless it may have been applied and is not idempotent."""
+        parts = split_by_slot(spec, args, self.encoding)
+        # the slot case of locate(), inlined: one call for every key's slot
+        addresses = self.pool.addresses_for_slots(
+            [slot for slot, _sub, _indexes in parts], spec.readonly and self.read_from_replicas)
+        by_node: Dict[NodeAddress, List[int]] = {}  # part numbers per node
+        for n, address in enumerate(addresses):
+            numbers = by_node.get(address)
+            if numbers is None:
+                by_node[address] = [n]
+            else:
+                numbers.append(n)
+        results: List[Tuple[List[int], Any]] = [([], None)] * len(parts)
+        idempotent: Optional[bool] = None  # worked out only if a part fails
+        done = self.run_batches([(address, [parts[n][1] for n in ns], None)
+                                 for address, ns in by_node.items()])
+        for replies, ns in zip(done, by_node.values()):
+            for reply, n in zip(replies, ns):
+                slot, sub, indexes = parts[n]
+                if isinstance(reply, BaseException):
+                    if idempotent is None:
+                        idempotent = is_idempotent(spec, args)
+                    reply = self._retry_part(reply, sub, slot, spec, idempotent)
+                results[n] = (indexes, reply)
+        return merge_split(spec, results)
+
+    def _retry_part(self, error: BaseException, args: Sequence[Any], slot: int,
+                    spec: CommandSpec, idempotent: bool) -> Any:
+        """One slot's part of a split command, again (see :meth:`run_split`); the router may
+        raise instead (outcome unknown). No pause here: the one-slot loop backs off itself."""
+        if isinstance(error, _IO_ERRORS) and not isinstance(error, PoolError):
+            self.recover(error, Attempt(), idempotent=idempotent, command=spec.name,
+                         address=error.node, in_reply=False, wait=False)
+        elif not isinstance(error, ResponseError):
+            raise error
+        return self.run_slot(args, slot, spec, idempotent=idempotent)

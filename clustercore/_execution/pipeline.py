@@ -9,14 +9,13 @@ merged back into one result; atomic multi-key commands across slots raise Cluste
 when queued. Fan-out commands (DBSIZE, KEYS, SCRIPT LOAD ...) send one part per node and merge.
 
 Redirects and failures re-run only the commands they hit, after every reply of the round has
-been read: MOVED updates the slot map and goes to the new owner, ASK sends ASKING + the command
-to the target, TRYAGAIN / CLUSTERDOWN / LOADING back off. A connection failure re-sends the
-commands that were never written and the idempotent ones; a non-idempotent command whose
-request may have reached the server gets an OutcomeUnknownError in its result slot (the client's
-rule: never re-sent). Scripts the pipeline knows (Script objects called with it, see
-:mod:`clustercore.script`) are loaded (SCRIPT LOAD) on each node right before their first
-EVALSHA there, in the same batch, so no EVALSHA meets NOSCRIPT. Every checked-out connection is
-released (all replies read) or discarded (anything else) before the pipeline waits or returns.
+been read, as the client's router decides (MOVED, ASK, back off; docs/retries.md): a connection
+failure re-sends the commands never written and the idempotent ones, and a non-idempotent
+command whose request may have reached the server gets an OutcomeUnknownError. Scripts the
+pipeline knows (Script objects called with it, see :mod:`clustercore.script`) are loaded
+(SCRIPT LOAD) on each node right before their first EVALSHA there, in the same batch, so no
+EVALSHA meets NOSCRIPT. Every checked-out connection is released (all replies read) or
+discarded (anything else) before the pipeline waits or returns.
 
 Transactions (``transaction=True``, or ``multi()``) must keep every key in one slot; MULTI ...
 EXEC then runs on that slot's primary. ``watch()`` checks out one connection and holds it;
@@ -36,19 +35,12 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .._address import NodeAddress
-from .._commands.api import CommandsMixin, pop_never_decode
-from .._commands.table import (
-    SINGLE_KEY,
-    CommandSpec,
-    Route,
-    has_space,
-    is_idempotent,
-    lookup,
-    merge_split,
-    normalize_args,
-    slot_of,
-    split_by_slot,
-)
+from .._commands.api import CommandsMixin
+from .._commands.callbacks import pop_never_decode
+from .._commands.idempotency import is_idempotent
+from .._commands.keys import SINGLE_KEY, slot_of, split_by_slot
+from .._commands.merge import merge_split
+from .._commands.specs import CommandSpec, Route, has_space, lookup, normalize_args
 from .._net.connection import ClusterConnection
 from .._slots import key_slot
 from ..errors import (
@@ -61,7 +53,6 @@ from ..errors import (
     ConnectionError,
     DataError,
     MovedError,
-    OutcomeUnknownError,
     PoolError,
     ProtocolError,
     ReadOnlyError,
@@ -71,7 +62,8 @@ from ..errors import (
     TryAgainError,
     WatchError,
 )
-from .router import Action, Attempt, next_step
+from .executor import Batch, Round
+from .router import Action, Attempt, outcome_unknown
 from .script import Script
 
 if TYPE_CHECKING:
@@ -86,8 +78,6 @@ _ROUTING_ERRORS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOn
                    BusyLoadingError)
 #: Failures of the socket (the request may or may not have been written).
 _IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
-
-
 _UNSET: Any = object()
 
 
@@ -102,8 +92,7 @@ class _Part:
                  "reply", "slot")
 
     def __init__(self, command: _Command, args: Tuple[Any, ...], slot: Optional[int],
-                 node: Optional[NodeAddress] = None,
-                 indexes: Optional[List[int]] = None) -> None:
+                 node: Optional[NodeAddress] = None, indexes: Optional[List[int]] = None) -> None:
         self.command = command
         self.args = args
         self.slot = slot
@@ -142,10 +131,6 @@ class _Command:
 _get_ident = threading.get_ident
 _single_key_spec = SINGLE_KEY.get
 
-#: A batch written and not yet read: its connection, node, parts, and whether it is "plain"
-#: (one wire command per part: no SCRIPT LOAD or ASKING replies to skip, none read undecoded).
-_Held = Tuple[ClusterConnection, NodeAddress, List[_Part], bool]
-
 
 class ClusterPipeline(CommandsMixin):
     """Buffered commands for a cluster (redis-py's Pipeline API); see the module docstring."""
@@ -165,7 +150,8 @@ class ClusterPipeline(CommandsMixin):
         self._watch_ask: Optional[NodeAddress] = None
         self._guard = threading.Lock()
         self._owner: Optional[int] = None
-        self._encoding = client._encoding
+        self._executor = client.executor
+        self._encoding = self._executor.encoding
 
     # --- one thread at a time --------------------------------------------------------------------
     def _enter(self) -> None:
@@ -215,7 +201,7 @@ class ClusterPipeline(CommandsMixin):
             self._leave()
 
     def _make_command(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> _Command:
-        client = self.client
+        executor = self._executor
         try:
             spec = _single_key_spec(args[0])
         except (IndexError, TypeError):  # no arguments; an unhashable first one
@@ -223,21 +209,19 @@ class ClusterPipeline(CommandsMixin):
         if spec is not None and len(args) > spec.first_key and not (
                 self.transaction or self._explicit_multi or self._watch_conn is not None):
             # The fast path (GET, SET, HGET ...): one key where the table says, one part.
-            command = _Command(args, options, spec,
-                               spec.readonly and client.read_from_replicas)
-            command.parts = [_Part(command, args, key_slot(args[spec.first_key],
-                                                           self._encoding))]
+            command = _Command(args, options, spec, spec.readonly and executor.read_from_replicas)
+            command.parts = [_Part(command, args, key_slot(args[spec.first_key], self._encoding))]
             return command
         if not args:
             raise DataError("no command given")
         spec = lookup(args)
         if spec is None or has_space(args[0]):
             args = normalize_args(args)
-            spec = spec or lookup(args) or client._server_spec(args)
+            spec = spec or lookup(args) or executor.server_spec(args)
         route = spec.route
         txn = self._transactional()
         command = _Command(args, options, spec,
-                           spec.readonly and client.read_from_replicas and not txn)
+                           spec.readonly and executor.read_from_replicas and not txn)
         if route in _SLOT_ROUTES:
             try:
                 slot = slot_of(spec, args, self._encoding)
@@ -262,7 +246,7 @@ class ClusterPipeline(CommandsMixin):
         else:
             command.fanout = True
             command.parts = [_Part(command, args, None, node=address)
-                             for address in client._targets(route)]
+                             for address in executor.locate(route)]
         return command
 
     def _claim_slot(self, slot: int, name: str) -> None:
@@ -274,8 +258,9 @@ class ClusterPipeline(CommandsMixin):
                 f"CROSSSLOT {name} uses slot {slot} but this transaction's keys are in slot "
                 f"{self._txn_slot}; a cluster transaction runs on one node: use {{hash tags}}")
 
-    def _note_script(self, sha: str, body: Any) -> None:
-        """Remember a script body so NOSCRIPT can be answered by loading it (Script calls it)."""
+    def note_script(self, sha: str, body: Any) -> None:
+        """Learn a script's body (a Script called with this pipeline tells it before queueing
+        its EVALSHA), so the pipeline loads it on each node before the EVALSHA runs there."""
         self._scripts[sha] = body
 
     def register_script(self, script: Any) -> Script:
@@ -329,18 +314,17 @@ class ClusterPipeline(CommandsMixin):
         self._watch_address = self._watch_ask = None
         if conn is None:
             return
-        pool = self.client.connection_pool
+        pool = self._executor.pool
         if not unwatch:
             pool.release(conn)
             return
         try:
             conn.execute("UNWATCH")
-        except ClusterCoreError:
+        except BaseException as exc:
             pool.discard(conn)  # a broken or refused UNWATCH: never reuse that connection
+            if not isinstance(exc, ClusterCoreError):
+                raise
             return
-        except BaseException:
-            pool.discard(conn)
-            raise
         pool.release(conn)
 
     # --- transactions: watch / multi / unwatch ---------------------------------------------------
@@ -394,18 +378,13 @@ class ClusterPipeline(CommandsMixin):
 
     def _open_watch(self, args: Tuple[Any, ...], slot: int) -> None:
         """Check out the slot owner's connection and WATCH on it, following redirects."""
-        client = self.client
-        pool = client.connection_pool
+        executor = self._executor
+        pool = executor.pool
         attempt = Attempt()
         ask: Optional[NodeAddress] = None
         for _ in range(self._max_rounds()):
-            address = ask or pool.address_for_slot(slot)
-            try:
-                conn = pool.get_connection_by_address(address)
-            except PoolError:
-                raise
-            except _IO_ERRORS as exc:
-                self._on_io_failure(exc, attempt, True, "WATCH", address)
+            conn, address = self._checkout(slot, ask, attempt, True, "WATCH")
+            if conn is None:
                 continue
             try:
                 if ask is None:
@@ -416,27 +395,42 @@ class ClusterPipeline(CommandsMixin):
                     conn.read_response()
             except ResponseError as exc:
                 pool.release(conn)  # a refused WATCH watches nothing
-                step = self._on_refusal(exc, attempt, "WATCH", slot)
+                step = executor.recover(exc, attempt, idempotent=True, command="WATCH",
+                                        address=address, slot=slot)
                 ask = step.target if step.action is Action.ASK else None
                 continue
             except _IO_ERRORS as exc:
                 pool.discard(conn)
-                self._on_io_failure(exc, attempt, True, "WATCH", address)
+                executor.recover(exc, attempt, idempotent=True, command="WATCH",
+                                 address=address, in_reply=False)
                 continue
             except BaseException:
                 pool.discard(conn)
                 raise
-            self._watch_conn = conn
-            self._watch_address = address
-            self._watch_ask = ask
+            self._watch_conn, self._watch_address, self._watch_ask = conn, address, ask
             return
         raise ClusterError(f"WATCH on slot {slot} gave up after {self._max_rounds()} attempts")
+
+    def _checkout(self, slot: Optional[int], ask: Optional[NodeAddress], attempt: Attempt,
+                  idempotent: bool, name: str) -> Tuple[Optional[ClusterConnection], NodeAddress]:
+        """A connection to the ASK target, else the slot's primary (any primary without a
+        slot); after a connection failure (carried out: backed off, or raised) None: again."""
+        executor = self._executor
+        address = ask or executor.locate(Route.SLOT, () if slot is None else (slot,))[0]
+        try:
+            return executor.pool.get_connection_by_address(address), address
+        except PoolError:
+            raise
+        except _IO_ERRORS as exc:
+            executor.recover(exc, attempt, idempotent=idempotent, command=name, address=address,
+                             in_reply=False)
+            return None, address
 
     def _immediate(self, command: _Command) -> Any:
         """Run one command at once on the WATCH connection (redis-py's immediate mode)."""
         conn = self._watch_conn
         assert conn is not None
-        pool = self.client.connection_pool
+        pool = self._executor.pool
         args = command.parts[0].args
         try:
             if self._watch_ask is None:
@@ -446,17 +440,13 @@ class ClusterPipeline(CommandsMixin):
                 conn.read_reply()
                 reply = conn.read_response(disable_decoding=command.raw)
         except _ROUTING_ERRORS as exc:
-            if isinstance(exc, MovedError):
-                pool.on_moved(exc.slot_id, exc.target)  # the server's slot, not our hash
+            moving = self._moving_while_watching(exc)
             self._drop_watch(unwatch=True)
-            raise WatchError(
-                f"slot {self._txn_slot} is moving ({exc.code}) while keys are watched; nothing "
-                "was applied: retry the transaction from watch()") from exc
+            raise moving from exc
         except ResponseError:
             raise  # the connection is in sync and keeps its WATCH
         except _IO_ERRORS as exc:
-            self._watch_conn = None
-            self._watch_address = self._watch_ask = None
+            self._watch_conn = self._watch_address = self._watch_ask = None
             pool.discard(conn)
             raise self._lost_while_watching(exc, command) from exc
         except BaseException:
@@ -465,23 +455,26 @@ class ClusterPipeline(CommandsMixin):
             raise
         return self._parse_reply(command.name, reply, **command.options)
 
+    def _moving_while_watching(self, cause: ResponseError) -> WatchError:
+        """The error for a slot refused as moving while keys were watched (the map learns a
+        MOVED's owner, for the slot the server named): nothing was applied."""
+        if isinstance(cause, MovedError):
+            self._executor.pool.on_moved(cause.slot_id, cause.target)
+        return WatchError(f"slot {self._txn_slot} is moving ({cause.code}) while keys were "
+                          "watched; nothing was applied: retry the transaction from watch()")
+
     def _lost_while_watching(self, exc: ClusterCoreError, command: Optional[_Command],
                              ) -> ClusterCoreError:
-        policy = self.client.retry
+        """The error for a connection lost while keys were watched: outcome unknown for a
+        non-idempotent command that was sent, else a WatchError (retry from watch())."""
+        policy = self._executor.policy
         name = command.name if command is not None else "EXEC"
         idempotent = command.idempotent if command is not None else all(
             c.idempotent for c in self._queue)
         if exc.request_sent and not idempotent and not policy.retry_non_idempotent:
-            unknown = OutcomeUnknownError(
-                f"{name} was sent to {exc.node} but the connection failed before its reply "
-                f"arrived ({exc}); it may or may not have been applied, so it was not sent again",
-                node=exc.node, command=name)
-            unknown.__cause__ = exc
-            return unknown
-        err = WatchError(f"the connection to {exc.node} failed while keys were watched ({exc}); "
-                         "retry the transaction from watch()")
-        err.__cause__ = exc
-        return err
+            return outcome_unknown(exc, name)
+        return WatchError(f"the connection to {exc.node} failed while keys were watched "
+                          f"({exc}); retry the transaction from watch()")
 
     # --- running ---------------------------------------------------------------------------------
     def execute(self, raise_on_error: bool = True) -> List[Any]:
@@ -504,178 +497,115 @@ class ClusterPipeline(CommandsMixin):
 
     def _max_rounds(self) -> int:
         """A hard cap on rounds; the router's budgets and deadline normally end a loop first."""
-        policy = self.client.retry
+        policy = self._executor.policy
         cap = max(policy.backoff.cap, 1e-3)
         return policy.max_redirects + 16 + int(4 * policy.deadline / cap)
 
     def _execute_pipeline(self, raise_on_error: bool) -> List[Any]:
         queue = self._queue
+        executor = self._executor
         pending = [p for c in queue for p in c.parts]
         loaded: Set[Tuple[NodeAddress, str]] = set()
         for _ in range(self._max_rounds()):
-            groups = self._group(pending)
-            if self._scripts:
-                self._plan_script_loads(groups, loaded)
-            self._send_round(groups)
+            groups, batches = self._group(pending, loaded)
+            # one round: every node's batch written, then every reply read (executor)
+            results = executor.run_batches(batches, all_errors_as_values=True)
+            for (_address, parts), replies in zip(groups, results):
+                for part, reply in zip(parts, replies):
+                    part.reply = reply
             pending, delay = self._triage(pending)
             if not pending:
                 break
             if delay > 0:
-                self.client._sleep(delay)
+                executor.sleep(delay)
         else:
             for part in pending:
                 part.reply = ClusterError(
                     f"{part.command.name} still failing after {self._max_rounds()} rounds")
         return self._collect(queue, raise_on_error)
 
-    def _group(self, parts: Sequence[_Part]) -> List[Tuple[NodeAddress, List[_Part]]]:
-        """Parts by target node, nodes in address order (a fixed order: no lock-order cycles)."""
-        client = self.client
-        pool = client.connection_pool
-        groups: Dict[NodeAddress, List[_Part]] = {}
-        owners: Dict[int, NodeAddress] = {}  # primaries by slot, for this round
+    def _group(self, parts: Sequence[_Part], loaded: Set[Tuple[NodeAddress, str]],
+               ) -> Tuple[List[Tuple[NodeAddress, List[_Part]]], List[Batch]]:
+        """Parts by node, in address order (a fixed order: no lock-order cycles), and each
+        node's batch (with a reply layout when a part needs SCRIPT LOAD / ASKING first or is
+        read undecoded). A part that cannot be routed gets the error as its reply."""
+        slotted: Tuple[List[_Part], List[_Part]] = ([], [])  # writes, reads: routed in bulk
         for part in parts:
-            try:
-                if part.ask is not None:
-                    address = part.ask
-                elif part.node is not None:
-                    address = part.node
-                elif part.slot is None:
-                    address = client._targets(
-                        Route.RANDOM_NODE if part.command.spec.route is Route.RANDOM_NODE
-                        else Route.RANDOM_PRIMARY)[0]
-                elif not part.command.read:
-                    cached = owners.get(part.slot)
-                    if cached is None:
-                        cached = owners[part.slot] = pool.address_for_slot(part.slot)
-                    address = cached
-                else:
-                    address = pool.address_for_slot(part.slot, True)
-                    if part.attempt is not None and address in part.attempt.avoid:
-                        address = pool.address_for_slot(part.slot, False)
-            except ClusterCoreError as exc:
-                part.reply = exc
-                part.address = None
-                continue
-            part.address = address
-            group = groups.get(address)
-            if group is None:
-                groups[address] = [part]
+            if part.ask is not None:
+                part.address = part.ask
+            elif part.node is not None:
+                part.address = part.node
+            elif part.slot is not None and (part.attempt is None or not part.attempt.avoid):
+                slotted[part.command.read].append(part)
             else:
-                group.append(part)
-        return sorted(groups.items())
-
-    def _plan_script_loads(self, groups: List[Tuple[NodeAddress, List[_Part]]],
-                           loaded: Set[Tuple[NodeAddress, str]]) -> None:
-        """SCRIPT LOAD each known script on a node right before its first EVALSHA there, so no
-        EVALSHA meets NOSCRIPT (and none has to run out of order after a retry)."""
-        for address, parts in groups:
-            for part in parts:
-                if part.command.name != "EVALSHA" or len(part.args) < 2:
-                    continue
-                sha = _text(part.args[1])
-                body = self._scripts.get(sha)
-                if body is not None and (address, sha) not in loaded:
-                    loaded.add((address, sha))
-                    part.preload = body
-
-    def _send_round(self, groups: List[Tuple[NodeAddress, List[_Part]]]) -> None:
-        """Write every node's batch, then read every reply; errors become part replies.
-
-        It never waits for a connection while holding others (hold-and-wait deadlocks a small
-        pool): when the next checkout would wait, the batches already sent are read first."""
-        pool = self.client.connection_pool
-        try_get = getattr(pool, "try_connection_by_address", None)
-        held: List[_Held] = []
-        try:
-            for address, parts in groups:
+                part.address = self._locate(part)  # keyless, or a read that must avoid a node
+        for read, routed in enumerate(slotted):
+            if routed:
                 try:
-                    conn = try_get(address) if held and try_get is not None else None
-                    if conn is None:
-                        if held and try_get is not None:
-                            self._drain(held)
-                        conn = pool.get_connection_by_address(address)
-                except ClusterCoreError as exc:
-                    if exc.node is None:
-                        exc.node = address
-                    for part in parts:
-                        part.reply = exc  # nothing was sent
-                    continue
-                commands: List[Tuple[Any, ...]] = []
-                raw = False
-                for part in parts:
-                    if part.preload is not None:
-                        commands.append(("SCRIPT", "LOAD", part.preload))
-                    if part.ask is not None:
-                        commands.append(("ASKING",))
-                    commands.append(part.args)
-                    raw = raw or part.command.raw
-                try:
-                    conn.send_commands(commands)
-                except _IO_ERRORS as exc:
-                    pool.discard(conn)
-                    if exc.node is None:
-                        exc.node = address
-                    exc.request_sent = True  # a batch may have been written in part
-                    for part in parts:
-                        part.reply = exc
-                    continue
-                except BaseException:
-                    pool.discard(conn)
-                    raise
-                held.append((conn, address, parts, len(commands) == len(parts) and not raw))
-            self._drain(held)
-        except BaseException:
-            for conn, _address, _parts, _plain in held:
-                pool.discard(conn)  # replies may be pending on it: never reuse
-            raise
-
-    def _drain(self, held: List[_Held]) -> None:
-        """Read every reply of the batches in ``held`` and hand each connection back."""
-        pool = self.client.connection_pool
-        while held:
-            conn, address, parts, plain = held[0]
-            done = 0
-            try:
-                if not plain:
-                    for part in parts:  # skip the SCRIPT LOAD and ASKING replies
-                        if part.preload is not None:
-                            conn.read_reply()
-                        if part.ask is not None:
-                            conn.read_reply()
-                        part.reply = conn.read_reply(disable_decoding=part.command.raw)
-                        done += 1
+                    addresses: Sequence[Optional[NodeAddress]] = self._executor.locate(
+                        Route.SLOT, [p.slot for p in routed if p.slot is not None],
+                        read=bool(read))
+                except ClusterCoreError:  # an uncovered slot: find the parts it concerns
+                    addresses = [self._locate(part) for part in routed]
+                for part, address in zip(routed, addresses):
+                    part.address = address
+        by_node: Dict[NodeAddress, List[_Part]] = {}
+        for part in parts:
+            address = part.address
+            if address is not None:
+                group = by_node.get(address)
+                if group is None:
+                    by_node[address] = [part]
                 else:
-                    replies: List[Any] = []
-                    try:
-                        conn.read_replies(len(parts), replies)
-                    finally:
-                        done = len(replies)
-                        for part, reply in zip(parts, replies):
-                            part.reply = reply
-            except _IO_ERRORS as exc:
-                held.pop(0)
-                pool.discard(conn)
-                if exc.node is None:
-                    exc.node = address
-                exc.request_sent = True
-                for part in parts[done:]:
-                    part.reply = exc
-                continue
-            held.pop(0)
-            pool.release(conn)
+                    group.append(part)
+        groups = sorted(by_node.items())
+        scripts = self._scripts
+        batches: List[Batch] = []
+        for address, members in groups:
+            commands: List[Tuple[Any, ...]] = []
+            layout: Optional[List[Tuple[int, bool]]] = None
+            for n, part in enumerate(members):
+                skip = 0
+                if scripts and part.command.name == "EVALSHA" and len(part.args) > 1:
+                    # SCRIPT LOAD a known script right before its first EVALSHA on a node, so
+                    # no EVALSHA meets NOSCRIPT (and none has to run out of order on a retry)
+                    sha = _text(part.args[1])
+                    body = scripts.get(sha)
+                    if body is not None and (address, sha) not in loaded:
+                        loaded.add((address, sha))
+                        part.preload = body  # kept: a retry of this part loads it again
+                if part.preload is not None:
+                    commands.append(("SCRIPT", "LOAD", part.preload))
+                    skip += 1
+                if part.ask is not None:
+                    commands.append(("ASKING",))
+                    skip += 1
+                commands.append(part.args)
+                raw = part.command.raw
+                if layout is None and (skip or raw):
+                    layout = [(0, False)] * n
+                if layout is not None:
+                    layout.append((skip, raw))
+            batches.append((address, commands, layout))
+        return groups, batches
+
+    def _locate(self, part: _Part) -> Optional[NodeAddress]:
+        """Route one part alone; a routing failure becomes its reply (None returned)."""
+        try:
+            return self._executor.locate(
+                part.command.spec.route, () if part.slot is None else (part.slot,),
+                read=part.command.read, avoid=part.attempt.avoid if part.attempt else ())[0]
+        except ClusterCoreError as exc:
+            part.reply = exc
+            return None
 
     def _triage(self, parts: Sequence[_Part]) -> Tuple[List[_Part], float]:
-        """Decide each failed part's fate; returns the parts to send again and the pause."""
-        client = self.client
-        pool = client.connection_pool
-        policy = client.retry
-        now = pool.clock()
+        """Decide each failed part's fate (the executor carries it out, each effect once per
+        round); returns the parts to send again and the one pause, the longest asked for."""
+        executor = self._executor
         again: List[_Part] = []
         delay = 0.0
-        marked: Set[NodeAddress] = set()
-        refreshed: Set[Optional[NodeAddress]] = set()
-        moved: Set[int] = set()
+        seen: Optional[Round] = None  # made at the first failure (most rounds have none)
         for part in parts:
             reply = part.reply
             if not isinstance(reply, ClusterCoreError):
@@ -688,36 +618,20 @@ class ClusterPipeline(CommandsMixin):
             command = part.command
             if part.attempt is None:
                 part.attempt = Attempt()
-            step = next_step(reply, part.attempt, idempotent=command.idempotent, policy=policy,
-                             now=now, command=command.name, rng=client._rng)
+            if seen is None:
+                seen = Round(executor.now())
             part.ask = None
-            io_error = isinstance(reply, _IO_ERRORS) and not isinstance(reply, ResponseError)
-            if step.mark_failing and address not in marked:
-                marked.add(address)
-                pool.mark_failing(address, reply)
-            elif step.refresh and (address if io_error else None) not in refreshed:
-                refreshed.add(address if io_error else None)
-                pool.request_refresh(step.refresh, avoid=address if io_error else None)
-            action = step.action
-            if action is Action.MOVED:
-                assert step.target is not None
-                if part.slot is None:
-                    part.reply = reply
-                    continue
-                # the slot the server named (a mis-hashed key must not corrupt the map)
-                moved_slot = reply.slot_id if isinstance(reply, MovedError) else part.slot
-                if moved_slot not in moved:  # once per slot and round, not once per command
-                    moved.add(moved_slot)
-                    pool.on_moved(moved_slot, step.target)
-                again.append(part)
-            elif action is Action.ASK:
+            try:
+                step = executor.recover(reply, part.attempt, idempotent=command.idempotent,
+                                        command=command.name, address=address, slot=part.slot,
+                                        wait=False, seen=seen)
+            except ClusterCoreError as final:  # the router gave up: that is its result
+                part.reply = final
+                continue
+            if step.action is Action.ASK:
                 part.ask = step.target
-                again.append(part)
-            elif action is Action.RETRY:
-                delay = max(delay, step.delay)
-                again.append(part)
-            else:
-                part.reply = step.error or reply
+            delay = max(delay, step.delay)
+            again.append(part)
         return again, delay
 
     def _collect(self, queue: Sequence[_Command], raise_on_error: bool) -> List[Any]:
@@ -764,26 +678,16 @@ class ClusterPipeline(CommandsMixin):
                                            **command.options)
             except ClusterCoreError as exc:
                 return exc
-        if len(parts) == 1 and parts[0].indexes is None:
-            reply = parts[0].reply
-            if isinstance(reply, BaseException):
-                return reply
-            return self._parse_reply(command.name, reply, **command.options)
-        try:
+        try:  # a split command (_collect handles the one-part commands itself)
             merged = merge_split(command.spec, [(p.indexes or [], p.reply) for p in parts])
         except ClusterCoreError as exc:
             return exc
         return self._parse_reply(command.name, merged, **command.options)
 
     # --- transactions: MULTI ... EXEC ------------------------------------------------------------
-    def _txn_address(self) -> NodeAddress:
-        if self._txn_slot is not None:
-            return self.client.connection_pool.address_for_slot(self._txn_slot)
-        return self.client._targets(Route.RANDOM_PRIMARY)[0]
-
     def _execute_transaction(self, raise_on_error: bool) -> List[Any]:
-        client = self.client
-        pool = client.connection_pool
+        executor = self._executor
+        pool = executor.pool
         queue = self._queue
         idempotent = all(c.idempotent for c in queue)
         scripts = {sha: body for sha, body in self._scripts.items()
@@ -795,16 +699,10 @@ class ClusterPipeline(CommandsMixin):
             if watched:
                 conn, address = self._watch_conn, self._watch_address
                 assert conn is not None and address is not None
-                self._watch_conn = None
-                self._watch_address = self._watch_ask = None
+                self._watch_conn = self._watch_address = self._watch_ask = None
             else:
-                address = ask or self._txn_address()
-                try:
-                    conn = pool.get_connection_by_address(address)
-                except PoolError:
-                    raise
-                except _IO_ERRORS as exc:
-                    self._on_io_failure(exc, attempt, idempotent, "EXEC", address)
+                conn, address = self._checkout(self._txn_slot, ask, attempt, idempotent, "EXEC")
+                if conn is None:
                     continue
             commands: List[Tuple[Any, ...]] = [("SCRIPT", "LOAD", b) for b in scripts.values()]
             if ask is not None:
@@ -827,7 +725,8 @@ class ClusterPipeline(CommandsMixin):
                 exc.request_sent = True
                 if watched:
                     raise self._lost_while_watching(exc, None) from exc
-                self._on_io_failure(exc, attempt, idempotent, "EXEC", address)
+                executor.recover(exc, attempt, idempotent=idempotent, command="EXEC",
+                                 address=address, in_reply=False)
                 continue
             except BaseException:
                 pool.discard(conn)
@@ -850,12 +749,10 @@ class ClusterPipeline(CommandsMixin):
             if cause is None:
                 raise next((r for r in queued if isinstance(r, ResponseError)), exec_reply)
             if watched:
-                if isinstance(cause, MovedError):
-                    pool.on_moved(cause.slot_id, cause.target)
-                raise WatchError(
-                    f"slot {self._txn_slot} is moving ({cause.code}) while keys were watched; "
-                    "nothing was applied: retry the transaction from watch()") from cause
-            step = self._on_refusal(cause, attempt, "EXEC", self._txn_slot)
+                raise self._moving_while_watching(cause) from cause
+            # refused as a whole (nothing applied): follow MOVED/ASK or back off, or raise
+            step = executor.recover(cause, attempt, idempotent=True, command="EXEC",
+                                    address=address, slot=self._txn_slot)
             ask = step.target if step.action is Action.ASK else None
         raise ClusterError(f"transaction gave up after {self._max_rounds()} attempts")
 
@@ -891,45 +788,6 @@ class ClusterPipeline(CommandsMixin):
         if first_error is not None and raise_on_error:
             raise first_error
         return results
-
-    # --- shared decisions ------------------------------------------------------------------------
-    def _on_refusal(self, exc: ResponseError, attempt: Attempt, name: str,
-                    slot: Optional[int]) -> Any:
-        """A refused whole request (nothing applied): follow MOVED/ASK or back off; else raise."""
-        client = self.client
-        pool = client.connection_pool
-        step = next_step(exc, attempt, idempotent=True, policy=client.retry, now=pool.clock(),
-                         command=name, rng=client._rng)
-        if step.action is Action.MOVED:
-            assert step.target is not None
-            if slot is None:
-                raise exc
-            pool.on_moved(exc.slot_id if isinstance(exc, MovedError) else slot, step.target)
-        elif step.action is Action.RETRY:
-            if step.refresh:
-                pool.request_refresh(step.refresh)
-            client._sleep(step.delay)
-        elif step.action is Action.RAISE:
-            raise step.error or exc
-        return step
-
-    def _on_io_failure(self, exc: ClusterCoreError, attempt: Attempt, idempotent: bool,
-                       name: str, address: NodeAddress) -> None:
-        """A socket failure (connection already handed back): decide, maybe wait, or raise."""
-        client = self.client
-        pool = client.connection_pool
-        if exc.node is None:
-            exc.node = address
-        step = next_step(exc, attempt, idempotent=idempotent, policy=client.retry,
-                         now=pool.clock(), command=name, rng=client._rng)
-        if step.mark_failing:
-            pool.mark_failing(address, exc)
-        elif step.refresh:
-            pool.request_refresh(step.refresh, avoid=address)
-        if step.action is Action.RAISE:
-            raise step.error or exc
-        client._sleep(step.delay)
-
 
 
 def _text(value: Any) -> str:

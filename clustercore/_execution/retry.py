@@ -44,6 +44,10 @@ class RetryPolicy:
     backoff: Backoff = Backoff()
     #: Re-send a non-idempotent command whose request may already have run (default: never).
     retry_non_idempotent: bool = False
+    #: Retry after a timeout (within the deadline, like any socket failure). False (redis-py's
+    #: ``retry_on_timeout=False``): a TimeoutError is raised after the first attempt; the node
+    #: is still marked suspect and a refresh requested.
+    retry_on_timeout: bool = True
 
     def with_(self, **changes: object) -> RetryPolicy:
         """A copy with some fields changed (the policy itself never changes)."""

@@ -11,7 +11,8 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
   retried after a backoff (a timeout also marks the node suspect, so other threads fail fast
   instead of each waiting out a socket timeout on it) -- unless the request was already
   written and the command is not idempotent: then the outcome is unknown and the caller is told
-  (OutcomeUnknownError), never silently re-sent.
+  (OutcomeUnknownError), never silently re-sent. With ``RetryPolicy.retry_on_timeout=False``
+  a timeout is raised at once (still marking the node and asking for a refresh).
 * Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
 * Everything that waits is bounded by one deadline per command, counted from the first failure.
 """
@@ -28,6 +29,7 @@ from ..errors import (
     AskError,
     AuthenticationError,
     BusyLoadingError,
+    ClusterCoreError,
     ClusterDownError,
     ConnectionError,
     MovedError,
@@ -42,7 +44,7 @@ from ..errors import (
 )
 from .retry import RetryPolicy
 
-__all__ = ["Action", "Attempt", "Step", "next_step"]
+__all__ = ["Action", "Attempt", "Step", "may_resend", "next_step", "outcome_unknown"]
 
 
 class Action(enum.Enum):
@@ -130,15 +132,32 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         suspect = isinstance(error, TimeoutError)
         sent = error.request_sent or isinstance(error, ProtocolError)
         if sent and not idempotent and not policy.retry_non_idempotent:
-            unknown = OutcomeUnknownError(
-                f"{command or 'the command'} was sent to {error.node} but the connection failed "
-                f"before its reply arrived ({error}); it may or may not have been applied, so it "
-                "was not sent again", node=error.node, command=command or None)
-            unknown.__cause__ = error
-            return Step(Action.RAISE, unknown, mark_failing=suspect, refresh="connection failure")
-        if out_of_time:
+            return Step(Action.RAISE, outcome_unknown(error, command), mark_failing=suspect,
+                        refresh="connection failure")
+        if out_of_time or (suspect and not policy.retry_on_timeout):
             return Step(Action.RAISE, error, mark_failing=suspect, refresh="connection failure")
         attempt.retries += 1
         return Step(Action.RETRY, delay=delay, refresh="connection failure",
                     mark_failing=suspect)
     return Step(Action.RAISE, error)
+
+
+def outcome_unknown(error: ClusterCoreError, command: str = "") -> OutcomeUnknownError:
+    """The error for a command whose request was written but whose reply was lost (``error``,
+    its cause): it may or may not have run, and it is not sent again."""
+    node = error.node
+    unknown = OutcomeUnknownError(
+        f"{command or 'the command'} was sent to {node} but the connection failed before its "
+        f"reply arrived ({error}); it may or may not have been applied, so it was not sent again",
+        node=node, command=command or None)
+    unknown.__cause__ = error
+    return unknown
+
+
+def may_resend(error: ClusterCoreError, *, idempotent: bool, policy: RetryPolicy) -> bool:
+    """Whether a call to one given node (a fan-out part, a node-targeted command) that failed at
+    the socket may be sent once more on a fresh connection: it was never written, or it is
+    idempotent -- and it is not a timeout that the policy says not to retry."""
+    if isinstance(error, TimeoutError) and not policy.retry_on_timeout:
+        return False
+    return idempotent or not error.request_sent

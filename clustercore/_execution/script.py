@@ -3,18 +3,22 @@
 It extends :class:`clustercore.api.Script` (redis-py's helper) in two ways. On NOSCRIPT the body
 is loaded on the node that answered (``SCRIPT LOAD`` there only, not a fan-out that one down
 replica would fail), then the EVALSHA is sent once more. Called with a pipeline as its client,
-it tells the pipeline the body (``_note_script``) before queueing the EVALSHA, so the pipeline
+it tells the pipeline the body (``note_script``) before queueing the EVALSHA, so the pipeline
 can load the script on the node that reports NOSCRIPT (or before a MULTI) and retry that
-command alone.
+command alone. Loading on one node goes through the client's executor (its public
+``run_on_node``), not a private method of the client.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional
 
 from .._commands.api import CommandsMixin
-from .._commands.api import Script as _BaseScript
-from ..errors import NoScriptError
+from .._commands.scripting import Script as _BaseScript
+from ..errors import NoScriptError, RedisClusterException
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 __all__ = ["Script"]
 
@@ -28,7 +32,7 @@ class Script(_BaseScript):
         target = client if client is not None else self.client
         key_list: List[Any] = list(keys)
         arg_list: List[Any] = list(args)
-        note = getattr(target, "_note_script", None)
+        note = getattr(target, "note_script", None)
         if note is not None:  # a pipeline: it falls back per command when it runs
             note(self.sha, self.script)
             return target.evalsha(self.sha, len(key_list), *key_list, *arg_list)
@@ -39,10 +43,17 @@ class Script(_BaseScript):
         return target.evalsha(self.sha, len(key_list), *key_list, *arg_list)
 
     def load(self, client: Optional[CommandsMixin] = None, node: Any = None) -> str:
-        """SCRIPT LOAD on ``node`` (every node when None); returns the sha."""
+        """SCRIPT LOAD on ``node`` (every node when None); returns the sha.
+
+        Loading on one node runs at once through the client's executor, so it needs a
+        RedisCluster (a pipeline queues its commands: it loads scripts itself, per node)."""
         target = client if client is not None else self.client
         if node is None:
             target.script_load(self.script)
-        else:
-            target._execute_on_node(node, "SCRIPT", "LOAD", self.script)
+            return self.sha
+        executor: Optional[Executor] = getattr(target, "executor", None)
+        if executor is None:
+            raise RedisClusterException("SCRIPT LOAD on one node runs at once: call load() with "
+                                        "the RedisCluster client, not a pipeline")
+        executor.run_on_node(node, "SCRIPT", "LOAD", self.script)
         return self.sha

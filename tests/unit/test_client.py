@@ -277,7 +277,7 @@ def test_unknown_command_uses_the_servers_key_specs(monkeypatch: pytest.MonkeyPa
     fake = FakeCluster()
     rc, _ = make_client(fake)
     rc.set("spec-key", "x")
-    rc._server_specs.clear()
+    rc.executor.server_specs.clear()
     from clustercore._commands import table as commands
     from clustercore._execution import client as client_module
     spec = commands.COMMANDS["STRLEN"]
@@ -290,7 +290,7 @@ def test_unknown_command_uses_the_servers_key_specs(monkeypatch: pytest.MonkeyPa
         commands._FIRST.pop(b"strlen", None)
         assert commands.lookup(("STRLEN", "spec-key")) is None  # narrowed: only the server knows
         assert rc.execute_command("STRLEN", "spec-key") == 1
-        assert "STRLEN" in rc._server_specs  # fetched once and cached
+        assert "STRLEN" in rc.executor.server_specs  # fetched once and cached
     finally:
         commands._index([spec], commands._FIRST)
 
@@ -480,3 +480,67 @@ def test_unknown_encoding_fails_at_construction() -> None:
     for bad in ({"encoding": "no-such-codec"}, {"encoding_errors": "no-such-handler"}):
         with pytest.raises(RedisClusterException, match="encoding"):
             RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network, **bad)
+
+
+# --- retry_on_timeout ----------------------------------------------------------------------------
+def test_a_hung_node_is_retried_after_the_refresh_by_default() -> None:
+    fake = FakeCluster(node_timeout=1.0)
+    rc, sleeps = make_client(fake, retry_deadline=5.0)
+    rc.set("k", "before")
+    owner = fake.owner_of(key_slot("k"))
+    replica = owner.replicas[0]
+    fake.freeze(owner)  # accepts connections, never answers: reads time out
+    assert rc.get("k") == b"before"  # timed out, then retried on the promoted replica
+    assert rc.connection_pool.address_for_slot(key_slot("k")) == replica.address
+    assert sleeps and fake.network.waited >= 1.0  # waited out a socket timeout, backed off
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_retry_on_timeout_false_raises_the_first_timeout() -> None:
+    fake = FakeCluster(node_timeout=1.0)
+    rc, sleeps = make_client(fake, retry_deadline=5.0, retry_on_timeout=False)
+    assert rc.retry.retry_on_timeout is False
+    assert rc.connection_pool.connection_kwargs["retry_on_timeout"] is False  # pool sees it too
+    rc.set("k", "before")
+    owner = fake.owner_of(key_slot("k"))
+    fake.freeze(owner)
+    before = rc.connection_pool.stats().refresh_triggers.get("connection failure", 0)
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    assert sleeps == []  # not retried: no backoff
+    stats = rc.connection_pool.stats()
+    assert stats.refresh_triggers.get("connection failure", 0) > before  # refresh requested
+    assert next(n for n in stats.nodes if n.address == owner.address).failing  # still suspect
+    assert stats.in_use == 0
+
+
+def test_retry_on_timeout_comes_from_the_keywords_the_pool_or_the_url() -> None:
+    fake = FakeCluster()
+    assert make_client(fake)[0].retry.retry_on_timeout is True  # absent: the default
+    assert make_client(fake, retry_on_timeout=None)[0].retry.retry_on_timeout is True
+    assert make_client(fake, retry_on_timeout=True)[0].retry.retry_on_timeout is True
+    pool = ClusterBlockingConnectionPool(startup_nodes=fake.startup_nodes,
+                                         transport=fake.network, retry_on_timeout=False)
+    assert RedisCluster(connection_pool=pool).retry.retry_on_timeout is False
+    rc = RedisCluster.from_url("redis://127.0.0.1:30001/0?retry_on_timeout=false",
+                               transport=fake.network)
+    assert rc.retry.retry_on_timeout is False
+
+
+def test_retry_on_timeout_false_does_not_retry_a_fan_out_part() -> None:
+    fake = FakeCluster(node_timeout=None)
+    results = {}
+    for retry in (True, False):
+        rc, _ = make_client(fake, retry_on_timeout=retry)
+        rc.dbsize()  # connections to every primary
+        frozen = fake.primaries()[0]
+        fake.freeze(frozen)
+        waited = fake.network.waited
+        with pytest.raises((TimeoutError, ConnectionError)):
+            rc.dbsize()
+        results[retry] = fake.network.waited - waited
+        fake.unfreeze(frozen)
+        fake.clock.advance(2)  # past the failure cool-down
+        rc.close()
+    assert results[False] == 1.0  # one socket timeout, no second try on a fresh connection
+    assert results[True] > results[False]

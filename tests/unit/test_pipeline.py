@@ -584,3 +584,17 @@ def test_queueing_from_a_callback_during_execute_is_refused() -> None:
     with pytest.raises(ConcurrentPipelineError):
         pipe.execute()
     assert in_use(rc) == 0
+
+
+def test_retry_on_timeout_false_makes_a_timeout_the_commands_result() -> None:
+    outcome = {}
+    for retry in (True, False):
+        fake = FakeCluster(node_timeout=1.0)
+        rc, sleeps = make_client(fake, retry_deadline=5.0, retry_on_timeout=retry)
+        rc.set("f", "1")
+        fake.freeze(fake.owner_of("f"))
+        results = ClusterPipeline(rc).get("f").execute(raise_on_error=False)
+        outcome[retry] = (results[0], len(sleeps))
+        assert in_use(rc) == 0
+    assert outcome[True][0] == b"1" and outcome[True][1] > 0  # retried after the failover
+    assert isinstance(outcome[False][0], TimeoutError) and outcome[False][1] == 0

@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clustercore import Backoff, NodeAddress, RetryPolicy
-from clustercore._execution.router import Action, Attempt, next_step
+from clustercore._execution.router import (
+    Action,
+    Attempt,
+    may_resend,
+    next_step,
+    outcome_unknown,
+)
 from clustercore.errors import (
     AuthenticationError,
     BusyLoadingError,
@@ -201,3 +207,45 @@ def test_ask_tryagain_cycles_are_bounded_by_the_deadline_not_the_budget() -> Non
         now += step.delay
     assert step.action is Action.RAISE and type(step.error).__name__ == "TryAgainError"
     assert now <= policy.deadline and cycle > 16  # more cycles than the redirect budget
+
+
+def test_retry_on_timeout_false_raises_a_timeout_at_once() -> None:
+    policy = RetryPolicy(retry_on_timeout=False)
+    for err in (sent(TimeoutError("t", node=NODE)), TimeoutError("connect", node=NODE)):
+        attempt = Attempt()
+        step = next_step(err, attempt, idempotent=True, policy=policy, now=0)
+        assert step.action is Action.RAISE and step.error is err
+        # the node is still suspect and the layout refreshed off the caller's path
+        assert step.mark_failing and step.refresh == "connection failure"
+        assert NODE in attempt.avoid and attempt.retries == 0
+    # other socket failures are retried as before; a sent write stays outcome unknown
+    step = next_step(ConnectionError("reset", node=NODE), Attempt(), idempotent=True,
+                     policy=policy, now=0)
+    assert step.action is Action.RETRY
+    step = next_step(sent(TimeoutError("t", node=NODE)), Attempt(), idempotent=False,
+                     policy=policy, now=0, command="INCR")
+    assert isinstance(step.error, OutcomeUnknownError)
+
+
+def test_retry_on_timeout_defaults_to_retrying() -> None:
+    assert RetryPolicy().retry_on_timeout is True
+    step = next_step(sent(TimeoutError("t", node=NODE)), Attempt(), idempotent=True,
+                     policy=POLICY, now=0)
+    assert step.action is Action.RETRY and step.mark_failing
+
+
+def test_may_resend_a_node_targeted_call() -> None:
+    unsent = TimeoutError("connect", node=NODE)
+    assert may_resend(unsent, idempotent=False, policy=POLICY)
+    assert not may_resend(unsent, idempotent=True, policy=RetryPolicy(retry_on_timeout=False))
+    written = sent(ConnectionError("reset", node=NODE))
+    assert not may_resend(written, idempotent=False, policy=POLICY)
+    assert may_resend(written, idempotent=True, policy=RetryPolicy(retry_on_timeout=False))
+
+
+def test_outcome_unknown_names_the_command_and_node_and_keeps_the_cause() -> None:
+    cause = sent(ConnectionError("reset", node=NODE))
+    err = outcome_unknown(cause, "LPUSH")
+    assert err.command == "LPUSH" and err.node == NODE and err.__cause__ is cause
+    assert str(err).startswith(f"LPUSH was sent to {NODE}") and "may or may not" in str(err)
+    assert outcome_unknown(cause).command is None and "the command" in str(outcome_unknown(cause))

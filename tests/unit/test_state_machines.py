@@ -692,8 +692,8 @@ class LateEOFNetwork(FakeNetwork):
     """The liveness check of an idle connection passes although the server has just closed
     it (its FIN arrives after the check): the next write fails."""
 
-    def has_pending_input(self, stream: Any) -> bool:
-        return False
+    def idle_check(self, stream: Any) -> Callable[[], bool]:
+        return lambda: False
 
 
 def test_bug_split_write_failure_then_refused_reconnect_discards_twice() -> None:
