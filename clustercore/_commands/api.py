@@ -3,14 +3,14 @@
 :class:`CommandsMixin` builds each command's arguments and calls ``self.execute_command(*args,
 **options)``; it never routes, retries or touches a socket. The client applies the reply
 callbacks (``self.response_callbacks``, name -> ``callback(reply, **options)``), keyed by the
-command's table name (``"GET"``, ``"CLUSTER INFO"``: :func:`clustercore.commands.name_of`).
+command's table name (``"GET"``, ``"CLUSTER INFO"``: :func:`.specs.name_of`).
 The options a method passes (``withscores=True``, ``get=True`` ...) are for the callback, never
 sent to the server.
 
 Fan-out commands: the client parses every node's reply with its response callback first, then
 combines the parsed replies with :meth:`CommandsMixin._merge_results`, which applies a user's
 result callback when one was set (redis-py-cluster's ``set_result_callback(command,
-callback(command, {node_name: reply}))``) and the spec's :class:`~clustercore.commands.Merge`
+callback(command, {node_name: reply}))``) and the spec's :class:`~.specs.Merge`
 otherwise. So ``ping()`` is True, ``dbsize()`` the sum over primaries, ``keys()`` one list,
 ``info()`` / ``config_get()`` / ``client_list()`` / ``lastsave()`` a dict per node name (as
 redis-py-cluster returned them), ``scan()`` without ``target_node`` a dict per primary.
@@ -55,13 +55,7 @@ from .streams import StreamCommands
 from .strings import StringCommands
 from .zsets import SortedSetCommands
 
-__all__ = [
-    "DEFAULT_CALLBACKS",
-    "BitFieldOperation",
-    "CallbackDict",
-    "CommandsMixin",
-    "Script",
-]
+__all__ = ["CommandsMixin"]
 
 
 class CommandsMixin(
@@ -82,10 +76,3 @@ class CommandsMixin(
 ):
     """redis-py's command methods over ``execute_command`` (see the module docstring)."""
 
-
-# --- temporary re-exports for importers outside _commands (to be removed) ---
-from .bitmaps import BitFieldOperation as BitFieldOperation  # noqa: E402
-from .callbacks import DEFAULT_CALLBACKS as DEFAULT_CALLBACKS  # noqa: E402
-from .callbacks import CallbackDict as CallbackDict  # noqa: E402
-from .callbacks import pop_never_decode as pop_never_decode  # noqa: E402
-from .scripting import Script as Script  # noqa: E402

@@ -1,11 +1,11 @@
 """Script: a registered Lua script run by EVALSHA, loaded on the node that lacks it.
 
-It extends :class:`clustercore.api.Script` (redis-py's helper) in two ways. On NOSCRIPT the body
-is loaded on the node that answered (``SCRIPT LOAD`` there only, not a fan-out that one down
-replica would fail), then the EVALSHA is sent once more. Called with a pipeline as its client,
-it tells the pipeline the body (``note_script``) before queueing the EVALSHA, so the pipeline
-can load the script on the node that reports NOSCRIPT (or before a MULTI) and retry that
-command alone. Loading on one node goes through the client's executor (its public
+It extends :class:`clustercore._commands.scripting.Script` (redis-py's helper) in two ways. On
+NOSCRIPT the body is loaded on the node that answered (``SCRIPT LOAD`` there only, not a fan-out
+that one down replica would fail), then the EVALSHA is sent once more. Called with a pipeline as
+its client, it tells the pipeline the body (``note_script``) before queueing the EVALSHA, so the
+pipeline can load the script on the node that reports NOSCRIPT (or before a MULTI) and retry
+that command alone. Loading on one node goes through the client's executor (its public
 ``run_on_node``), not a private method of the client.
 """
 

@@ -438,7 +438,3 @@ def node_record(address: NodeAddress, role: Union[Role, str]) -> Dict[str, Any]:
     return {"host": address.host, "port": address.port, "name": address.name,
             "server_type": Role(role).value}
 
-
-# --- temporary re-exports for importers outside _topology (to be removed) ---
-# _pool/cluster_pool.py imports Remapper from here; its home is now .remap.
-from .remap import Remapper as Remapper  # noqa: E402

@@ -18,19 +18,10 @@ import pytest
 
 from clustercore import ClusterConnection, key_slot
 from clustercore._commands.api import CommandsMixin
-from clustercore._commands.table import (
-    COMMANDS,
-    Merge,
-    Route,
-    keys_of,
-    lookup,
-    merge_split,
-    name_of,
-    normalize_args,
-    slot_of,
-    specs_from_command_reply,
-    split_by_slot,
-)
+from clustercore._commands.keys import keys_of, slot_of, split_by_slot
+from clustercore._commands.merge import merge_split
+from clustercore._commands.server_specs import specs_from_command_reply
+from clustercore._commands.specs import COMMANDS, Merge, Route, lookup, name_of, normalize_args
 from clustercore.errors import (
     ClusterCoreError,
     ClusterCrossSlotError,

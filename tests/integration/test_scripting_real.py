@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from clustercore import ClusterPipeline, RedisCluster
-from clustercore._commands.api import Script as ApiScript
+from clustercore._commands.scripting import Script as ApiScript
 from clustercore._execution.script import Script
 from clustercore.errors import ClusterCrossSlotError, NoScriptError
 from clustercore.testing import LocalCluster

@@ -10,7 +10,7 @@ from typing import Any, List
 import pytest
 
 from clustercore import ClusterBlockingConnectionPool, NodeAddress, RedisCluster, key_slot
-from clustercore._protocol.resp import SimpleString
+from clustercore._protocol.reply_encoder import SimpleString
 from clustercore.errors import (
     ClusterCrossSlotError,
     ClusterDownError,
@@ -278,7 +278,7 @@ def test_unknown_command_uses_the_servers_key_specs(monkeypatch: pytest.MonkeyPa
     rc, _ = make_client(fake)
     rc.set("spec-key", "x")
     rc.executor.server_specs.clear()
-    from clustercore._commands import table as commands
+    from clustercore._commands import specs as commands
     from clustercore._execution import client as client_module
     spec = commands.COMMANDS["STRLEN"]
     # narrow the static table: the fast path's one-key index and the general lookup

@@ -1,12 +1,12 @@
 """FakeCluster: an in-process Redis Cluster with Redis 7 semantics, reached through FakeNetwork.
 
-Every node is a server object on a :class:`~clustercore.testing.fakenet.FakeNetwork`, so
+Every node is a server object on a :class:`~clustercore.testing.FakeNetwork`, so
 clustercore's real encoder, decoder, connections, handshake, pools and client run unmodified,
 with no socket, thread or sleep. Redirections (MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN),
 READONLY replicas, AUTH/HELLO, LOADING, MULTI/EXEC/WATCH and the common data commands behave as
 in Redis 7; faults and topology changes are plain method calls::
 
-    from clustercore.cluster_pool import ClusterConnectionPool
+    from clustercore import ClusterConnectionPool
     from clustercore.testing import FakeCluster
 
     fake = FakeCluster(masters=3, replicas=1)

@@ -6,7 +6,8 @@ registered in :data:`COMMANDS` with its Redis 7 arity, flags and legacy key posi
 cluster module adds the connection, server and cluster commands and does the routing. Error
 replies are raised as :class:`CommandError` and sent as ``-ERR ...`` lines by the caller.
 
-Private module: the public names live in :mod:`clustercore.testing.fake_cluster`.
+Private module: the public names live in :mod:`clustercore.testing.fake.cluster` (re-exported
+by :mod:`clustercore.testing`).
 """
 
 from __future__ import annotations
