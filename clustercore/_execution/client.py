@@ -119,19 +119,30 @@ class RedisCluster(CommandsMixin):
         self.connection_pool = connection_pool
         on_timeout = retry_on_timeout if retry_on_timeout is not None else (
             connection_pool.connection_kwargs.get("retry_on_timeout"))
-        self.retry = RetryPolicy(max_redirects=max_redirects,
-                                 cluster_down_attempts=cluster_down_retry_attempts,
-                                 deadline=retry_deadline, backoff=backoff or Backoff(),
-                                 retry_non_idempotent=retry_non_idempotent,
-                                 retry_on_timeout=on_timeout is None or bool(on_timeout))
+        policy = RetryPolicy(max_redirects=max_redirects,
+                             cluster_down_attempts=cluster_down_retry_attempts,
+                             deadline=retry_deadline, backoff=backoff or Backoff(),
+                             retry_non_idempotent=retry_non_idempotent,
+                             retry_on_timeout=on_timeout is None or bool(on_timeout))
         self.response_callbacks: Dict[str, Callable[..., Any]] = self._default_callbacks()
         self.result_callbacks: Dict[str, Callable[..., Any]] = {}
         #: The execution core: routing, retries and batches for this client, its pipelines,
         #: pub/sub and scripts. ``sleep`` and ``rng`` (backoff pauses and jitter, random
         #: nodes) are injectable for tests (``rng`` also seeds the pool it builds: replica
         #: choice, seed order); the clock is the pool's.
-        self.executor = Executor(connection_pool, self.retry, sleep=sleep, rng=rng)
+        self.executor = Executor(connection_pool, policy, sleep=sleep, rng=rng)
         self._encoding = self.executor.encoding
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy (frozen); assigning a new one takes effect on the next command."""
+        return self.executor.policy
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        if not isinstance(policy, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, got {policy!r}")
+        self.executor.policy = policy
 
     @property
     def read_from_replicas(self) -> bool:

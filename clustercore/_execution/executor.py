@@ -133,7 +133,7 @@ class Executor:
         return self.policy.backoff.delay(retries, self.rng)
 
     def choose(self, items: Sequence[T]) -> T:
-        """One of ``items`` at random (IndexError when there are none)."""
+        """One of ``items`` at random (ValueError when there are none)."""
         return items[self.rng.randrange(len(items))]
 
     def random_node(self, primaries_only: bool = True) -> NodeAddress:
@@ -152,7 +152,8 @@ class Executor:
         """The addresses one routing decision names.
 
         * ``node`` (explicit targets, redis-py's ``target_nodes``: a NodeAddress, node dict,
-          ``"host:port"`` or pair, or a list of them): their addresses; route and slots unused.
+          ``"host:port"`` or pair, or a list of them -- ``[host, port]`` with an int port is
+          one pair): their addresses; route and slots unused.
         * a slot route with ``slots``: one address per slot -- the primary, or for ``read`` the
           node the pool's read policy picks; a pick in ``avoid`` (a replica that was loading or
           failed this command) falls back to the slot's primary.
@@ -163,7 +164,8 @@ class Executor:
         discovery, and RedisClusterException for routes no node serves (connection-bound)."""
         pool = self.pool
         if node is not None:
-            return [pool.address_of(n) for n in (node if isinstance(node, list) else [node])]
+            nodes = node if isinstance(node, list) and not _is_pair(node) else [node]
+            return [pool.address_of(n) for n in nodes]
         if route in _SLOT_ROUTES and slots:
             addresses = pool.addresses_for_slots(slots, read)
             if avoid:
@@ -316,7 +318,8 @@ class Executor:
         reply; a socket failure before the request was written is tried once more on a fresh
         connection (not a timeout when the policy says ``retry_on_timeout=False``)."""
         pool = self.pool
-        address = node if isinstance(node, NodeAddress) else self.locate(node=node)[0]
+        # exactly one node: a (host, port) pair or list is one address, not a list of nodes
+        address = node if isinstance(node, NodeAddress) else pool.address_of(node)
         for attempt in range(2):
             conn = pool.get_connection_by_address(address)
             try:
@@ -468,3 +471,9 @@ class Executor:
         elif not isinstance(error, ResponseError):
             raise error
         return self.run_slot(args, slot, spec, idempotent=idempotent)
+
+
+def _is_pair(value: List[Any]) -> bool:
+    """Whether a list is one ``[host, port]`` pair rather than a list of nodes."""
+    return (len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+            and not isinstance(value[1], bool))

@@ -536,7 +536,8 @@ class ClusterPubSub:
         if request.kind == "ssubscribe" and (
                 isinstance(error, AskError) or error.code in _RETRY_CODES):
             if isinstance(error, MovedError):
-                self.client.executor.pool.on_moved(key_slot(request.names[0]), error.target)
+                # the slot the server named (a mis-hashed name must not move another slot)
+                self.client.executor.pool.on_moved(error.slot_id, error.target)
             for name in request.names:
                 sub = self._shard_channels.get(name)
                 if sub is not None:

@@ -166,9 +166,17 @@ class ClusterConnection:
         transport: Optional[Transport] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
         server_hostname: Optional[str] = None,
+        retry_on_timeout: bool = False,
     ) -> None:
         if db:
             raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
+        if retry_on_timeout:
+            # redis-py's Connection keyword. A connection never re-sends by itself here: the
+            # client's retry policy decides, so the promise is refused, not silently dropped.
+            raise DataError(
+                "retry_on_timeout=True cannot be honoured by a single connection (it never "
+                "re-sends on its own); pass retry_on_timeout to RedisCluster or to the pool, "
+                "whose retry policy retries timed-out idempotent commands")
         if protocol not in (2, 3):
             raise DataError(f"protocol must be 2 or 3, not {protocol!r}")
         self.host = host

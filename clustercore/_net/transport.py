@@ -45,7 +45,12 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 
 class Stream(Protocol):
-    """What a connection needs from an open byte stream (a subset of ``socket.socket``)."""
+    """What a connection needs from an open byte stream (a subset of ``socket.socket``).
+
+    ``sendall`` returns only when every byte was accepted; raising means some were not. The
+    executor relies on that: a single command whose write failed never reached the server
+    whole, so it was not run and may be sent again (docs/retries.md).
+    """
 
     def sendall(self, data: Buffer, /) -> None: ...
 

@@ -12,7 +12,8 @@ it: :mod:`.config` checks the constructor's arguments into a frozen :class:`Pool
 background, over discovery's own connections, while callers keep using the current snapshot;
 only a caller with no usable snapshot at all waits, behind a single discovery, with a deadline)
 and the maintenance thread; :mod:`.views` shows the layout as redis-py-cluster's node dicts;
-:mod:`.fork` tells a forked child to start over; :mod:`.routing` says what a slot number is.
+:mod:`.fork` tells a forked child to start over; ``clustercore._slots.slot_number`` says what
+a slot number is (one definition for the topology and every route here).
 
 A returned connection finds its way home by its address and its generation (see
 :meth:`NodePool.owns`): the current node pool of that address, else a pool retired when its
@@ -249,8 +250,10 @@ class ClusterConnectionPool(NodeRecords):
             self._moved_count = 0
             gone = [pool for address, pool in self._pools.items() if address not in known]
             if gone:  # nodes that left the cluster: forget their pools (copy-on-write)
+                # _retired first: release() reads _pools and then _retired without the lock,
+                # so a connection of a pool leaving _pools must already find it in _retired
+                self._retired = (*(p for p in self._retired if _lending(p)), *gone)
                 self._pools = {a: p for a, p in self._pools.items() if a in known}
-                self._retired = (*(p for p in self._retired if p.count), *gone)
             for address, pool in self._pools.items():
                 role = topology.role_of(address)
                 pool.role = role.value if role is not None else None
@@ -413,7 +416,7 @@ class ClusterConnectionPool(NodeRecords):
                 else:
                     pool.put(connection)
                 with self._lock:  # forget retired pools once all they lent has come back
-                    self._retired = tuple(p for p in self._retired if p.count)
+                    self._retired = tuple(p for p in self._retired if _lending(p))
                 return
         connection.disconnect()
 
@@ -573,3 +576,9 @@ class ClusterWithReadReplicasConnectionPool(ClusterConnectionPool):
         kwargs.setdefault("readonly", True)
         kwargs.setdefault("read_policy", "any")
         super().__init__(startup_nodes, init_slot_cache, connection_class, **kwargs)
+
+
+def _lending(pool: NodePool) -> bool:
+    """Whether a retired node pool may still get a connection back: it has some out, or it is
+    not closed yet (a caller holding the previous pool map may still check one out of it)."""
+    return bool(pool.count) or not pool.closed

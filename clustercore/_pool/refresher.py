@@ -7,7 +7,8 @@ connections, never the callers' pools) and hands the result to the pool to publi
   caller that *needs* a layout (first use) waits for the one in flight, with a deadline, and a
   background request made meanwhile is dropped: the running one will answer it;
 * **rate limit** -- requests closer than ``refresh_min_interval`` to the last refresh are not
-  dropped but deferred: one timer runs the latest of them when the limit allows;
+  dropped but deferred: one timer runs the first of them when the limit allows (the later ones
+  inside the window are answered by that refresh);
 * **in the background** -- a request returns at once; the refresh runs on the maintenance
   thread when there is one (``refresh_interval`` or ``min_idle_per_node``), else on a
   short-lived thread, or inline when ``background_refresh=False`` (deterministic tests);
@@ -280,7 +281,10 @@ def _maintenance_loop(ref: Callable[[], Optional[Refresher]], wake: threading.Ev
             next_periodic = now + period
             wakeup = Wakeup.PERIODIC
         else:
-            wakeup = Wakeup.ASKED if woken else Wakeup.TIMEOUT
+            # a request that set the event after wait() timed out (and before clear()) still
+            # counts: its _pending is there even though `woken` says otherwise
+            asked = woken or refresher._pending is not None
+            wakeup = Wakeup.ASKED if asked else Wakeup.TIMEOUT
         if wakeup is not Wakeup.TIMEOUT:
             try:
                 refresher.run_round(wakeup)

@@ -514,6 +514,35 @@ def test_retry_on_timeout_false_raises_the_first_timeout() -> None:
     assert stats.in_use == 0
 
 
+
+def test_assigning_a_new_retry_policy_takes_effect_on_the_next_command() -> None:
+    """``rc.retry`` is the executor's policy: replacing it (policies are frozen values) changes
+    what the next command does, as it did before the execution core existed."""
+    fake = FakeCluster(node_timeout=1.0)
+    rc, sleeps = make_client(fake, retry_deadline=5.0)
+    rc.retry = rc.retry.with_(retry_on_timeout=False)
+    assert rc.executor.policy is rc.retry and rc.retry.retry_on_timeout is False
+    rc.set("k", "before")
+    fake.freeze(fake.owner_of(key_slot("k")))
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    assert sleeps == []
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        rc.retry = 3  # type: ignore[assignment]
+
+
+def test_node_targeted_calls_take_a_host_port_list_as_one_node() -> None:
+    """``target_node=[host, port]`` names one node (regression: the execution core once read
+    such a list as a list of nodes and failed)."""
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("k", "v")
+    owner = fake.owner_of(key_slot("k")).address
+    cursor, keys = rc.scan(0, target_node=[owner.host, owner.port])
+    assert keys == [b"k"] and cursor == 0
+    assert rc.executor.locate(node=[owner.host, owner.port]) == [owner]
+    assert rc.executor.locate(node=[owner, owner.name]) == [owner, owner]
+
 def test_retry_on_timeout_comes_from_the_keywords_the_pool_or_the_url() -> None:
     fake = FakeCluster()
     assert make_client(fake)[0].retry.retry_on_timeout is True  # absent: the default

@@ -442,3 +442,71 @@ def test_a_forked_child_starts_over_once_and_leaves_the_parents_connections_alon
         pool.release(again)
     finally:
         pool.close()
+
+
+def _publish_lines() -> List[int]:
+    """The line numbers of ClusterConnectionPool._publish's body (for pausing it anywhere)."""
+    import dis
+
+    code = clustercore.ClusterConnectionPool._publish.__code__
+    return sorted({line for _, line in dis.findlinestarts(code)
+                   if line is not None and line > code.co_firstlineno})
+
+
+@pytest.mark.parametrize("pause_at", _publish_lines())
+def test_a_connection_returned_while_a_layout_is_published_keeps_the_budget(
+        pause_at: int) -> None:
+    """Regression (review of the pool split): a node leaves the cluster while a caller holds one
+    of its connections, and the caller hands it back while ``_publish`` is anywhere in its
+    body (paused there by a trace hook, in another thread). The connection must reach the node
+    pool that lent it, so the cluster-wide cap gets its slot back. (``_publish`` once stored the
+    new pool map before the retired pools: a release in between closed the connection without
+    its pool's accounting, and each such release leaked one slot of ``max_connections``.)"""
+    import sys
+
+    fake = FakeCluster(masters=3, replicas=1)
+    pool = ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network,
+                                 clock=fake.clock, background_refresh=False, max_connections=1)
+    topology = pool.topology
+    leaving = topology.replicas[0]
+    conn = pool.get_connection_by_address(leaving)
+    shards = [dataclasses.replace(s, replicas=tuple(r for r in s.replicas if r != leaving),
+                                  replica_ids=()) for s in topology.shards]
+    smaller = Topology(shards, epoch=topology.epoch + 1)
+    code = clustercore.ClusterConnectionPool._publish.__code__
+    paused, go = threading.Event(), threading.Event()
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code is not code:
+            return None
+
+        def local(frame: Any, event: str, arg: Any) -> Any:
+            if event == "line" and frame.f_lineno == pause_at and not paused.is_set():
+                paused.set()
+                go.wait(5)
+            return local
+        return local
+
+    def publish() -> None:
+        sys.settrace(tracer)
+        try:
+            pool._publish(smaller, "test")
+        finally:
+            sys.settrace(None)
+            paused.set()  # a line never reached: do not keep the releaser waiting
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    assert paused.wait(5)
+    releaser = threading.Thread(target=pool.release, args=(conn,))
+    releaser.start()
+    releaser.join(0.5)  # it may need the lock the paused publisher holds: then it waits
+    go.set()
+    publisher.join(5)
+    releaser.join(5)
+    assert not publisher.is_alive() and not releaser.is_alive()
+    # The slot came back: with max_connections=1 a non-blocking pool hands out another one.
+    other = pool.get_connection_by_address(topology.primaries[0])
+    pool.release(other)
+    assert pool.stats().in_use == 0
+    pool.close()

@@ -254,6 +254,14 @@ def test_send_packed_command_health_checks_an_idle_connection_unless_told_not_to
     assert net.opened == 2  # the health check's PING failed: reconnected before sending
     assert sent_commands(net)[-2:] == [[b"PING"], [b"GET", b"k"]]
 
+
+def test_retry_on_timeout_true_is_refused_by_a_connection_false_accepted() -> None:
+    """redis-py's Connection keyword: a connection never re-sends on its own, so True is a
+    clear error pointing at the client or pool (whose policy honours it); False is the truth."""
+    with pytest.raises(DataError, match="retry_on_timeout=True"):
+        ClusterConnection("h", 1, retry_on_timeout=True)
+    assert ClusterConnection("h", 1, retry_on_timeout=False).address == ("h", 1)
+
 def test_db_other_than_zero_is_rejected() -> None:
     with pytest.raises(DataError):
         ClusterConnection("h", 1, db=1)
