@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._address import NodeAddress
 from ._execution.client import RedisCluster
 from ._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
-from ._execution.pubsub import ClusterPubSub, PubSubError, PubSubLinkInfo, PubSubSnapshot
+from ._execution.pubsub import ClusterPubSub, PubSubLinkInfo, PubSubSnapshot
 from ._execution.retry import Backoff, RetryPolicy
 from ._execution.script import Script
 from ._net.connection import ClusterConnection, SSLClusterConnection
@@ -36,7 +36,6 @@ __all__ = [
     "NodeAddress",
     "NodeStats",
     "PoolStats",
-    "PubSubError",
     "PubSubLinkInfo",
     "PubSubSnapshot",
     "RedisCluster",

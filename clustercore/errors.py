@@ -31,6 +31,8 @@ __all__ = [
     "ExecAbortError",
     "InvalidResponse",
     "InvalidSlotError",
+    "LockError",
+    "LockNotOwnedError",
     "MasterDownError",
     "MovedError",
     "NoPermissionError",
@@ -42,6 +44,7 @@ __all__ = [
     "PoolError",
     "PoolTimeoutError",
     "ProtocolError",
+    "PubSubError",
     "ReadOnlyError",
     "RedirectBudgetExceededError",
     "RedisClusterConfigError",
@@ -311,6 +314,20 @@ class MaxClientsError(ConnectionError, ResponseError):
 
 class WatchError(ClusterCoreError):
     """A watched key changed before EXEC, so the transaction was not applied."""
+
+
+class LockError(ClusterCoreError, ValueError):
+    """A lock could not be acquired, released or extended as asked (redis-py's ``LockError``,
+    also a ValueError as there)."""
+
+
+class LockNotOwnedError(LockError):
+    """The lock is not held by this owner any more (expired, or taken by another): release or
+    extend refused."""
+
+
+class PubSubError(ClusterCoreError):
+    """A pub/sub call was used wrongly (no handler for run_in_thread, a closed object ...)."""
 
 
 #: Reply prefix (first word) -> exception class. One table, used by both decoders.

@@ -56,7 +56,7 @@ from ..errors import (
     ClusterCoreError,
     DataError,
     MovedError,
-    RedisClusterException,
+    PubSubError,
     ResponseError,
 )
 from .pubsub_state import (
@@ -94,10 +94,6 @@ _ACK_KINDS = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe"
                         "ssubscribe", "sunsubscribe"})
 #: The subscribing commands placed on the classic link, in the order a pass sends them.
 _CLASSIC_KINDS = KINDS[:2]
-
-
-class PubSubError(RedisClusterException):
-    """A pub/sub call was used wrongly (no handler for run_in_thread, closed object ...)."""
 
 
 class ClusterPubSub:

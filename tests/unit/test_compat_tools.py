@@ -325,7 +325,9 @@ def test_compare_builds_denominator_from_black_box_reference_passes(tmp_path: Pa
     assert report["headline"]["pass_on_clustercore"] == 1
     assert report["reference"]["passed_by_category"] == {
         "black-box": 2, "uses mocks": 1, "no cluster client": 1}
-    assert report["per_file"] == {"f1": {"denominator": 2, "passed": 1, "failed": 1}}
+    assert report["per_file"] == {"f1": {"denominator": 2, "passed": 1, "failed": 1,
+                                         "body passed": 1}}
+    assert report["headline"]["body_passes_on_clustercore"] == 1
     assert [(r["reason"], r["count"]) for r in report["reasons"]] == [
         ("AttributeError: no get_nodes", 1)]
     assert "1 of the 2 black-box tests" in results.markdown(report)
