@@ -17,13 +17,12 @@ pipeline knows (Script objects called with it, see :mod:`clustercore.script`) ar
 EVALSHA meets NOSCRIPT. Every checked-out connection is released (all replies read) or
 discarded (anything else) before the pipeline waits or returns.
 
-Transactions (``transaction=True``, or ``multi()``) must keep every key in one slot; MULTI ...
-EXEC then runs on that slot's primary. ``watch()`` checks out one connection and holds it;
-until ``multi()`` commands run at once on it (redis-py's immediate mode). A transaction that the
-server refused as a whole (EXEC aborted because its slot moved, is migrating, or the cluster is
-down) is re-run on the new owner, since nothing in it can have been applied -- except after
-WATCH, whose keys were watched on the old node: that raises WatchError for the caller's retry
-loop.
+Transactions (``transaction=True``, or ``multi()``): WATCH / MULTI / EXEC on one slot's primary,
+in transaction.py (TransactionMixin). The error ``execute()`` raises carries redis-py's prefix
+"Command # N (command) of pipeline caused error: " (pipeline_command.annotate_exception);
+with ``raise_on_error=False`` errors stand in the results as the server sent them. redis-py's
+ClusterPipeline is a RedisCluster subclass: the client's names it inherits (node API,
+``pipeline()``, ``transaction()`` ...) are forwarded to ``pipe.client`` (pipeline_client.py).
 
 A pipeline belongs to one thread: a second thread that uses it while it has queued commands,
 an active WATCH, or a call in progress gets ConcurrentPipelineError instead of mixed replies.
@@ -35,113 +34,62 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from .._address import NodeAddress
-from .._commands.api import CommandsMixin
-from .._commands.callbacks import pop_never_decode
-from .._commands.idempotency import is_idempotent
 from .._commands.keys import SINGLE_KEY, slot_of, split_by_slot
 from .._commands.merge import merge_split
-from .._commands.specs import CommandSpec, Route, has_space, lookup, normalize_args
+from .._commands.specs import Route, has_space, lookup, normalize_args
 from .._net.connection import ClusterConnection
 from .._slots import key_slot
 from ..errors import (
-    AskError,
-    BusyLoadingError,
     ClusterCoreError,
     ClusterCrossSlotError,
-    ClusterDownError,
     ClusterError,
-    ConnectionError,
     DataError,
-    MovedError,
-    PoolError,
-    ProtocolError,
-    ReadOnlyError,
     RedisClusterException,
     ResponseError,
-    TimeoutError,
-    TryAgainError,
-    WatchError,
 )
 from .executor import Batch, Round
-from .router import Action, Attempt, outcome_unknown
+from .pipeline_client import ClientNames, blocked_in_pipeline
+from .pipeline_command import (
+    ROUTING_ERRORS,
+    Command,
+    ConcurrentPipelineError,
+    Part,
+    PipelineCommand,
+    annotate_exception,
+    text_of,
+)
+from .router import Action, Attempt
 from .script import Script
+from .transaction import TransactionMixin
 
 if TYPE_CHECKING:
     from .client import RedisCluster
 
-__all__ = ["ClusterPipeline", "ConcurrentPipelineError"]
+__all__ = ["ClusterPipeline", "ConcurrentPipelineError", "PipelineCommand"]
 
 _SLOT_ROUTES = (Route.SLOT, Route.SLOT_ARG, Route.CHANNEL)
 _RANDOM_ROUTES = (Route.RANDOM_PRIMARY, Route.RANDOM_NODE)
-#: Replies that say "not here / not now" for the whole slot: nothing was applied.
-_ROUTING_ERRORS = (MovedError, AskError, TryAgainError, ClusterDownError, ReadOnlyError,
-                   BusyLoadingError)
-#: Failures of the socket (the request may or may not have been written).
-_IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
 _UNSET: Any = object()
-
-
-class ConcurrentPipelineError(RedisClusterException):
-    """A pipeline was used by a second thread while it was in use; pipelines are per thread."""
-
-
-class _Part:
-    """One wire command of a queued command (a split MGET has one per slot)."""
-
-    __slots__ = ("address", "args", "ask", "attempt", "command", "indexes", "node", "preload",
-                 "reply", "slot")
-
-    def __init__(self, command: _Command, args: Tuple[Any, ...], slot: Optional[int],
-                 node: Optional[NodeAddress] = None, indexes: Optional[List[int]] = None) -> None:
-        self.command = command
-        self.args = args
-        self.slot = slot
-        self.node = node                      # a fixed target (fan-out part)
-        self.indexes = indexes                # key indexes of a split part
-        self.reply: Any = None
-        self.attempt: Optional[Attempt] = None
-        self.ask: Optional[NodeAddress] = None
-        self.preload: Any = None              # a script body to SCRIPT LOAD before the command
-        self.address: Optional[NodeAddress] = None
-
-
-class _Command:
-    """A queued command: its spec, callback options and wire parts."""
-
-    __slots__ = ("args", "fanout", "name", "options", "parts", "raw", "read", "spec")
-
-    def __init__(self, args: Tuple[Any, ...], options: Dict[str, Any], spec: CommandSpec,
-                 read: bool) -> None:
-        self.args = args
-        #: never_decode: its reply is read as bytes even with decode_responses (DUMP)
-        self.raw = pop_never_decode(options) if options else False
-        self.options = options
-        self.spec = spec
-        self.name = spec.name
-        self.read = read
-        self.fanout = False
-        self.parts: List[_Part] = []
-
-    @property
-    def idempotent(self) -> bool:
-        """Whether a lost reply may be answered by sending it again (asked only on failure)."""
-        return is_idempotent(self.spec, self.args)
 
 
 _get_ident = threading.get_ident
 _single_key_spec = SINGLE_KEY.get
 
 
-class ClusterPipeline(CommandsMixin):
-    """Buffered commands for a cluster (redis-py's Pipeline API); see the module docstring."""
+class ClusterPipeline(TransactionMixin, ClientNames):
+    """Buffered commands for a cluster (redis-py's ClusterPipeline API); see the module
+    docstring. ``transaction=True`` makes it a one-slot MULTI/EXEC transaction; redis-py's
+    ``shard_hint`` is refused as redis-py refuses it (deprecated in cluster mode)."""
 
-    def __init__(self, client: RedisCluster, transaction: bool = False,
+    def __init__(self, client: RedisCluster, transaction: Optional[bool] = None,
                  shard_hint: Any = None) -> None:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
         self.client = client
-        self.transaction = bool(transaction)
+        self._transaction = bool(transaction)
         self.response_callbacks = client.response_callbacks
         self.result_callbacks = client.result_callbacks
-        self._queue: List[_Command] = []
+        self._queue: List[Command] = []
         self._scripts: Dict[str, Any] = {}
         self._txn_slot: Optional[int] = None
         self._explicit_multi = False
@@ -180,7 +128,7 @@ class ClusterPipeline(CommandsMixin):
         return self._watch_conn is not None
 
     def _transactional(self) -> bool:
-        return self.transaction or self._explicit_multi or self._watch_conn is not None
+        return self._transaction or self._explicit_multi or self._watch_conn is not None
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Queue one command (returns the pipeline); after watch() and before multi(), run it."""
@@ -200,17 +148,51 @@ class ClusterPipeline(CommandsMixin):
         finally:
             self._leave()
 
-    def _make_command(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> _Command:
+    def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
+        """Stage one command (redis-py's name for execute_command on a pipeline)."""
+        return self.execute_command(*args, **options)
+
+    def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        """Run one command now and return its result: on the WATCH connection while keys
+        are watched (before multi()), else through the client; nothing is queued."""
+        self._enter()
+        try:
+            if self._watch_conn is not None and not self._explicit_multi:
+                return self._immediate(self._make_command(args, options))
+        finally:
+            self._leave()
+        return self.client.execute_command(*args, **options)
+
+    @property
+    def command_stack(self) -> List[PipelineCommand]:
+        """The queued commands in call order, as ``PipelineCommand(args, options, position)``
+        snapshots (redis-py-cluster's and redis-py's Pipeline shape; redis-py 8.1's
+        ClusterPipeline keeps an always-empty list under this name)."""
+        return [PipelineCommand(c.args, c.options, n) for n, c in enumerate(self._queue)]
+
+    @property
+    def parent_execute_command(self) -> Any:
+        """The client's execute_command (redis-py: the RedisCluster method its pipeline
+        falls back to); runs at once, outside the pipeline."""
+        return self.client.execute_command
+
+    def annotate_exception(self, exception: BaseException, number: int,
+                           command: Sequence[Any]) -> None:
+        """Prefix ``exception``'s message with "Command # {number} ({command}) of pipeline
+        caused error: " as redis-py does (execute() does it to the error it raises)."""
+        annotate_exception(exception, number, command)
+
+    def _make_command(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> Command:
         executor = self._executor
         try:
             spec = _single_key_spec(args[0])
         except (IndexError, TypeError):  # no arguments; an unhashable first one
             spec = None
         if spec is not None and len(args) > spec.first_key and not (
-                self.transaction or self._explicit_multi or self._watch_conn is not None):
+                self._transaction or self._explicit_multi or self._watch_conn is not None):
             # The fast path (GET, SET, HGET ...): one key where the table says, one part.
-            command = _Command(args, options, spec, spec.readonly and executor.read_from_replicas)
-            command.parts = [_Part(command, args, key_slot(args[spec.first_key], self._encoding))]
+            command = Command(args, options, spec, spec.readonly and executor.read_from_replicas)
+            command.parts = [Part(command, args, key_slot(args[spec.first_key], self._encoding))]
             return command
         if not args:
             raise DataError("no command given")
@@ -218,9 +200,11 @@ class ClusterPipeline(CommandsMixin):
         if spec is None or has_space(args[0]):
             args = normalize_args(args)
             spec = spec or lookup(args) or executor.server_spec(args)
+        if options and "target_nodes" in options:
+            return self._targeted(args, options, spec)
         route = spec.route
         txn = self._transactional()
-        command = _Command(args, options, spec,
+        command = Command(args, options, spec,
                            spec.readonly and executor.read_from_replicas and not txn)
         if route in _SLOT_ROUTES:
             try:
@@ -228,35 +212,44 @@ class ClusterPipeline(CommandsMixin):
             except ClusterCrossSlotError:
                 if not spec.split or txn:
                     raise
-                command.parts = [_Part(command, sub, s, indexes=ix)
+                command.parts = [Part(command, sub, s, indexes=ix)
                                  for s, sub, ix in split_by_slot(spec, args, self._encoding)]
                 return command
             if txn and slot is not None:
                 self._claim_slot(slot, spec.name)
-            command.parts = [_Part(command, args, slot)]
+            command.parts = [Part(command, args, slot)]
         elif route is Route.CONNECTION or route is Route.NODE_ONLY:
             raise RedisClusterException(
                 f"{spec.name} cannot be queued in a cluster pipeline (it is bound to one "
                 "connection or node; use watch()/multi() for transactions, pubsub() to subscribe)")
         elif route in _RANDOM_ROUTES:
-            command.parts = [_Part(command, args, None)]
+            command.parts = [Part(command, args, None)]
         elif txn:
             raise RedisClusterException(
                 f"{spec.name} goes to several nodes and cannot be part of a transaction")
         else:
             command.fanout = True
-            command.parts = [_Part(command, args, None, node=address)
+            command.parts = [Part(command, args, None, node=address)
                              for address in executor.locate(route)]
         return command
 
-    def _claim_slot(self, slot: int, name: str) -> None:
-        """A transaction's keys must share one slot: remember it, refuse any other."""
-        if self._txn_slot is None:
-            self._txn_slot = slot
-        elif slot != self._txn_slot:
-            raise ClusterCrossSlotError(
-                f"CROSSSLOT {name} uses slot {slot} but this transaction's keys are in slot "
-                f"{self._txn_slot}; a cluster transaction runs on one node: use {{hash tags}}")
+    def _targeted(self, args: Tuple[Any, ...], options: Dict[str, Any],
+                  spec: Any) -> Command:
+        """A command with redis-py's ``target_nodes=``: one part for that one node (as in
+        redis-py's pipeline, several targets are refused: run those on the client)."""
+        targets = options.pop("target_nodes")
+        if self._transactional():
+            raise RedisClusterException(
+                f"{spec.name} with target_nodes cannot be part of a transaction (its node is "
+                "the slot's primary)")
+        addresses = self._executor.locate(spec.route, node=targets)
+        if not addresses:
+            raise RedisClusterException(f"No targets were found to execute {args} command on")
+        if len(addresses) > 1:
+            raise RedisClusterException(f"Too many targets for command {args}")
+        command = Command(args, options, spec, False)
+        command.parts = [Part(command, args, None, node=addresses[0])]
+        return command
 
     def note_script(self, sha: str, body: Any) -> None:
         """Learn a script's body (a Script called with this pipeline tells it before queueing
@@ -308,174 +301,6 @@ class ClusterPipeline(CommandsMixin):
         self._explicit_multi = False
         self._drop_watch(unwatch=True)
 
-    def _drop_watch(self, unwatch: bool) -> None:
-        """Hand the WATCH connection back: UNWATCH first when keys may still be watched."""
-        conn, self._watch_conn = self._watch_conn, None
-        self._watch_address = self._watch_ask = None
-        if conn is None:
-            return
-        pool = self._executor.pool
-        if not unwatch:
-            pool.release(conn)
-            return
-        try:
-            conn.execute("UNWATCH")
-        except BaseException as exc:
-            pool.discard(conn)  # a broken or refused UNWATCH: never reuse that connection
-            if not isinstance(exc, ClusterCoreError):
-                raise
-            return
-        pool.release(conn)
-
-    # --- transactions: watch / multi / unwatch ---------------------------------------------------
-    def watch(self, *names: Any) -> bool:
-        """WATCH keys (one slot) on a held connection; commands then run at once until multi()."""
-        self._enter()
-        try:
-            if self._explicit_multi:
-                raise RedisClusterException("Cannot issue a WATCH after a MULTI")
-            if not names:
-                raise DataError("watch() needs at least one key")
-            args = ("WATCH", *names)
-            spec = lookup(args)
-            assert spec is not None
-            slot = slot_of(spec, args, self._encoding)
-            assert slot is not None
-            self._claim_slot(slot, "WATCH")
-            if self._watch_conn is not None:
-                command = _Command(args, {}, spec, False)
-                command.parts = [_Part(command, args, slot)]
-                self._immediate(command)
-            else:
-                self._open_watch(args, slot)
-            return True
-        finally:
-            self._leave()
-
-    def multi(self) -> None:
-        """Start buffering the transaction (after watch(), or to make any pipeline one)."""
-        self._enter()
-        try:
-            if self._explicit_multi:
-                raise RedisClusterException("Cannot issue nested calls to MULTI")
-            if self._queue:
-                raise RedisClusterException(
-                    "Commands without an initial WATCH have already been issued")
-            self._explicit_multi = True
-        finally:
-            self._leave()
-
-    def unwatch(self) -> bool:
-        """UNWATCH and give the held connection back."""
-        self._enter()
-        try:
-            self._drop_watch(unwatch=True)
-            if not self._queue:
-                self._txn_slot = None
-            return True
-        finally:
-            self._leave()
-
-    def _open_watch(self, args: Tuple[Any, ...], slot: int) -> None:
-        """Check out the slot owner's connection and WATCH on it, following redirects."""
-        executor = self._executor
-        pool = executor.pool
-        attempt = Attempt()
-        ask: Optional[NodeAddress] = None
-        for _ in range(self._max_rounds()):
-            conn, address = self._checkout(slot, ask, attempt, True, "WATCH")
-            if conn is None:
-                continue
-            try:
-                if ask is None:
-                    conn.execute(*args)
-                else:
-                    conn.send_commands((("ASKING",), args))
-                    conn.read_reply()
-                    conn.read_response()
-            except ResponseError as exc:
-                pool.release(conn)  # a refused WATCH watches nothing
-                step = executor.recover(exc, attempt, idempotent=True, command="WATCH",
-                                        address=address, slot=slot)
-                ask = step.target if step.action is Action.ASK else None
-                continue
-            except _IO_ERRORS as exc:
-                pool.discard(conn)
-                executor.recover(exc, attempt, idempotent=True, command="WATCH",
-                                 address=address, in_reply=False)
-                continue
-            except BaseException:
-                pool.discard(conn)
-                raise
-            self._watch_conn, self._watch_address, self._watch_ask = conn, address, ask
-            return
-        raise ClusterError(f"WATCH on slot {slot} gave up after {self._max_rounds()} attempts")
-
-    def _checkout(self, slot: Optional[int], ask: Optional[NodeAddress], attempt: Attempt,
-                  idempotent: bool, name: str) -> Tuple[Optional[ClusterConnection], NodeAddress]:
-        """A connection to the ASK target, else the slot's primary (any primary without a
-        slot); after a connection failure (carried out: backed off, or raised) None: again."""
-        executor = self._executor
-        address = ask or executor.locate(Route.SLOT, () if slot is None else (slot,))[0]
-        try:
-            return executor.pool.get_connection_by_address(address), address
-        except PoolError:
-            raise
-        except _IO_ERRORS as exc:
-            executor.recover(exc, attempt, idempotent=idempotent, command=name, address=address,
-                             in_reply=False)
-            return None, address
-
-    def _immediate(self, command: _Command) -> Any:
-        """Run one command at once on the WATCH connection (redis-py's immediate mode)."""
-        conn = self._watch_conn
-        assert conn is not None
-        pool = self._executor.pool
-        args = command.parts[0].args
-        try:
-            if self._watch_ask is None:
-                reply = conn.execute(*args, disable_decoding=command.raw)
-            else:
-                conn.send_commands((("ASKING",), args))
-                conn.read_reply()
-                reply = conn.read_response(disable_decoding=command.raw)
-        except _ROUTING_ERRORS as exc:
-            moving = self._moving_while_watching(exc)
-            self._drop_watch(unwatch=True)
-            raise moving from exc
-        except ResponseError:
-            raise  # the connection is in sync and keeps its WATCH
-        except _IO_ERRORS as exc:
-            self._watch_conn = self._watch_address = self._watch_ask = None
-            pool.discard(conn)
-            raise self._lost_while_watching(exc, command) from exc
-        except BaseException:
-            self._watch_conn = None
-            pool.discard(conn)
-            raise
-        return self._parse_reply(command.name, reply, **command.options)
-
-    def _moving_while_watching(self, cause: ResponseError) -> WatchError:
-        """The error for a slot refused as moving while keys were watched (the map learns a
-        MOVED's owner, for the slot the server named): nothing was applied."""
-        if isinstance(cause, MovedError):
-            self._executor.pool.on_moved(cause.slot_id, cause.target)
-        return WatchError(f"slot {self._txn_slot} is moving ({cause.code}) while keys were "
-                          "watched; nothing was applied: retry the transaction from watch()")
-
-    def _lost_while_watching(self, exc: ClusterCoreError, command: Optional[_Command],
-                             ) -> ClusterCoreError:
-        """The error for a connection lost while keys were watched: outcome unknown for a
-        non-idempotent command that was sent, else a WatchError (retry from watch())."""
-        policy = self._executor.policy
-        name = command.name if command is not None else "EXEC"
-        idempotent = command.idempotent if command is not None else all(
-            c.idempotent for c in self._queue)
-        if exc.request_sent and not idempotent and not policy.retry_non_idempotent:
-            return outcome_unknown(exc, name)
-        return WatchError(f"the connection to {exc.node} failed while keys were watched "
-                          f"({exc}); retry the transaction from watch()")
-
     # --- running ---------------------------------------------------------------------------------
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Send everything queued; the results in call order (errors raised or returned)."""
@@ -494,12 +319,6 @@ class ClusterPipeline(CommandsMixin):
                 self._reset_state()
             finally:
                 self._leave()
-
-    def _max_rounds(self) -> int:
-        """A hard cap on rounds; the router's budgets and deadline normally end a loop first."""
-        policy = self._executor.policy
-        cap = max(policy.backoff.cap, 1e-3)
-        return policy.max_redirects + 16 + int(4 * policy.deadline / cap)
 
     def _execute_pipeline(self, raise_on_error: bool) -> List[Any]:
         queue = self._queue
@@ -524,12 +343,12 @@ class ClusterPipeline(CommandsMixin):
                     f"{part.command.name} still failing after {self._max_rounds()} rounds")
         return self._collect(queue, raise_on_error)
 
-    def _group(self, parts: Sequence[_Part], loaded: Set[Tuple[NodeAddress, str]],
-               ) -> Tuple[List[Tuple[NodeAddress, List[_Part]]], List[Batch]]:
+    def _group(self, parts: Sequence[Part], loaded: Set[Tuple[NodeAddress, str]],
+               ) -> Tuple[List[Tuple[NodeAddress, List[Part]]], List[Batch]]:
         """Parts by node, in address order (a fixed order: no lock-order cycles), and each
         node's batch (with a reply layout when a part needs SCRIPT LOAD / ASKING first or is
         read undecoded). A part that cannot be routed gets the error as its reply."""
-        slotted: Tuple[List[_Part], List[_Part]] = ([], [])  # writes, reads: routed in bulk
+        slotted: Tuple[List[Part], List[Part]] = ([], [])  # writes, reads: routed in bulk
         for part in parts:
             if part.ask is not None:
                 part.address = part.ask
@@ -549,7 +368,7 @@ class ClusterPipeline(CommandsMixin):
                     addresses = [self._locate(part) for part in routed]
                 for part, address in zip(routed, addresses):
                     part.address = address
-        by_node: Dict[NodeAddress, List[_Part]] = {}
+        by_node: Dict[NodeAddress, List[Part]] = {}
         for part in parts:
             address = part.address
             if address is not None:
@@ -569,7 +388,7 @@ class ClusterPipeline(CommandsMixin):
                 if scripts and part.command.name == "EVALSHA" and len(part.args) > 1:
                     # SCRIPT LOAD a known script right before its first EVALSHA on a node, so
                     # no EVALSHA meets NOSCRIPT (and none has to run out of order on a retry)
-                    sha = _text(part.args[1])
+                    sha = text_of(part.args[1])
                     body = scripts.get(sha)
                     if body is not None and (address, sha) not in loaded:
                         loaded.add((address, sha))
@@ -589,7 +408,7 @@ class ClusterPipeline(CommandsMixin):
             batches.append((address, commands, layout))
         return groups, batches
 
-    def _locate(self, part: _Part) -> Optional[NodeAddress]:
+    def _locate(self, part: Part) -> Optional[NodeAddress]:
         """Route one part alone; a routing failure becomes its reply (None returned)."""
         try:
             return self._executor.locate(
@@ -599,11 +418,11 @@ class ClusterPipeline(CommandsMixin):
             part.reply = exc
             return None
 
-    def _triage(self, parts: Sequence[_Part]) -> Tuple[List[_Part], float]:
+    def _triage(self, parts: Sequence[Part]) -> Tuple[List[Part], float]:
         """Decide each failed part's fate (the executor carries it out, each effect once per
         round); returns the parts to send again and the one pause, the longest asked for."""
         executor = self._executor
-        again: List[_Part] = []
+        again: List[Part] = []
         delay = 0.0
         seen: Optional[Round] = None  # made at the first failure (most rounds have none)
         for part in parts:
@@ -613,7 +432,7 @@ class ClusterPipeline(CommandsMixin):
             address = part.address
             if address is None:
                 continue  # could not be routed: final
-            if isinstance(reply, ResponseError) and not isinstance(reply, _ROUTING_ERRORS):
+            if isinstance(reply, ResponseError) and not isinstance(reply, ROUTING_ERRORS):
                 continue  # an ordinary error reply is the command's result
             command = part.command
             if part.attempt is None:
@@ -634,10 +453,13 @@ class ClusterPipeline(CommandsMixin):
             again.append(part)
         return again, delay
 
-    def _collect(self, queue: Sequence[_Command], raise_on_error: bool) -> List[Any]:
+    def _collect(self, queue: Sequence[Command], raise_on_error: bool) -> List[Any]:
+        """The results in call order; with ``raise_on_error`` the first error, annotated with
+        its command's number and text as redis-py does, is raised instead."""
         results: List[Any] = []
         append = results.append
         first_error: Optional[BaseException] = None
+        first_at = 0
         callbacks = self._callbacks()
         found: Dict[str, Any] = {}
         for command in queue:
@@ -646,7 +468,7 @@ class ClusterPipeline(CommandsMixin):
                 reply = parts[0].reply  # the common case, inlined
                 if isinstance(reply, BaseException):
                     if first_error is None:
-                        first_error = reply
+                        first_error, first_at = reply, len(results)
                     append(reply)
                     continue
                 name = command.name
@@ -657,13 +479,14 @@ class ClusterPipeline(CommandsMixin):
                 continue
             value = self._result(command)
             if first_error is None and isinstance(value, BaseException):
-                first_error = value
+                first_error, first_at = value, len(results)
             append(value)
         if first_error is not None and raise_on_error:
+            annotate_exception(first_error, first_at + 1, queue[first_at].args)
             raise first_error
         return results
 
-    def _result(self, command: _Command) -> Any:
+    def _result(self, command: Command) -> Any:
         parts = command.parts
         if command.fanout:
             parsed: Dict[str, Any] = {}
@@ -684,113 +507,13 @@ class ClusterPipeline(CommandsMixin):
             return exc
         return self._parse_reply(command.name, merged, **command.options)
 
-    # --- transactions: MULTI ... EXEC ------------------------------------------------------------
-    def _execute_transaction(self, raise_on_error: bool) -> List[Any]:
-        executor = self._executor
-        pool = executor.pool
-        queue = self._queue
-        idempotent = all(c.idempotent for c in queue)
-        scripts = {sha: body for sha, body in self._scripts.items()
-                   if any(c.name == "EVALSHA" and _text(c.args[1]) == sha for c in queue)}
-        attempt = Attempt()
-        watched = self._watch_conn is not None
-        ask = self._watch_ask
-        for _ in range(self._max_rounds()):
-            if watched:
-                conn, address = self._watch_conn, self._watch_address
-                assert conn is not None and address is not None
-                self._watch_conn = self._watch_address = self._watch_ask = None
-            else:
-                conn, address = self._checkout(self._txn_slot, ask, attempt, idempotent, "EXEC")
-                if conn is None:
-                    continue
-            commands: List[Tuple[Any, ...]] = [("SCRIPT", "LOAD", b) for b in scripts.values()]
-            if ask is not None:
-                commands.append(("ASKING",))
-            first = len(commands)
-            commands.append(("MULTI",))
-            commands.extend(c.parts[0].args for c in queue)
-            commands.append(("EXEC",))
-            # with decode_responses and a never_decode command (DUMP) queued, EXEC's reply is
-            # read undecoded and the other commands' results are decoded after (_decode_exec)
-            raw_exec = conn.decode_responses and any(c.raw for c in queue)
-            try:
-                conn.send_commands(commands)
-                replies = [conn.read_reply() for _ in commands[:-1]]
-                replies.append(conn.read_reply(disable_decoding=raw_exec))
-            except _IO_ERRORS as exc:
-                pool.discard(conn)
-                if exc.node is None:
-                    exc.node = address
-                exc.request_sent = True
-                if watched:
-                    raise self._lost_while_watching(exc, None) from exc
-                executor.recover(exc, attempt, idempotent=idempotent, command="EXEC",
-                                 address=address, in_reply=False)
-                continue
-            except BaseException:
-                pool.discard(conn)
-                raise
-            multi_reply, exec_reply = replies[first], replies[-1]
-            if isinstance(multi_reply, ResponseError):
-                pool.discard(conn)  # no transaction started: WATCHes may linger on it
-                raise multi_reply
-            pool.release(conn)  # EXEC (run or refused) ended the transaction and any WATCH
-            if isinstance(exec_reply, list):
-                if raw_exec:
-                    exec_reply = self._decode_exec(conn, queue, exec_reply, address)
-                return self._txn_results(queue, exec_reply, raise_on_error, address)
-            if exec_reply is None:
-                raise WatchError("Watched variable changed.")
-            queued = replies[first + 1:-1]
-            cause = next((r for r in queued if isinstance(r, _ROUTING_ERRORS)), None)
-            if cause is None and isinstance(exec_reply, _ROUTING_ERRORS):
-                cause = exec_reply
-            if cause is None:
-                raise next((r for r in queued if isinstance(r, ResponseError)), exec_reply)
-            if watched:
-                raise self._moving_while_watching(cause) from cause
-            # refused as a whole (nothing applied): follow MOVED/ASK or back off, or raise
-            step = executor.recover(cause, attempt, idempotent=True, command="EXEC",
-                                    address=address, slot=self._txn_slot)
-            ask = step.target if step.action is Action.ASK else None
-        raise ClusterError(f"transaction gave up after {self._max_rounds()} attempts")
 
-    @staticmethod
-    def _decode_exec(conn: ClusterConnection, queue: Sequence[_Command], replies: List[Any],
-                     address: NodeAddress) -> List[Any]:
-        """Decode the results of an EXEC read undecoded, except the never_decode commands'.
-        (Only the connection's encoding settings are used: it may be back in the pool.)"""
-        if len(replies) != len(queue):
-            return replies  # _txn_results reports the mismatch
-        try:
-            return [r if c.raw else conn.decode_reply(r) for c, r in zip(queue, replies)]
-        except UnicodeError as exc:
-            raise ProtocolError(f"cannot decode a transaction result with "
-                                f"{conn.encoding!r}: {exc}", node=address) from exc
-
-    def _txn_results(self, queue: Sequence[_Command], replies: List[Any], raise_on_error: bool,
-                     address: NodeAddress) -> List[Any]:
-        if len(replies) != len(queue):
-            raise ProtocolError(f"EXEC returned {len(replies)} replies for {len(queue)} commands",
-                                node=address)
-        results: List[Any] = []
-        first_error: Optional[BaseException] = None
-        for command, reply in zip(queue, replies):
-            if isinstance(reply, ResponseError):
-                if reply.node is None:
-                    reply.node = address
-                if first_error is None:
-                    first_error = reply
-                results.append(reply)
-            else:
-                results.append(self._parse_reply(command.name, reply, **command.options))
-        if first_error is not None and raise_on_error:
-            raise first_error
-        return results
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
+# The commands redis-py's ClusterPipeline blocks in cluster mode and clustercore has no method
+# for: the same stub (clustercore queues the others it blocks, e.g. MGET, KEYS, DBSIZE, routed
+# as on the client).
+for _name in ("config", "script", "slowlog", "sentinel", "sentinel_get_master_addr_by_name",
+              "sentinel_master", "sentinel_masters", "sentinel_monitor", "sentinel_remove",
+              "sentinel_sentinels", "sentinel_set", "sentinel_slaves"):
+    if not hasattr(ClusterPipeline, _name):
+        setattr(ClusterPipeline, _name, blocked_in_pipeline(_name))
+del _name

@@ -598,3 +598,131 @@ def test_retry_on_timeout_false_makes_a_timeout_the_commands_result() -> None:
         assert in_use(rc) == 0
     assert outcome[True][0] == b"1" and outcome[True][1] > 0  # retried after the failover
     assert isinstance(outcome[False][0], TimeoutError) and outcome[False][1] == 0
+
+
+# --- redis-py parity: command_stack, annotated errors, the pipeline's redis-py names ------------
+def test_command_stack_lists_the_queue_in_redis_py_shape() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = rc.pipeline()
+    assert pipe.command_stack == [] and len(pipe) == 0 and bool(pipe) is True
+    pipe.set("a", 1).mget("a", "b", "c").pipeline_execute_command("GET", "a")
+    stack = pipe.command_stack
+    assert [c.position for c in stack] == [0, 1, 2]
+    assert [c.args for c in stack] == [("SET", "a", 1), ("MGET", "a", "b", "c"), ("GET", "a")]
+    assert all(c.options == {} and c.result is None for c in stack)
+    stack.clear()  # a snapshot: the queue is unchanged
+    assert len(pipe) == 3
+    assert pipe.execute() == [True, [b"1", None, None], b"1"]
+    assert pipe.command_stack == []
+
+
+def test_the_raised_error_is_annotated_as_redis_py_does() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.lpush("list", "x")
+    pipe = rc.pipeline()
+    pipe.set("before", 1).incr("list").incr("list")
+    with pytest.raises(WrongTypeError) as info:
+        pipe.execute()
+    assert str(info.value) == (  # redis-py's incr() sends INCRBY key 1 too
+        "Command # 2 (INCRBY list 1) of pipeline caused error: WRONGTYPE Operation against a "
+        "key holding the wrong kind of value")
+    assert info.value.code == "WRONGTYPE"
+    # raise_on_error=False: the errors stand in their places, as the server sent them
+    pipe.set("before", 1).incr("list")
+    results = pipe.execute(raise_on_error=False)
+    assert isinstance(results[1], WrongTypeError)
+    assert str(results[1]).startswith("WRONGTYPE")
+
+
+def test_annotation_shortens_long_commands_to_100_characters() -> None:
+    exc = ResponseError("ERR boom")
+    ClusterPipeline.annotate_exception(None, exc, 7, ("SET", b"k" * 300, 1))  # type: ignore
+    text = str(exc)
+    head = "Command # 7 ("
+    assert text.startswith(head) and text.endswith(") of pipeline caused error: ERR boom")
+    shown = text[len(head):text.index(") of pipeline")]
+    assert len(shown) <= 100 and shown.endswith("...")
+    assert isinstance(exc, ResponseError) and exc.message.endswith("ERR boom")
+
+
+def test_transaction_errors_are_annotated_and_returned_in_place() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.lpush("{t}list", "x")
+    pipe = rc.pipeline(transaction=True)
+    pipe.set("{t}a", 1).incr("{t}list").get("{t}a")
+    with pytest.raises(WrongTypeError) as info:
+        pipe.execute()
+    assert str(info.value).startswith("Command # 2 (INCR")
+    assert fake.get("{t}a") == b"1"  # a run-time error rolls nothing back
+    pipe.set("{t}a", 2).incr("{t}list").get("{t}a")
+    results = pipe.execute(raise_on_error=False)
+    assert results[0] is True and results[2] == b"2"
+    assert isinstance(results[1], WrongTypeError) and str(results[1]).startswith("WRONGTYPE")
+    assert in_use(rc) == 0
+
+
+def test_pipeline_signature_and_shard_hint_as_redis_py() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    assert repr(ClusterPipeline(rc, transaction=None)).startswith("<ClusterPipeline pipeline")
+    with pytest.raises(RedisClusterException, match="shard_hint is deprecated"):
+        ClusterPipeline(rc, shard_hint="x")
+    pipe = rc.pipeline()
+    again = pipe.pipeline()  # redis-py's pipeline is a client: it makes pipelines too
+    assert isinstance(again, ClusterPipeline) and again is not pipe and again.client is rc
+    assert pipe.parent_execute_command("SET", "p", 1) is True and fake.get("p") == b"1"
+    assert callable(pipe.transaction)
+
+
+def test_discard_and_immediate_execute_command() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    plain = rc.pipeline()
+    plain.set("x", 1)
+    with pytest.raises(RedisClusterException, match="outside of transactional context"):
+        plain.discard()
+    assert len(plain) == 1
+    assert plain.immediate_execute_command("SET", "now", 5) is True  # not queued
+    assert fake.get("now") == b"5" and len(plain) == 1
+    plain.reset()
+    pipe = rc.pipeline(transaction=True)
+    pipe.watch("{d}k")
+    assert pipe.immediate_execute_command("SET", "{d}k", "v") is True
+    assert names(fake, fake.owner_of("{d}k")).count(b"WATCH") == 1
+    pipe.multi()
+    pipe.set("{d}k", "w")
+    pipe.discard()
+    assert len(pipe) == 0 and not pipe.watching and in_use(rc) == 0
+    assert fake.get("{d}k") == b"v"
+
+
+def test_target_nodes_in_a_pipeline_goes_to_that_one_node() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    primary = fake.primaries()[1]
+    pipe = rc.pipeline()
+    pipe.execute_command("PING", target_nodes=primary.address)
+    pipe.set("k", 1)
+    assert pipe.execute() == [True, True]
+    assert b"PING" in names(fake, primary)
+    with pytest.raises(RedisClusterException, match="Too many targets"):
+        pipe.execute_command("PING", target_nodes=[p.address for p in fake.primaries()])
+    with pytest.raises(RedisClusterException, match="transaction"):
+        rc.pipeline(transaction=True).execute_command("PING", target_nodes=primary.address)
+
+
+def test_blocked_and_unimplemented_names_raise_as_in_redis_py() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    pipe = rc.pipeline()
+    with pytest.raises(RedisClusterException, match="pipelined function slowlog is blocked"):
+        pipe.slowlog()
+    with pytest.raises(RedisClusterException, match="not implemented"):
+        pipe.load_scripts()
+    with pytest.raises(RedisClusterException, match="not implemented"):
+        pipe.script_load_for_pipeline()
+    assert {"DISCARD", "EXEC", "UNWATCH"} == pipe.UNWATCH_COMMANDS
+    assert pipe.refresh_table_asap is False
