@@ -1,4 +1,4 @@
-"""The exception tree: one root, typed branches, and the reply-prefix table.
+"""The exception tree: one root, typed branches, the reply-prefix table, the redis-py bridge.
 
 Every exception clustercore raises derives from :class:`ClusterCoreError` and may carry the
 address of the node involved (``.node``) and the original cause (``__cause__``). The names that
@@ -8,15 +8,79 @@ Error *replies* from the server are values, not raised at parse time: the decode
 calling :class:`ResponseError` with the reply text, and ``ResponseError.__new__`` picks the
 subclass from the first word (``MOVED``, ``ASK``, ``TRYAGAIN`` ...) through one table. The same
 constructor works when hiredis builds the error object, so both decoders agree.
+
+The redis-py bridge
+-------------------
+Libraries written for redis-py (django-redis's IGNORE_EXCEPTIONS, cachelib, limits ...) catch
+``redis.exceptions.X``. ``except`` matches on the real class hierarchy (the MRO; ABC registration
+and ``__subclasscheck__`` are not consulted), so when redis-py is importable the redis-py class
+of the same meaning is made a real base of each clustercore class: the root is created on
+``redis.exceptions.RedisError`` instead of ``Exception``, and the classes in the table get their
+counterpart appended after their clustercore bases (``__bases__`` assignment, once, at import).
+clustercore's own bases come first in every MRO, so clustercore's semantics (``str()``,
+``.node``, ``message``, ``__reduce__``, ``ResponseError(text)``'s subclass choice, ``repr()``)
+win, and no redis-py ``__init__`` runs. A class not in the table inherits its parents' bridges
+(``WrongTypeError`` is a redis ``ResponseError`` through our ``ResponseError``).
+
+==================================  =========================================================
+clustercore class                   extra redis-py base (``redis.exceptions.``)
+==================================  =========================================================
+ClusterCoreError (root)             RedisError (as the root's only base)
+ConnectionError                     ConnectionError
+TimeoutError                        TimeoutError
+AuthenticationError                 AuthenticationError
+AuthorizationError                  AuthorizationError
+ProtocolError (= InvalidResponse)   InvalidResponse
+DataError                           DataError
+TooManyConnectionsError             MaxConnectionsError (pool at its limit; when present)
+TopologyError                       RedisClusterException (layout unusable: what redis-py
+                                    raises when it cannot initialize the cluster)
+SlotNotCoveredError                 SlotNotCoveredError
+ClusterError                        ClusterError (so RedirectBudgetExceededError = "TTL
+                                    exhausted" too)
+ResponseError                       ResponseError
+AskError / MovedError               AskError / MovedError
+TryAgainError                       TryAgainError
+ClusterDownError / MasterDownError  ClusterDownError / MasterDownError
+ClusterCrossSlotError               ClusterCrossSlotError
+CrossSlotTransactionError           CrossSlotTransactionError (when present)
+ReadOnlyError                       ReadOnlyError
+BusyLoadingError                    BusyLoadingError
+NoScriptError                       NoScriptError
+ExecAbortError                      ExecAbortError
+OutOfMemoryError                    OutOfMemoryError
+NoPermissionError                   NoPermissionError
+WatchError                          WatchError
+LockError / LockNotOwnedError       LockError / LockNotOwnedError
+PubSubError                         PubSubError
+==================================  =========================================================
+
+Not bridged, on purpose: ``RedisClusterException`` stays a redis-py base of the topology
+branch only (in redis-py it is *not* a RedisError, and ResponseError is not one), so
+``except redis.exceptions.RedisClusterException`` does not catch our ConnectionError or error
+replies. redis-py classes without a clustercore counterpart: ModuleError (modules are out of
+scope), NoSuchFieldsetError, AuthenticationWrongNumberOfArgsError (ours is a plain
+ResponseError), ExternalAuthProviderError, InvalidPipelineStack, ChildDeadlockedError,
+IncorrectPolicyType.
+
+The bridge is off, and the tree is exactly the standard-library-only one, when ``redis`` cannot
+be imported or the environment variable ``CLUSTERCORE_REDIS_EXCEPTIONS`` is ``0`` (also
+``false`` / ``no`` / ``off``; ``1`` / ``true`` / ``yes`` / ``on`` / unset mean "when
+importable"; anything else is a ValueError at import naming the value). It is decided once,
+at import: :data:`REDIS_EXCEPTIONS_BRIDGED` says which way it went and :func:`redis_bridge`
+lists the pairs applied.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type
+import os
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
 from ._address import NodeAddress
 
 __all__ = [
+    "REDIS_EXCEPTIONS_BRIDGED",
     "AskError",
     "AuthenticationError",
     "AuthorizationError",
@@ -27,6 +91,7 @@ __all__ = [
     "ClusterDownError",
     "ClusterError",
     "ConnectionError",
+    "CrossSlotTransactionError",
     "DataError",
     "ExecAbortError",
     "InvalidResponse",
@@ -61,20 +126,68 @@ __all__ = [
     "WatchError",
     "WrongTypeError",
     "parse_redirect",
+    "redis_bridge",
 ]
 
+#: The environment variable that turns the redis-py bridge off ("0") or leaves it on.
+BRIDGE_ENV = "CLUSTERCORE_REDIS_EXCEPTIONS"
+_ENV_OFF = ("0", "false", "no", "off")
+_ENV_ON = ("", "1", "true", "yes", "on")
 
-class ClusterCoreError(Exception):
-    """Root of every clustercore exception; ``node`` names the node involved, when one was."""
+
+def _redis_exceptions() -> Optional[ModuleType]:
+    """``redis.exceptions`` when the bridge is wanted and redis-py is importable, else None.
+
+    Decided once, at import; a value of ``CLUSTERCORE_REDIS_EXCEPTIONS`` that is neither on nor
+    off is refused with a ValueError naming it (a typo must not silently pick a side).
+    """
+    raw = os.environ.get(BRIDGE_ENV, "")
+    value = raw.strip().lower()
+    if value in _ENV_OFF:
+        return None
+    if value not in _ENV_ON:
+        raise ValueError(f"{BRIDGE_ENV}={raw!r}: expected one of "
+                         f"{', '.join(repr(v) for v in _ENV_OFF + _ENV_ON[1:])} (or unset)")
+    try:
+        from redis import exceptions
+    except ImportError:
+        return None
+    root = getattr(exceptions, "RedisError", None)
+    if not (isinstance(root, type) and issubclass(root, Exception)):
+        return None
+    return exceptions
+
+
+_REDIS = _redis_exceptions()
+#: True when clustercore's exceptions are also redis-py's (see "The redis-py bridge" above).
+REDIS_EXCEPTIONS_BRIDGED = _REDIS is not None
+
+if TYPE_CHECKING:
+    _RootBase = Exception
+else:
+    _RootBase = Exception if _REDIS is None else _REDIS.RedisError
+
+
+class ClusterCoreError(_RootBase):
+    """Root of every clustercore exception; ``node`` names the node involved, when one was.
+
+    With the redis-py bridge its base is ``redis.exceptions.RedisError`` (else ``Exception``).
+    """
 
     node: Optional[NodeAddress] = None
     #: True when the failure came after the request was fully written (it may have run).
     request_sent: bool = False
 
     def __init__(self, *args: Any, node: Optional[NodeAddress] = None) -> None:
-        super().__init__(*args)
+        # Straight to Exception: with the bridge, the next class in the MRO is a redis-py one
+        # whose __init__ would re-parse the text (AskError) or overwrite our properties.
+        Exception.__init__(self, *args)
         if node is not None:
             self.node = node
+
+    def __repr__(self) -> str:
+        # The same with and without the bridge (redis-py's repr reads its own attributes).
+        return BaseException.__repr__(self)
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -268,6 +381,11 @@ class ClusterCrossSlotError(ResponseError):
     """``CROSSSLOT``: the keys of one command map to different slots (also raised before sending)."""
 
 
+class CrossSlotTransactionError(ClusterCrossSlotError):
+    """A transaction (MULTI/EXEC or WATCH in a pipeline) names keys of more than one slot; it
+    was refused before anything was sent (redis-py's CrossSlotTransactionError)."""
+
+
 class ReadOnlyError(ResponseError):
     """``READONLY``: a write reached a replica, usually one just demoted by a failover."""
 
@@ -318,7 +436,13 @@ class WatchError(ClusterCoreError):
 
 class LockError(ClusterCoreError, ValueError):
     """A lock could not be acquired, released or extended as asked (redis-py's ``LockError``,
-    also a ValueError as there)."""
+    also a ValueError as there). ``message`` and ``lock_name`` as in redis-py."""
+
+    def __init__(self, message: Optional[str] = None, lock_name: Optional[str] = None, *,
+                 node: Optional[NodeAddress] = None) -> None:
+        super().__init__(*(() if message is None else (message,)), node=node)
+        self.message = message
+        self.lock_name = lock_name
 
 
 class LockNotOwnedError(LockError):
@@ -390,3 +514,71 @@ def parse_redirect(text: str) -> Tuple[int, str, int]:
     if slot >= 16384:
         raise ProtocolError(f"redirect to slot {slot} outside 0..16383 in {text!r}")
     return slot, host, int(port_text)
+
+
+# --- the redis-py bridge --------------------------------------------------------------------------
+#: clustercore class -> name of its redis-py counterpart in ``redis.exceptions`` (parents first).
+_REDIS_COUNTERPARTS: Tuple[Tuple[Type[ClusterCoreError], str], ...] = (
+    (ConnectionError, "ConnectionError"),
+    (TimeoutError, "TimeoutError"),
+    (AuthenticationError, "AuthenticationError"),
+    (AuthorizationError, "AuthorizationError"),
+    (ProtocolError, "InvalidResponse"),
+    (DataError, "DataError"),
+    (TooManyConnectionsError, "MaxConnectionsError"),
+    (TopologyError, "RedisClusterException"),
+    (SlotNotCoveredError, "SlotNotCoveredError"),
+    (ClusterError, "ClusterError"),
+    (ResponseError, "ResponseError"),
+    (AskError, "AskError"),
+    (MovedError, "MovedError"),
+    (TryAgainError, "TryAgainError"),
+    (ClusterDownError, "ClusterDownError"),
+    (MasterDownError, "MasterDownError"),
+    (ClusterCrossSlotError, "ClusterCrossSlotError"),
+    (CrossSlotTransactionError, "CrossSlotTransactionError"),
+    (ReadOnlyError, "ReadOnlyError"),
+    (BusyLoadingError, "BusyLoadingError"),
+    (NoScriptError, "NoScriptError"),
+    (ExecAbortError, "ExecAbortError"),
+    (OutOfMemoryError, "OutOfMemoryError"),
+    (NoPermissionError, "NoPermissionError"),
+    (WatchError, "WatchError"),
+    (LockError, "LockError"),
+    (LockNotOwnedError, "LockNotOwnedError"),
+    (PubSubError, "PubSubError"),
+)
+
+
+def _bridge(redis_exceptions: ModuleType) -> Dict[str, Type[BaseException]]:
+    """Append each counterpart after the class's clustercore bases (before foreign ones such as
+    ValueError, which redis-py's LockError already has). A counterpart this redis-py lacks, or
+    one that would make an inconsistent MRO, is skipped: that class keeps its parents' bridges,
+    and importing clustercore never fails because of the installed redis-py."""
+    applied: Dict[str, Type[BaseException]] = {"ClusterCoreError": redis_exceptions.RedisError}
+    for cls, name in _REDIS_COUNTERPARTS:
+        theirs = getattr(redis_exceptions, name, None)
+        if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
+            continue
+        if issubclass(cls, theirs):
+            applied[cls.__name__] = theirs
+            continue
+        ours = tuple(b for b in cls.__bases__ if issubclass(b, ClusterCoreError))
+        foreign = tuple(b for b in cls.__bases__ if not issubclass(b, ClusterCoreError))
+        try:
+            cls.__bases__ = (*ours, theirs, *foreign)
+        except TypeError:
+            continue
+        applied[cls.__name__] = theirs
+    return applied
+
+
+_BRIDGED: Dict[str, Type[BaseException]] = {} if _REDIS is None else _bridge(_REDIS)
+
+
+def redis_bridge() -> Dict[str, Type[BaseException]]:
+    """The pairs the bridge applied: clustercore class name -> redis-py class (empty when off).
+
+    For tests and for users checking what ``except redis.exceptions.X`` will catch.
+    """
+    return dict(_BRIDGED)
