@@ -1,32 +1,30 @@
 """ClusterPubSub: classic and sharded subscriptions over dedicated connections, self-healing.
 
-Classic channels and patterns (SUBSCRIBE / PSUBSCRIBE) live on one connection to one node:
-Redis Cluster broadcasts every PUBLISH to all nodes, so any node will do. Sharded channels
-(SSUBSCRIBE) live on one connection per slot owner, one SSUBSCRIBE per slot (the server refuses
-several slots in one call). The connections are made for this object (``make_connection``, not
-checked out of the pool), always speak RESP2, and are closed by ``close()``.
+Classic channels and patterns (SUBSCRIBE / PSUBSCRIBE) share one connection, the classic link,
+to the primary owning the slot of the first name subscribed (the *anchor*), as redis-py and
+redis-py-cluster choose it, or to the node given as ``node=`` / ``host=, port=``. PUBLISH is
+broadcast to every node, so messages arrive wherever the link is, but it counts receivers on
+the node it is sent to (the channel's slot owner): ``publish()`` counts this subscriber for
+the anchor and every channel whose slot has the same owner. Patterns match channels of every
+slot, so no node would count them right: they go on the same link. Sharded channels
+(SSUBSCRIBE) get one connection per slot owner, one SSUBSCRIBE per slot. The connections are
+made for this object (not pool connections), speak RESP2 and are closed by ``close()``.
 
-Subscriptions are restored without the caller doing anything: when a connection breaks (node
-killed, restarted, network cut), when SSUBSCRIBE is answered by -MOVED (the slot has another
-owner), and when the server itself unsubscribes a sharded channel (a node that loses a slot --
-failover, resharding -- sends ``sunsubscribe`` to that slot's subscribers), the channels are
-subscribed again on the current owner, retried with backoff until they succeed. Those restoring
-subscriptions are not reported as messages. Messages published while a channel was not
-subscribed anywhere (between the break and the new subscription's acknowledgement) are lost:
-pub/sub is at-most-once (see docs/pipelines.md).
+Subscriptions follow their nodes without the caller: after a broken connection, -MOVED to
+SSUBSCRIBE, the server's own ``sunsubscribe`` (its node lost the slot), or a layout the pool
+publishes in which the anchor's (or a sharded channel's) slot has another owner, they are
+subscribed again where they belong, retried with backoff. A lost classic link is replaced on
+another node at once (delivery first: the node may be dead, the map stale) and goes back to
+the anchor's owner with the next layout published. Restoring acknowledgements are not
+reported. A move closes the old subscription before making the new one: messages published in
+between are lost, none is delivered twice (at-most-once; docs/pipelines.md).
 
-Restoring reads as transitions of the state machine in ``pubsub_state.py``: a link that
-breaks goes OPEN -> LOST and parks (PLACED -> WAITING) what it carried; the restorer goes
-PLANNED; when the pass is due, ``_place`` puts every waiting subscription where its kind lives
-(channels and patterns on the classic link, sharded channels on their slot owners' links), the
-same function the caller's (s|p)subscribe uses; what fails is parked again and the next pass
-planned with backoff. ``snapshot()`` returns that state as a frozen value (tests, operators).
-
-Every wait has a timeout: ``get_message`` waits on all its connections at once (the
-transport's ``wait_readable``: one poll over the sockets, or a condition variable in the
-in-process fake network) for at most ``timeout`` seconds and then reads one reply with the
-socket timeout. With ``health_check_interval`` set, an idle connection is PINGed and dropped
-(then restored) when no answer arrives within the next interval, so a hung node is noticed too.
+Restoring is the state machine of ``pubsub_state.py``: a broken link goes OPEN -> LOST and
+parks (PLACED -> WAITING) what it carried; the restorer goes PLANNED; a due pass hands the
+waiting subscriptions to ``_place``, which the caller's (s|p)subscribe uses too. Every wait
+is bounded: ``get_message`` waits on all its connections at once (``wait_readable``) for at
+most ``timeout`` and reads with the socket timeout; ``health_check_interval`` PINGs idle links
+and drops those that do not answer within the next interval.
 """
 
 from __future__ import annotations
@@ -45,6 +43,7 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
 )
 
@@ -54,13 +53,32 @@ from .._slots import key_slot, key_to_bytes
 from ..errors import (
     AskError,
     ClusterCoreError,
+    ConnectionError,
     DataError,
     MovedError,
     PubSubError,
     ResponseError,
 )
+from .pubsub_messages import (
+    ACK_KINDS,
+    HEALTH_CHECK_MESSAGE,
+    PUBLISH_MESSAGE_TYPES,
+    UNSUBSCRIBE_MESSAGE_TYPES,
+    Message,
+    PubSubApiMixin,
+    PubSubWorkerThread,
+    address_of,
+    cluster_node,
+    flat_names,
+    is_pong,
+    message_of,
+    parse_names,
+    pong_of,
+    pop_message,
+)
 from .pubsub_state import (
     KINDS,
+    ClassicHome,
     Handler,
     Link,
     LinkState,
@@ -69,10 +87,13 @@ from .pubsub_state import (
     Request,
     Restorer,
     Subscription,
+    off_shard,
+    pending_names,
     snapshot_of,
 )
 
 if TYPE_CHECKING:
+    from .._topology.snapshot import Topology
     from .client import RedisCluster
 
 __all__ = ["ClusterPubSub", "PubSubError", "PubSubLinkInfo", "PubSubSnapshot",
@@ -80,29 +101,43 @@ __all__ = ["ClusterPubSub", "PubSubError", "PubSubLinkInfo", "PubSubSnapshot",
 
 _log = logging.getLogger("clustercore.pubsub")
 
-Message = Dict[str, Any]
-
 #: Socket timeout of pub/sub connections when the client sets none (a reply half-read).
 DEFAULT_READ_TIMEOUT = 10.0
 #: Passes of one get_message call past its deadline while replies keep arriving (a bound).
 _MAX_SPINS = 100_000
-_KINDS = ("message", "pmessage", "smessage", "subscribe", "unsubscribe", "psubscribe",
-          "punsubscribe", "ssubscribe", "sunsubscribe", "pong")
-_KIND_OF: Dict[Any, str] = {**{k: k for k in _KINDS}, **{k.encode(): k for k in _KINDS}}
 _RETRY_CODES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING"})
-_ACK_KINDS = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe",
-                        "ssubscribe", "sunsubscribe"})
 #: The subscribing commands placed on the classic link, in the order a pass sends them.
 _CLASSIC_KINDS = KINDS[:2]
 
 
-class ClusterPubSub:
-    """Pub/sub for a cluster (redis-py's PubSub API plus SSUBSCRIBE); see the module docstring."""
+class ClusterPubSub(PubSubApiMixin):
+    """Pub/sub for a cluster: redis-py's ClusterPubSub API (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
+    handlers, ``get_message`` / ``get_sharded_message``, ``ping``, ``run_in_thread``) over
+    self-healing dedicated connections; see the module docstring.
 
-    def __init__(self, client: RedisCluster, ignore_subscribe_messages: bool = False,
-                 health_check_interval: Optional[float] = None) -> None:
-        self.client = client
+    ``node`` (a ClusterNode, NodeAddress, ``"host:port"`` or pair) or ``host`` and ``port``
+    fix the node of the classic link, as redis-py's ``rc.pubsub(node=...)``: it must be a node
+    of the cluster (RedisClusterError otherwise) and is not left for another after a failure.
+    """
+
+    PUBLISH_MESSAGE_TYPES = PUBLISH_MESSAGE_TYPES
+    UNSUBSCRIBE_MESSAGE_TYPES = UNSUBSCRIBE_MESSAGE_TYPES
+    HEALTH_CHECK_MESSAGE = HEALTH_CHECK_MESSAGE
+
+    def __init__(self, client: RedisCluster, node: Any = None, host: Optional[str] = None,
+                 port: Optional[int] = None, ignore_subscribe_messages: bool = False,
+                 health_check_interval: Optional[float] = None,
+                 push_handler_func: Optional[Callable[..., Any]] = None,
+                 event_dispatcher: Any = None, shard_hint: Any = None) -> None:
+        for name, value in (("push_handler_func", push_handler_func),
+                            ("event_dispatcher", event_dispatcher)):
+            if value is not None:
+                raise DataError(f"ClusterPubSub does not take {name}={value!r}: its "
+                                "connections speak RESP2, where no push handler is called")
+        self.client = self.cluster = client
         self.ignore_subscribe_messages = ignore_subscribe_messages
+        self.push_handler_func = None
+        self.shard_hint = shard_hint
         kwargs = client.executor.pool.connection_kwargs
         if health_check_interval is None:
             health_check_interval = float(kwargs.get("health_check_interval") or 0)
@@ -117,26 +152,67 @@ class ClusterPubSub:
         #: The tables by subscribing command, in KINDS order.
         self._tables = {"subscribe": self._channels, "psubscribe": self._patterns,
                         "ssubscribe": self._shard_channels}
-        #: The classic link: OPEN, or the LOST one until replaced (a new one avoids its node).
+        #: The classic link: OPEN, or the LOST one until replaced.
         self._classic: Optional[Link] = None
+        self._home = ClassicHome()
+        self._seen_topology: Optional[Topology] = None      # the layout last followed
         self._shards: Dict[NodeAddress, Link] = {}   # the OPEN sharded links by node
         self._restorer = Restorer()
         self._links_opened = 0
-        self._messages: Deque[Message] = deque()
+        self._messages: Deque[Tuple[NodeAddress, Message]] = deque()
         self._error: Optional[BaseException] = None
         self._wakeup = threading.Event()   # set by (s)subscribe and close: a reader waits on it
         self._closed = False
+        #: Set while anything is subscribed (redis-py's ``subscribed_event``).
+        self.subscribed_event = threading.Event()
         #: How many times subscriptions were restored (connection lost, MOVED, server unsubscribe).
         self.restores = 0
+        self._home.fixed = cluster_node(self.client.executor.pool, node, host, port)
+
+    # --- the node ------------------------------------------------------------------------------
+    def set_pubsub_node(self, cluster: Any, node: Any = None, host: Optional[str] = None,
+                        port: Optional[int] = None) -> None:
+        """Fix (or, with nothing given, unfix) the classic link's node, as redis-py's method
+        of that name; an open classic link elsewhere moves there (``cluster`` is ignored: it
+        is this object's client)."""
+        address = cluster_node(self.client.executor.pool, node, host, port)
+        with self._lock:
+            self._home.fixed = address
+            link = self._classic
+            if (address is not None and link is not None and link.state is LinkState.OPEN
+                    and link.address != address):
+                self._retire(link)
+
+    def get_pubsub_node(self) -> Any:
+        """The classic link's node (the fixed one, else the open link's), as the client's
+        ClusterNode when it has ``get_node``; None before any classic link is open."""
+        with self._lock:
+            address = self._home.fixed
+            link = self._classic
+            if address is None and link is not None and link.state is LinkState.OPEN:
+                address = link.address
+        if address is None:
+            return None
+        get_node = getattr(self.client, "get_node", None)
+        found = get_node(host=address.host, port=address.port) if get_node else None
+        return found if found is not None else address
+
+    @property
+    def connection(self) -> Any:
+        """The classic link's connection while it is open, else None (redis-py's attribute;
+        read-only: the object owns it)."""
+        link = self._classic
+        return link.conn if link is not None and link.state is LinkState.OPEN else None
 
     # --- state -----------------------------------------------------------------------------------
     def _key(self, name: Any) -> bytes:
         return key_to_bytes(name, self._encoding)
 
+    def _out(self, name: bytes) -> Any:
+        return name.decode(self._encoding, "replace") if self._decode else name
+
     def _public(self, table: Dict[bytes, Subscription]) -> Dict[Any, Optional[Handler]]:
-        if not self._decode:
-            return {name: sub.handler for name, sub in table.items()}
-        return {k.decode(self._encoding, "replace"): sub.handler for k, sub in table.items()}
+        return {self._out(name): sub.handler for name, sub in table.items()}
 
     @property
     def channels(self) -> Dict[Any, Optional[Handler]]:
@@ -153,34 +229,41 @@ class ClusterPubSub:
         """Subscribed sharded channels -> handler."""
         return self._public(self._shard_channels)
 
+    def _pending(self, kind: str) -> Set[Any]:
+        with self._lock:
+            return {self._out(name) for name in pending_names(self._links(), kind)}
+
+    @property
+    def pending_unsubscribe_channels(self) -> Set[Any]:
+        """Channels whose UNSUBSCRIBE is written and not yet acknowledged (they are already
+        gone from ``channels``: an unsubscribe takes effect when the call returns)."""
+        return self._pending("unsubscribe")
+
+    @property
+    def pending_unsubscribe_patterns(self) -> Set[Any]:
+        """Patterns whose PUNSUBSCRIBE is not yet acknowledged."""
+        return self._pending("punsubscribe")
+
+    @property
+    def pending_unsubscribe_shard_channels(self) -> Set[Any]:
+        """Sharded channels whose SUNSUBSCRIBE is not yet acknowledged."""
+        return self._pending("sunsubscribe")
+
     @property
     def subscribed(self) -> bool:
-        """Whether anything is subscribed (restoring subscriptions count)."""
+        """Whether anything is subscribed: True once (s|p)subscribe returns, restoring
+        subscriptions included; False once the last unsubscribe call returns."""
         return bool(self._channels or self._patterns or self._shard_channels)
 
-    def snapshot(self) -> PubSubSnapshot:
-        """The connections, waiting subscriptions and restoring progress, as a frozen value.
+    def _sync_subscribed(self) -> None:
+        (self.subscribed_event.set if self.subscribed else self.subscribed_event.clear)()
 
-        Read-only and consistent (taken under the lock): what tests assert on and what an
-        operator logs (``logger.info("pub/sub: %s", ps.snapshot())``) when subscriptions
-        misbehave.
-        """
+    def snapshot(self) -> PubSubSnapshot:
+        """The connections, waiting subscriptions and restoring progress, as a frozen,
+        consistent value: what tests assert on and operators log when subscriptions misbehave."""
         with self._lock:
             return snapshot_of(list(self._tables.values()), self._classic, self._shards,
                                self._restorer, self.restores, self._closed, monotonic())
-
-    def _names(self, args: Sequence[Any], kwargs: Dict[str, Handler],
-               ) -> Dict[bytes, Optional[Handler]]:
-        names: Dict[bytes, Optional[Handler]] = {}
-        for arg in args:
-            if isinstance(arg, (list, tuple, set)):
-                names.update((self._key(a), None) for a in arg)
-            else:
-                names[self._key(arg)] = None
-        names.update((self._key(k), v) for k, v in kwargs.items())
-        if not names:
-            raise DataError("give at least one channel or pattern")
-        return names
 
     def _check_open(self) -> None:
         if self._closed:
@@ -199,6 +282,7 @@ class ClusterPubSub:
                 else:
                     sub.handler = handler
                 subs.append(sub)
+            self._sync_subscribed()
             self._wakeup.set()
             self._place(subs, internal=False)
 
@@ -210,16 +294,18 @@ class ClusterPubSub:
             if sub is not None:
                 self._restorer.forget(sub)
                 dropped.append(sub)
+        self._sync_subscribed()
         return dropped
 
     # --- subscribing -----------------------------------------------------------------------------
     def subscribe(self, *args: Any, **kwargs: Handler) -> None:
-        """SUBSCRIBE channels; ``name=handler`` keyword arguments attach handlers."""
-        self._subscribe("subscribe", self._names(args, kwargs))
+        """SUBSCRIBE channels; ``name=handler`` keyword arguments (or redis-py's
+        ``Subscription`` objects) attach handlers."""
+        self._subscribe("subscribe", parse_names(args, kwargs, self._key))
 
     def psubscribe(self, *args: Any, **kwargs: Handler) -> None:
         """PSUBSCRIBE patterns; ``pattern=handler`` keyword arguments attach handlers."""
-        self._subscribe("psubscribe", self._names(args, kwargs))
+        self._subscribe("psubscribe", parse_names(args, kwargs, self._key))
 
     def unsubscribe(self, *args: Any) -> None:
         """UNSUBSCRIBE the channels given (all when none are)."""
@@ -231,12 +317,12 @@ class ClusterPubSub:
 
     def ssubscribe(self, *args: Any, **kwargs: Handler) -> None:
         """SSUBSCRIBE sharded channels, each on the primary that owns its slot."""
-        self._subscribe("ssubscribe", self._names(args, kwargs))
+        self._subscribe("ssubscribe", parse_names(args, kwargs, self._key))
 
     def sunsubscribe(self, *args: Any) -> None:
         """SUNSUBSCRIBE the sharded channels given (all when none are)."""
         with self._lock:
-            names = [self._key(a) for a in args] if args else list(self._shard_channels)
+            names = [self._key(a) for a in flat_names(args)] if args else list(self._shard_channels)
             by_link: Dict[Tuple[Link, int], List[bytes]] = {}
             for sub in self._drop(self._shard_channels, names):
                 if sub.link is not None:
@@ -248,11 +334,24 @@ class ClusterPubSub:
 
     def _classic_drop(self, kind: str, table: Dict[bytes, Subscription], args: Sequence[Any]) -> None:
         with self._lock:
-            names = [self._key(a) for a in args] if args else list(table)
+            names = [self._key(a) for a in flat_names(args)] if args else list(table)
             self._drop(table, names)
             link = self._classic
             if link is not None and link.state is LinkState.OPEN and names:
                 self._send(link, (kind.upper(), *names), Request(kind, names, False))
+
+    def ping(self, message: Any = None) -> None:
+        """PING on the classic link (opened first when there is none); the answer arrives
+        through ``get_message`` as ``{"type": "pong", ..., "data": message or b""}`` (never
+        dropped by ``ignore_subscribe_messages``), as in redis-py."""
+        with self._lock:
+            self._check_open()
+            link = self._classic_link()
+            args = ("PING",) if message is None else ("PING", message)
+            if not self._send(link, args, Request("ping", (), False)):
+                raise ConnectionError(f"the connection to {link.address} failed while "
+                                      "sending PING", node=link.address)
+            self._wakeup.set()
 
     def _place(self, subs: Sequence[Subscription], internal: bool) -> None:
         """Place subscriptions where their kind lives: channels and patterns on the classic
@@ -338,6 +437,52 @@ class ClusterPubSub:
                 return others[0]
         return address
 
+    # --- following the slot owners ---------------------------------------------------------------
+    def _follow(self, topology: Topology) -> None:
+        """A layout the pool published since the last look: move the classic link to its
+        home and sharded channels whose node left their slot's shard to the slot's owner.
+
+        Each move closes (or unsubscribes) the old subscription before making the new one:
+        a message published in between is lost, none is delivered twice (at-most-once)."""
+        self._seen_topology = topology
+        if not topology.shards:
+            return
+        link = self._classic
+        home = None if link is None or link.state is not LinkState.OPEN else \
+            self._home.move_to(link.address, topology, self._channels, self._patterns)
+        if link is not None and home is not None:
+            _log.info("pub/sub: classic subscriptions move from %s to %s (slot owner)",
+                      link.address, home)
+            self._retire(link)
+        moved = off_shard(self._shard_channels.values(), topology)
+        for (owner, _slot), group in moved.items():
+            names = [sub.name for sub in group]
+            for sub in group:
+                self._restorer.park(sub)
+            self._send(owner, ("SUNSUBSCRIBE", *names), Request("sunsubscribe", names, True))
+        if moved:
+            self._place([sub for group in moved.values() for sub in group], internal=True)
+
+    def _retire(self, link: Link) -> None:
+        """Close a healthy classic link and place what it carried again (a move)."""
+        link.state = LinkState.LOST
+        link.conn.disconnect()
+        parked = [sub for kind in _CLASSIC_KINDS for sub in self._tables[kind].values()
+                  if sub.link is link]
+        for sub in parked:
+            self._restorer.park(sub)
+        self._classic = None
+        self.restores += 1
+        self._place(parked, internal=True)
+
+    def on_slots_changed(self) -> None:
+        """Follow the pool's current layout now (redis-py's hook; reads do it by themselves)."""
+        with self._lock:
+            self._home.placed_by = None
+            self._follow(self.client.executor.pool.topology)
+
+    reinitialize_shard_subscriptions = on_slots_changed
+
     # --- connections -----------------------------------------------------------------------------
     def _open(self, address: NodeAddress, sharded: bool) -> Link:
         """Connect a new dedicated link to ``address`` (a sharded one is kept by node)."""
@@ -351,15 +496,21 @@ class ClusterPubSub:
         return link
 
     def _classic_link(self) -> Link:
-        """The open classic link, or a new one to a random node (not the one last lost)."""
+        """The open classic link, or a new one: to its home (the fixed node, or the anchor's
+        slot owner) unless that node's link was just lost, else to a random node."""
         link = self._classic
         if link is not None and link.state is LinkState.OPEN:
             return link
         executor = self.client.executor
-        nodes = list(executor.pool.ensure_topology().nodes)
-        if link is not None and len(nodes) > 1 and link.address in nodes:
-            nodes.remove(link.address)
-        self._classic = link = self._open(executor.choose(nodes), sharded=False)
+        topology = executor.pool.ensure_topology()
+        target = self._home.target(topology, self._channels, self._patterns, executor.choose)
+        try:
+            link = self._open(target, sharded=False)
+        except ClusterCoreError:
+            if self._home.fixed is None:
+                self._home.avoid = target
+            raise
+        self._classic, self._home.placed_by = link, topology
         return link
 
     def _send(self, link: Link, args: Tuple[Any, ...], request: Optional[Request]) -> bool:
@@ -373,7 +524,7 @@ class ClusterPubSub:
             return False
         return True
 
-    def _lost(self, link: Link, exc: BaseException) -> None:
+    def _lost(self, link: Link, exc: BaseException, refresh: bool = True) -> None:
         """OPEN -> LOST: close the link, park what it carried and plan a restoring pass."""
         _log.info("pub/sub connection to %s lost (%s); restoring its subscriptions",
                   link.address, exc)
@@ -382,11 +533,14 @@ class ClusterPubSub:
         address = link.address
         if self._shards.get(address) is link:
             del self._shards[address]
+        elif link is self._classic and refresh:
+            self._home.avoid = address
         for table in self._tables.values():
             for sub in table.values():
                 if sub.link is link:
                     self._restorer.park(sub)
-        self.client.executor.pool.request_refresh("pubsub connection lost", avoid=address)
+        if refresh:
+            self.client.executor.pool.request_refresh("pubsub connection lost", avoid=address)
         self._plan_restore()
 
     def _plan_restore(self) -> None:
@@ -408,24 +562,46 @@ class ClusterPubSub:
                     timeout: Optional[float] = 0.0) -> Optional[Message]:
         """The next message within ``timeout`` seconds (None: wait until one comes), else None.
 
-        A message whose channel has a handler is given to the handler and None is returned.
+        Every kind is returned here, sharded ones included. A message whose channel has a
+        handler is given to the handler and None is returned.
         """
+        return self._next(ignore_subscribe_messages, timeout, False, None)
+
+    def get_sharded_message(self, ignore_subscribe_messages: bool = False,
+                            timeout: Optional[float] = 0.0, target_node: Any = None,
+                            ) -> Optional[Message]:
+        """The next sharded message (smessage, ssubscribe, sunsubscribe) within ``timeout``
+        seconds -- from ``target_node``'s connection only, when given -- else None.
+
+        Other messages read meanwhile stay queued for ``get_message``.
+        """
+        pool = self.client.executor.pool
+        node = None if target_node is None else address_of(pool, target_node)
+        return self._next(ignore_subscribe_messages, timeout, True, node)
+
+    def _next(self, ignore_subscribe_messages: bool, timeout: Optional[float], sharded: bool,
+              node: Optional[NodeAddress]) -> Optional[Message]:
+        """get_message's loop: pop, else restore / follow / health-check, wait and read."""
         ignore = ignore_subscribe_messages or self.ignore_subscribe_messages
         deadline = None if timeout is None else monotonic() + max(timeout, 0.0)
+        pool = self.client.executor.pool
         progressed = True  # one pass always runs, even with timeout=0
         for _spin in range(_MAX_SPINS):
             with self._lock:
                 if self._error is not None:
                     error, self._error = self._error, None
                     raise error
-                message = self._pop(ignore)
+                message = pop_message(self._messages, ignore, sharded, node)
                 if message is None:
+                    topology = pool.topology
+                    if topology is not self._seen_topology:
+                        self._follow(topology)
                     now = monotonic()
                     restore_at = self._restore_due(now)
                     self._check_health(self._links(), now)
                     links = self._links()
             if message is not None:
-                return self._dispatch(message)
+                return self.dispatch(message)
             now = monotonic()
             past = deadline is not None and now >= deadline
             if past and not progressed:
@@ -459,6 +635,15 @@ class ClusterPubSub:
             links.append(classic)
         return links
 
+    def check_health(self) -> None:
+        """Run the health check now (PING idle links, drop silent ones); a no-op without
+        ``health_check_interval``. Reads do this by themselves."""
+        with self._lock:
+            self._check_health(self._links(), monotonic())
+
+    def clean_health_check_responses(self) -> None:
+        """redis-py's method; nothing to do here: health-check answers never reach callers."""
+
     def _check_health(self, links: Sequence[Link], now: float) -> None:
         interval = self.health_check_interval
         if not interval:
@@ -471,7 +656,7 @@ class ClusterPubSub:
                         node=link.address))
             elif now - link.last_read > interval:
                 link.ping_sent = now
-                self._send(link, ("PING",), None)
+                self._send(link, ("PING",), Request("ping", (), True))
 
     def _read_one(self, link: Link) -> None:
         try:
@@ -487,21 +672,20 @@ class ClusterPubSub:
         if isinstance(reply, ResponseError):
             self._refused(link, reply)
             return
-        if not isinstance(reply, list) or not reply:
-            return  # +PONG of a health check before any subscription
-        kind = _KIND_OF.get(reply[0])
-        if kind is None or kind == "pong":
+        request = link.requests[0] if link.requests else None
+        if request is not None and request.kind == "ping" and is_pong(reply):
+            link.requests.popleft()
+            if not request.internal:
+                self._messages.append((link.address, pong_of(reply)))
             return
-        if kind == "pmessage":
-            self._messages.append({"type": kind, "pattern": reply[1], "channel": reply[2],
-                                   "data": reply[3]})
-            return
-        if kind not in _ACK_KINDS:
-            self._messages.append({"type": kind, "pattern": None, "channel": reply[1],
-                                   "data": reply[2]})
+        message = message_of(reply)
+        if message is None or message["type"] == "pong":
+            return  # a +PONG nothing waits for
+        kind = message["type"]
+        if kind not in ACK_KINDS:
+            self._messages.append((link.address, message))
             return
         name = self._key(reply[1]) if reply[1] is not None else b""
-        request = link.requests[0] if link.requests else None
         if request is not None and request.kind == kind and name in request.names:
             request.names.remove(name)
             if not request.names:
@@ -520,8 +704,7 @@ class ClusterPubSub:
             self.client.executor.pool.request_refresh("sharded channel moved")
             self._plan_restore()
             return
-        self._messages.append({"type": kind, "pattern": None, "channel": reply[1],
-                               "data": reply[2]})
+        self._messages.append((link.address, message))
 
     def _refused(self, link: Link, error: ResponseError) -> None:
         """An error reply answers the oldest unacknowledged (un)subscribe on that link."""
@@ -545,16 +728,7 @@ class ClusterPubSub:
             self._drop(table, request.names)
         self._error = error
 
-    def _pop(self, ignore: bool) -> Optional[Message]:
-        messages = self._messages
-        while messages:
-            message = messages.popleft()
-            if ignore and message["type"] in _ACK_KINDS:
-                continue
-            return message
-        return None
-
-    def _dispatch(self, message: Message) -> Optional[Message]:
+    def dispatch(self, message: Message) -> Optional[Message]:
         """Give a message to its handler (then return None) or return it."""
         kind = message["type"]
         sub: Optional[Subscription] = None
@@ -576,25 +750,26 @@ class ClusterPubSub:
             if message is not None:
                 yield message
 
-    def run_in_thread(self, sleep_time: float = 0.0, daemon: bool = False,
-                      exception_handler: Optional[Callable[..., Any]] = None,
-                      ) -> PubSubWorkerThread:
-        """Read in a thread that calls each channel's handler; ``thread.stop()`` ends it."""
-        with self._lock:
-            for table in self._tables.values():
-                for name, sub in table.items():
-                    if sub.handler is None:
-                        raise PubSubError(f"channel {name!r} has no handler registered")
-        thread = PubSubWorkerThread(self, sleep_time, daemon=daemon,
-                                    exception_handler=exception_handler)
-        thread.start()
-        return thread
-
     # --- lifecycle -------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close every connection and forget every subscription."""
+    def disconnect(self) -> None:
+        """Close every connection and keep the subscriptions: the next read subscribes them
+        again (redis-py's method; a way to move them after a manual layout change)."""
         with self._lock:
-            self._closed = True
+            for link in self._links():
+                self._lost(link, ConnectionError("disconnect() was called"), refresh=False)
+
+    def reset(self) -> None:
+        """Close every connection and forget every subscription; the object stays usable."""
+        self._shutdown(final=False)
+
+    def close(self) -> None:
+        """Close every connection and forget every subscription; the object is closed
+        (a later subscribe raises PubSubError)."""
+        self._shutdown(final=True)
+
+    def _shutdown(self, final: bool) -> None:
+        with self._lock:
+            self._closed = self._closed or final
             links = self._links()
             for link in links:
                 link.state = LinkState.CLOSED
@@ -602,13 +777,13 @@ class ClusterPubSub:
             self._shards = {}
             for table in self._tables.values():
                 table.clear()
-            self._restorer.waiting.clear()
+            self._restorer = Restorer()
             self._messages.clear()
+            self._home.anchor = self._home.avoid = None   # a fixed node stays fixed
+            self._sync_subscribed()
         for link in links:
             link.conn.disconnect()
         self._wakeup.set()  # wake a reader waiting for a first subscription
-
-    reset = close
 
     def __enter__(self) -> ClusterPubSub:
         return self
@@ -619,37 +794,4 @@ class ClusterPubSub:
     def __repr__(self) -> str:
         return (f"<ClusterPubSub channels={len(self._channels)} patterns={len(self._patterns)} "
                 f"shard_channels={len(self._shard_channels)} links={len(self._links())}>")
-
-
-class PubSubWorkerThread(threading.Thread):
-    """Calls ``get_message`` in a loop until ``stop()`` (which also joins the thread)."""
-
-    def __init__(self, pubsub: ClusterPubSub, sleep_time: float, daemon: bool = False,
-                 exception_handler: Optional[Callable[..., Any]] = None) -> None:
-        super().__init__(name="clustercore-pubsub", daemon=daemon)
-        self.pubsub = pubsub
-        #: The longest one read waits; stop() takes effect within it (0: a 0.1 s default).
-        self.sleep_time = sleep_time if sleep_time > 0 else 0.1
-        self.exception_handler = exception_handler
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        """Read and dispatch until stopped; then close the pub/sub object (redis-py does)."""
-        pubsub = self.pubsub
-        try:
-            while not self._stopping.is_set():
-                try:
-                    pubsub.get_message(ignore_subscribe_messages=True, timeout=self.sleep_time)
-                except BaseException as exc:
-                    if self.exception_handler is None:
-                        raise
-                    self.exception_handler(exc, pubsub, self)
-        finally:
-            pubsub.close()
-
-    def stop(self, timeout: Optional[float] = 10.0) -> None:
-        """Ask the loop to end and wait for the thread (at most ``timeout`` seconds)."""
-        self._stopping.set()
-        if self is not threading.current_thread() and self.is_alive():
-            self.join(timeout)
 

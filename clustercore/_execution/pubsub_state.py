@@ -21,15 +21,41 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from .._address import NodeAddress
+from .._slots import key_slot
 
 if TYPE_CHECKING:
     from .._net.connection import ClusterConnection
+    from .._topology.snapshot import Topology
 
-__all__ = ["Link", "LinkState", "PubSubLinkInfo", "PubSubSnapshot", "Request", "RestoreState",
-           "Restorer", "SubState", "Subscription", "snapshot_of"]
+__all__ = [
+    "ClassicHome",
+    "Link",
+    "LinkState",
+    "PubSubLinkInfo",
+    "PubSubSnapshot",
+    "Request",
+    "RestoreState",
+    "Restorer",
+    "SubState",
+    "Subscription",
+    "off_shard",
+    "pending_names",
+    "snapshot_of",
+]
 
 Handler = Callable[[Dict[str, Any]], Any]
 #: The subscribing commands, in the order a snapshot lists them and a pass sends them.
@@ -230,6 +256,87 @@ class Restorer:
         self.attempts = 0
 
 
+class ClassicHome:
+    """Where the classic link belongs, as a decision without I/O.
+
+    ``fixed`` (``node=``) wins; else the primary owning the slot of ``anchor``, the first
+    channel (or pattern) subscribed, kept while it stays subscribed. ``avoid`` is the node of
+    a classic link just lost: the replacement goes elsewhere until a new layout is seen.
+    ``placed_by`` is the layout the open link was placed by (a move is due only on another).
+    """
+
+    __slots__ = ("anchor", "avoid", "fixed", "placed_by")
+
+    def __init__(self) -> None:
+        self.fixed: Optional[NodeAddress] = None
+        self.anchor: Optional[bytes] = None
+        self.avoid: Optional[NodeAddress] = None
+        self.placed_by: Optional[Topology] = None
+
+    def home(self, topology: Topology, channels: Dict[bytes, Any], patterns: Dict[bytes, Any],
+             ) -> Optional[NodeAddress]:
+        """The fixed node, else the anchor's slot owner in ``topology`` (None: no anchor)."""
+        if self.fixed is not None:
+            return self.fixed
+        anchor = self.anchor
+        if anchor is None or (anchor not in channels and anchor not in patterns):
+            anchor = self.anchor = next(iter(channels), next(iter(patterns), None))
+        if anchor is None or not topology.shards:
+            return None
+        shard = topology.slots[key_slot(anchor)]
+        return shard.primary if shard is not None else None
+
+    def target(self, topology: Topology, channels: Dict[bytes, Any],
+               patterns: Dict[bytes, Any], choose: Callable[[List[NodeAddress]], NodeAddress],
+               ) -> NodeAddress:
+        """Where to open a new classic link: home, unless there is none or it is the node
+        to avoid (then a random other node, by ``choose``)."""
+        target = self.home(topology, channels, patterns)
+        if target is not None and (self.fixed is not None or target != self.avoid):
+            return target
+        nodes = list(topology.nodes)
+        if self.avoid in nodes and len(nodes) > 1:
+            nodes.remove(self.avoid)
+        return choose(nodes)
+
+    def move_to(self, address: NodeAddress, topology: Topology, channels: Dict[bytes, Any],
+                patterns: Dict[bytes, Any]) -> Optional[NodeAddress]:
+        """For an open link at ``address``, on a layout it was not placed by: the home it
+        must move to (None: it stays). The layout is recorded either way."""
+        if topology is self.placed_by or self.fixed is not None:
+            return None
+        self.placed_by = topology
+        home = self.home(topology, channels, patterns)
+        if home is None or home == address:
+            return None
+        self.avoid = None
+        return home
+
+
+def pending_names(links: Sequence[Link], kind: str) -> List[bytes]:
+    """The names of ``kind`` requests (an unsubscribe) written on ``links`` and unanswered."""
+    return [name for link in links for request in link.requests if request.kind == kind
+            for name in request.names]
+
+
+def off_shard(subs: Iterable[Subscription], topology: Topology,
+              ) -> Dict[Tuple[Link, int], List[Subscription]]:
+    """The sharded subscriptions placed on an open link whose node is in neither the primary
+    nor the replicas of its slot's shard in ``topology`` (the slot moved to another shard),
+    grouped by (link, slot): one SUNSUBSCRIBE per group, as the server takes them."""
+    moved: Dict[Tuple[Link, int], List[Subscription]] = {}
+    for sub in subs:
+        link = sub.link
+        if link is None or link.state is not LinkState.OPEN:
+            continue
+        slot = key_slot(sub.name)
+        shard = topology.slots[slot]
+        if shard is not None and link.address != shard.primary \
+                and link.address not in shard.replicas:
+            moved.setdefault((link, slot), []).append(sub)
+    return moved
+
+
 def snapshot_of(tables: Sequence[Dict[bytes, Subscription]], classic: Optional[Link],
                 shards: Dict[NodeAddress, Link], restorer: Restorer, restores: int,
                 closed: bool, now: float) -> PubSubSnapshot:
@@ -249,7 +356,8 @@ def snapshot_of(tables: Sequence[Dict[bytes, Subscription]], classic: Optional[L
     def info(link: Link) -> PubSubLinkInfo:
         channels, patterns, shard_channels = carried[link]
         return PubSubLinkInfo(link.address, link.link_id, tuple(channels), tuple(patterns),
-                              tuple(shard_channels), len(link.requests),
+                              tuple(shard_channels),
+                              sum(1 for r in link.requests if r.kind != "ping"),
                               link.ping_sent is not None)
 
     due: Optional[float] = None

@@ -21,7 +21,7 @@ from clustercore._execution.pubsub import (
 )
 from clustercore._execution.pubsub_state import Restorer, RestoreState, Subscription, SubState
 from clustercore._protocol.reply_encoder import encode_reply
-from clustercore.errors import DataError, ResponseError
+from clustercore.errors import DataError, RedisClusterError, ResponseError
 from clustercore.testing import FakeCluster, FakeSession
 from clustercore.testing.fake.cluster import FakeNode
 from clustercore.testing.fake.net import NO_REPLY, FakeStream
@@ -520,3 +520,179 @@ def test_close_closes_the_dedicated_connections() -> None:
     assert len(fake.network.streams) == before
     with pytest.raises(PubSubError):
         ps.subscribe("again")
+
+
+# --- redis-py parity: where the classic link lives, node=, ping, sharded reads ---------------------
+def test_classic_link_lives_on_the_first_channels_slot_owner() -> None:
+    fake, _server, rc = setup()
+    first, second = channels_on(fake, 2)
+    ps = ClusterPubSub(rc)
+    ps.subscribe(first)
+    ps.subscribe(second)
+    assert drain_snapshot(ps).classic is not None
+    snap = ps.snapshot()
+    assert snap.classic is not None and snap.classic.node == owners_node(fake, first)
+    assert snap.classic.channels == (first.encode(), second.encode())  # one link, as redis-py
+    patterns = ClusterPubSub(rc)
+    patterns.psubscribe("p.*")  # a pattern first: its own slot's owner (redis-py hashes it too)
+    link = drain_snapshot(patterns).classic
+    assert link is not None and link.node == owners_node(fake, b"p.*")
+    ps.close()
+    patterns.close()
+
+
+def test_classic_link_follows_the_slot_owner_after_a_failover() -> None:
+    fake, server, rc = setup()
+    channel = channels_on(fake, 1)[0]
+    ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
+    ps.subscribe(channel, "other")
+    ps.psubscribe("p.*")
+    before = drain_snapshot(ps).classic
+    assert before is not None and before.node == owners_node(fake, channel)
+    old = fake.owner_of(key_slot(channel))
+    new = fake.failover(old)
+    assert drain_snapshot(ps).classic == before  # nothing tells it until the map changes
+    rc.connection_pool.initialize()  # the pool publishes the new layout
+    after = drain_snapshot(ps)
+    assert after.classic is not None and after.classic.node == new.address
+    assert not _same_link(after.classic, before)
+    assert (after.classic.channels, after.classic.patterns) == (
+        (channel.encode(), b"other"), (b"p.*",))
+    assert after.acknowledged and not after.waiting and after.restores == 1
+    # the old subscription was closed first: one session per name, no duplicate delivery
+    holders = [s for _n, s in server.sessions if channel.encode() in server.subs(s, "channels")
+               and server.stream(s) is not None]
+    assert len(holders) == 1
+    rc.publish(channel, "once")
+    rc.publish("p.x", "pattern")
+    assert [m["data"] for m in drain(ps)] == [b"once", b"pattern"]
+    ps.close()
+
+
+def test_sharded_channel_follows_a_slot_moved_to_another_shard() -> None:
+    fake, _server, rc = setup()
+    channel = channels_on(fake, 1)[0]
+    slot = key_slot(channel)
+    ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
+    ps.ssubscribe(channel)
+    drain(ps)
+    source = fake.owner_of(slot)
+    target = next(p for p in fake.primaries() if p is not source)
+    fake.migrate([slot], target)  # the fake sends no sunsubscribe: only the layout tells
+    rc.connection_pool.initialize()
+    assert drain_snapshot(ps).home(channel.encode()) == target.address
+    assert rc.spublish(channel, "moved") == 1
+    assert [m["data"] for m in drain(ps)] == [b"moved"]
+    ps.close()
+
+
+def test_node_fixes_the_classic_link_and_bad_nodes_are_refused() -> None:
+    fake, _server, rc = setup()
+    channel = channels_on(fake, 1)[0]
+    other = next(n.address for n in fake.primaries() if n.address != owners_node(fake, channel))
+    for ps in (ClusterPubSub(rc, node=other), ClusterPubSub(rc, host=other.host, port=other.port),
+               ClusterPubSub(rc, node=rc.get_node(host=other.host, port=other.port))):
+        ps.subscribe(channel)
+        link = drain_snapshot(ps).classic
+        assert link is not None and link.node == other
+        assert ps.get_pubsub_node().name == other.name  # the client's ClusterNode
+        assert ps.node == ps.get_pubsub_node()
+        assert ps.get_redis_connection() is not None
+        ps.close()
+    with pytest.raises(DataError, match="host requires passing a port"):
+        ClusterPubSub(rc, host=other.host)
+    with pytest.raises(RedisClusterError, match="doesn't exist in the cluster"):
+        ClusterPubSub(rc, node=NodeAddress("10.9.9.9", 1))
+    with pytest.raises(DataError, match="not a node"):
+        ClusterPubSub(rc, node=object())
+    with pytest.raises(DataError, match="push_handler_func"):
+        ClusterPubSub(rc, push_handler_func=print)
+    ps = ClusterPubSub(rc)
+    assert ps.get_pubsub_node() is None and ps.connection is None
+    ps.subscribe(channel)
+    ps.set_pubsub_node(rc, node=other)  # an open link moves to the node given
+    link = drain_snapshot(ps).classic
+    assert link is not None and link.node == other and link.channels == (channel.encode(),)
+    assert ps.connection is not None
+    ps.close()
+
+
+def test_ping_answers_through_get_message() -> None:
+    _fake, _server, rc = setup()
+    ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
+    ps.ping()  # before any subscription: a link is opened for it
+    assert ps.get_message(timeout=0.5) == {"type": "pong", "pattern": None, "channel": None,
+                                           "data": b""}
+    ps.subscribe("pinged")
+    ps.ping("hi")
+    assert ps.get_message(timeout=0.5) == {"type": "pong", "pattern": None, "channel": None,
+                                           "data": b""}  # the fake server's subscribed PONG
+    ps.execute_command("PING")
+    assert drain(ps)[0]["type"] == "pong"
+    with pytest.raises(PubSubError, match="GET"):
+        ps.execute_command("GET", "k")
+    ps.close()
+
+
+def test_subscribed_and_pending_unsubscribes_follow_the_calls() -> None:
+    _fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    assert not ps.subscribed and not ps.subscribed_event.is_set()
+    ps.execute_command("SUBSCRIBE", "a", "b")
+    assert ps.subscribed and ps.subscribed_event.is_set()  # right after the call (redis-py)
+    drain(ps)
+    ps.unsubscribe(["a", "b"])
+    assert ps.pending_unsubscribe_channels == {b"a", b"b"}
+    assert not ps.subscribed and not ps.subscribed_event.is_set()
+    assert [m["channel"] for m in drain(ps)] == [b"a", b"b"]
+    assert ps.pending_unsubscribe_channels == set()
+    ps.reset()  # reset keeps the object usable; close does not
+    ps.subscribe("c")
+    assert ps.channels == {b"c": None}
+    ps.close()
+    with pytest.raises(PubSubError):
+        ps.subscribe("d")
+
+
+def test_get_sharded_message_reads_sharded_kinds_and_keeps_the_rest() -> None:
+    fake, _server, rc = setup()
+    first, second = channels_on(fake, 2)
+    ps = ClusterPubSub(rc)
+    ps.subscribe("classic")
+    ps.ssubscribe(first, second)
+    acks = [ps.get_sharded_message(timeout=0.5) for _ in range(2)]
+    assert sorted(m["channel"] for m in acks if m) == sorted([first.encode(), second.encode()])
+    rc.publish("classic", "c")
+    rc.spublish(first, "1")
+    rc.spublish(second, "2")
+    target = rc.get_node(host=owners_node(fake, second).host, port=owners_node(fake, second).port)
+    got = ps.get_sharded_message(ignore_subscribe_messages=True, timeout=0.5,
+                                 target_node=target)
+    assert got is not None and (got["type"], got["data"]) == ("smessage", b"2")
+    got = ps.get_sharded_message(timeout=0.5)
+    assert got is not None and got["data"] == b"1"
+    assert ps.get_sharded_message(timeout=0) is None
+    rest = drain(ps)  # the classic messages stayed queued for get_message
+    assert [(m["type"], m["data"]) for m in rest] == [("subscribe", 1), ("message", b"c")]
+    ps.close()
+
+
+def test_redis_py_subscription_objects_disconnect_and_run_in_thread_arguments() -> None:
+    typing = pytest.importorskip("redis.typing")
+    _fake, _server, rc = setup()
+    seen: List[Any] = []
+    ps = ClusterPubSub(rc, ignore_subscribe_messages=True)
+    ps.subscribe(typing.Subscription("objs", seen.append))
+    assert ps.channels == {b"objs": seen.append}
+    drain(ps)
+    ps.disconnect()  # connections closed, subscriptions kept and restored by the next read
+    assert ps.subscribed and ps.connection is None
+    drain(ps)
+    assert ps.snapshot().classic is not None and ps.restores == 1
+    rc.publish("objs", "x")
+    assert drain(ps) == [] and [m["data"] for m in seen] == [b"x"]
+    assert ps.handle_message([b"message", b"objs", b"y"]) is None and len(seen) == 2
+    assert ps.handle_message([b"subscribe", b"objs", 1]) is None  # ignored acknowledgement
+    thread = ps.run_in_thread(sleep_time=0.01, daemon=True, pubsub=ps, sharded_pubsub=True)
+    thread.stop()
+    assert not thread.is_alive() and thread.sharded_pubsub
