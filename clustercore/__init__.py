@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._address import NodeAddress
 from ._execution.client import RedisCluster
+from ._execution.nodes import ClusterNode, NodeClient
 from ._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
 from ._execution.pubsub import ClusterPubSub, PubSubLinkInfo, PubSubSnapshot
 from ._execution.retry import Backoff, RetryPolicy
@@ -28,12 +29,14 @@ __all__ = [
     "ClusterBlockingConnectionPool",
     "ClusterConnection",
     "ClusterConnectionPool",
+    "ClusterNode",
     "ClusterPipeline",
     "ClusterPubSub",
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
     "ConcurrentPipelineError",
     "NodeAddress",
+    "NodeClient",
     "NodeStats",
     "PoolStats",
     "PubSubLinkInfo",

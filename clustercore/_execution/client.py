@@ -16,9 +16,11 @@ commands must name keys of one slot and raise ClusterCrossSlotError before anyth
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
-from urllib.parse import parse_qsl, unquote, urlsplit
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from .._address import NodeAddress
 from .._commands.api import CommandsMixin
@@ -36,33 +38,84 @@ from .._pool.cluster_pool import (
 from .._slots import key_slot
 from ..errors import (
     ClusterCrossSlotError,
+    ClusterDownError,
     ConnectionError,
     DataError,
     RedisClusterConfigError,
     RedisClusterException,
-    ResponseError,
+    SlotNotCoveredError,
     TimeoutError,
+    WatchError,
 )
 from .executor import Executor
+from .keywords import check_connection_keywords, redis_py_keywords, url_options
+from .nodes import (
+    ALL_NODES,
+    DEFAULT_NODE,
+    NODE_FLAGS,
+    PRIMARIES,
+    RANDOM,
+    REPLICAS,
+    RESULT_CALLBACKS,
+    ClusterNode,
+    NodeClient,
+    NodeSet,
+    NodesManagerView,
+    merge_targeted,
+    node_address,
+)
 from .pipeline import ClusterPipeline
 from .pubsub import ClusterPubSub
 from .retry import Backoff, RetryPolicy
-from .router import may_resend
 from .script import Script
 
-__all__ = ["RedisCluster"]
+__all__ = ["DEFAULT_TRANSACTION_ATTEMPTS", "Encoder", "RedisCluster"]
+
+#: How many times ``RedisCluster.transaction`` runs ``func`` before it lets a WatchError out.
+DEFAULT_TRANSACTION_ATTEMPTS = 100
 
 
 class RedisCluster(CommandsMixin):
-    """A thread-safe client for a Redis Cluster (redis-py-cluster 2.1.3's constructor).
+    """A thread-safe client for a Redis Cluster: redis-py 8.x's RedisCluster API over
+    redis-py-cluster 2.1.3's constructor.
 
-    Retries (docs/retries.md): ``max_redirects``, ``cluster_down_retry_attempts``,
-    ``retry_deadline`` (seconds from the first failure), ``backoff``, ``retry_non_idempotent``
-    and redis-py's ``retry_on_timeout``: unset or None keeps the default (a timed-out idempotent
-    command is retried within the deadline); ``False`` raises the TimeoutError after the first
-    attempt. With a ``connection_pool`` it is read from the pool's ``connection_kwargs``.
-    ``sleep`` and ``rng`` are the retry loop's pause and randomness (injectable for tests).
+    The positional arguments are redis-py-cluster's; every redis-py 8.1 keyword is accepted by
+    name as well and mapped to clustercore's setting or refused at construction with
+    RedisClusterConfigError naming it (the table is in :mod:`.keywords`). Startup nodes may be
+    ClusterNodes, NodeAddresses, node dicts or ``"host:port"`` strings.
+
+    Retries (docs/retries.md): ``max_redirects``, ``cluster_down_retry_attempts`` (redis-py:
+    ``cluster_error_retry_attempts`` or a ``retry`` object's count), ``retry_deadline``
+    (seconds from the first failure), ``backoff``, ``retry_non_idempotent`` and redis-py's
+    ``retry_on_timeout``: unset or None keeps the default (a timed-out idempotent command is
+    retried within the deadline); ``False`` raises the TimeoutError after the first attempt.
+    With a ``connection_pool`` it is read from the pool's ``connection_kwargs``. ``retry`` may
+    also be a clustercore RetryPolicy (used as is). ``sleep`` and ``rng`` are the retry loop's
+    pause and randomness (injectable for tests).
+
+    The node API is redis-py's (``get_nodes()``, ``get_primaries()``, ``get_node()``,
+    ``get_default_node()``, ``keyslot()``, ``get_redis_connection(node)`` ...): ClusterNodes
+    built from the pool's current topology snapshot. Commands take redis-py's
+    ``target_nodes=`` (a node flag such as ``RedisCluster.PRIMARIES``, a ClusterNode, a list
+    or a ``{name: node}`` dict): they run on exactly those nodes, without following redirects,
+    and several nodes' replies are merged by redis-py's rules (:data:`.nodes.RESULT_CALLBACKS`;
+    otherwise a ``{node name: reply}`` dict).
     """
+
+    #: redis-py's node flags, for ``target_nodes=``.
+    PRIMARIES = PRIMARIES
+    REPLICAS = REPLICAS
+    ALL_NODES = ALL_NODES
+    RANDOM = RANDOM
+    DEFAULT_NODE = DEFAULT_NODE
+    NODE_FLAGS = NODE_FLAGS
+    #: redis-py's redirect budget per command (clustercore's is ``max_redirects``).
+    RedisClusterRequestTTL = 16
+    #: redis-py's merge rules for node-targeted commands (read-only here; per client, use
+    #: ``set_result_callback``).
+    RESULT_CALLBACKS = MappingProxyType(RESULT_CALLBACKS)
+    #: The errors after which redis-py retries a command (clustercore's router decides).
+    ERRORS_ALLOW_RETRY = (ConnectionError, TimeoutError, ClusterDownError, SlotNotCoveredError)
 
     def __init__(
         self,
@@ -89,11 +142,64 @@ class RedisCluster(CommandsMixin):
         read_policy: Optional[str] = None,
         sleep: Optional[Callable[[float], None]] = None,
         rng: Optional[random.Random] = None,
+        cluster_error_retry_attempts: Optional[int] = None,
+        retry: Any = None,
+        require_full_coverage: bool = True,
+        load_balancing_strategy: Any = None,
+        dynamic_startup_nodes: Optional[bool] = None,
+        url: Optional[str] = None,
+        address_remap: Any = None,
+        cache: Any = None,
+        cache_config: Any = None,
+        event_dispatcher: Any = None,
+        policy_resolver: Any = None,
+        maint_notifications_config: Any = None,
         **kwargs: Any,
     ) -> None:
+        if url is not None:  # redis-py's url=: what from_url would build, then the rest
+            params = {k: v for k, v in locals().items()
+                      if k not in ("self", "url", "kwargs", "__class__")}
+            params.update(kwargs)
+            for key, value in url_options(url).items():
+                if key == "startup_nodes":
+                    params[key] = [*(startup_nodes or ()), *value]
+                elif key not in params or (key in _INIT_DEFAULTS
+                                           and params[key] == _INIT_DEFAULTS[key]):
+                    params[key] = value  # a keyword given explicitly wins over the URL
+            RedisCluster.__init__(self, **params)
+            return
         if kwargs.get("db"):
             raise RedisClusterConfigError(f"Redis Cluster has only database 0; got db={kwargs['db']}")
         kwargs.pop("db", None)
+        for name, value in (("cache", cache), ("cache_config", cache_config),
+                            ("event_dispatcher", event_dispatcher),
+                            ("policy_resolver", policy_resolver)):
+            kwargs[name] = value  # checked (refused unless None) with the other keywords
+        mapped = redis_py_keywords(
+            kwargs, retry=retry, require_full_coverage=require_full_coverage,
+            cluster_error_retry_attempts=cluster_error_retry_attempts,
+            load_balancing_strategy=load_balancing_strategy,
+            dynamic_startup_nodes=dynamic_startup_nodes, address_remap=address_remap,
+            maint_notifications_config=maint_notifications_config)
+        skip_full_coverage_check = (skip_full_coverage_check
+                                    or mapped.get("skip_full_coverage_check", False))
+        if "cluster_down_retry_attempts" in mapped and cluster_down_retry_attempts == 3:
+            cluster_down_retry_attempts = mapped["cluster_down_retry_attempts"]
+        if "nodemanager_follow_cluster" in mapped and not nodemanager_follow_cluster:
+            nodemanager_follow_cluster = mapped["nodemanager_follow_cluster"]
+        if "host_port_remap" in mapped:
+            if host_port_remap is not None:
+                raise RedisClusterConfigError(
+                    "give address_remap or host_port_remap, not both")
+            host_port_remap = mapped["host_port_remap"]
+        if "read_policy" in mapped:
+            if read_policy is not None and read_policy != mapped["read_policy"]:
+                raise RedisClusterConfigError(
+                    f"load_balancing_strategy={load_balancing_strategy!r} contradicts "
+                    f"read_policy={read_policy!r}")
+            read_policy = mapped["read_policy"]
+        #: redis-py's attribute (the strategy given, if any).
+        self.load_balancing_strategy = load_balancing_strategy
         # redis-py's switch for retrying timeouts; the pool sees it too (it keeps it in
         # connection_kwargs, as redis-py-cluster did)
         retry_on_timeout: Optional[bool] = kwargs.get("retry_on_timeout")
@@ -108,8 +214,10 @@ class RedisCluster(CommandsMixin):
                 kwargs["read_policy"] = read_policy
             if host is None and not startup_nodes:
                 host, port = "localhost", port or 6379
+            check_connection_keywords(kwargs, connection_class, bool(kwargs.get("ssl")))
             connection_pool = pool_class(
-                startup_nodes=startup_nodes, init_slot_cache=init_slot_cache,
+                startup_nodes=[node_address(n) for n in startup_nodes or ()],
+                init_slot_cache=init_slot_cache,
                 connection_class=connection_class, max_connections=max_connections,
                 max_connections_per_node=max_connections_per_node,
                 reinitialize_steps=reinitialize_steps,
@@ -119,11 +227,11 @@ class RedisCluster(CommandsMixin):
         self.connection_pool = connection_pool
         on_timeout = retry_on_timeout if retry_on_timeout is not None else (
             connection_pool.connection_kwargs.get("retry_on_timeout"))
-        policy = RetryPolicy(max_redirects=max_redirects,
-                             cluster_down_attempts=cluster_down_retry_attempts,
-                             deadline=retry_deadline, backoff=backoff or Backoff(),
-                             retry_non_idempotent=retry_non_idempotent,
-                             retry_on_timeout=on_timeout is None or bool(on_timeout))
+        policy = mapped.get("policy") or RetryPolicy(
+            max_redirects=max_redirects, cluster_down_attempts=cluster_down_retry_attempts,
+            deadline=retry_deadline, backoff=backoff or Backoff(),
+            retry_non_idempotent=retry_non_idempotent,
+            retry_on_timeout=on_timeout is None or bool(on_timeout))
         self.response_callbacks: Dict[str, Callable[..., Any]] = self._default_callbacks()
         self.result_callbacks: Dict[str, Callable[..., Any]] = {}
         #: The execution core: routing, retries and batches for this client, its pipelines,
@@ -132,6 +240,14 @@ class RedisCluster(CommandsMixin):
         #: choice, seed order); the clock is the pool's.
         self.executor = Executor(connection_pool, policy, sleep=sleep, rng=rng)
         self._encoding = self.executor.encoding
+        #: redis-py's per-client copy of the node flags.
+        self.node_flags = set(NODE_FLAGS)
+        #: redis-py attributes with nothing behind them here (no connect hook, no
+        #: maintenance notifications: both are refused at construction).
+        self.user_on_connect_func: Optional[Callable[..., Any]] = None
+        self.maint_notifications_config: Any = None
+        self._node_set: Optional[NodeSet] = None
+        self._nodes_manager: Optional[NodesManagerView] = None
 
     @property
     def retry(self) -> RetryPolicy:
@@ -143,6 +259,17 @@ class RedisCluster(CommandsMixin):
         if not isinstance(policy, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy, got {policy!r}")
         self.executor.policy = policy
+
+    def set_retry(self, retry: Any) -> None:
+        """redis-py's setter: a RetryPolicy as is; a redis-py ``Retry``: its retry count
+        becomes the policy's ``cluster_down_attempts`` (the rest of the policy stays)."""
+        if isinstance(retry, RetryPolicy):
+            self.retry = retry
+        elif callable(getattr(retry, "get_retries", None)):
+            self.retry = dataclasses.replace(self.executor.policy,
+                                             cluster_down_attempts=int(retry.get_retries()))
+        else:
+            raise TypeError(f"retry must be a RetryPolicy or a redis-py Retry, got {retry!r}")
 
     @property
     def read_from_replicas(self) -> bool:
@@ -156,26 +283,8 @@ class RedisCluster(CommandsMixin):
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisCluster:
         """``redis://[user:pass@]h1:p1,h2:p2/0?opt=v`` (``rediss://`` for TLS); keeps every option."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss"):
-            raise RedisClusterConfigError(f"URL scheme must be redis:// or rediss://: {url!r}")
-        netloc = parts.netloc
-        if "@" in netloc:
-            creds, netloc = netloc.rsplit("@", 1)
-            user, _, password = creds.partition(":")
-            if user:
-                kwargs.setdefault("username", unquote(user))
-            if password:
-                kwargs.setdefault("password", unquote(password))
-        nodes = [NodeAddress.parse(part) for part in netloc.split(",") if part]
-        kwargs.setdefault("startup_nodes", [{"host": n.host, "port": n.port} for n in nodes])
-        path = parts.path.strip("/")
-        if path and path != "0":
-            raise RedisClusterConfigError(f"Redis Cluster has only database 0; URL names {path}")
-        for key, value in parse_qsl(parts.query):
-            kwargs.setdefault(key, _coerce_option(key, value))
-        if parts.scheme == "rediss":
-            kwargs.setdefault("ssl", True)
+        for key, value in url_options(url).items():
+            kwargs.setdefault(key, value)
         return cls(**kwargs)
 
     # --- the execute loop ----------------------------------------------------------------------
@@ -186,7 +295,8 @@ class RedisCluster(CommandsMixin):
         except (IndexError, TypeError):  # no arguments; an unhashable first one
             spec = None
         if spec is not None and len(args) > spec.first_key and (not options or (
-                "never_decode" not in options and "NEVER_DECODE" not in options)):
+                "never_decode" not in options and "NEVER_DECODE" not in options
+                and "target_nodes" not in options)):
             # The fast path: GET, SET, HGET ... with their one key where the table says.
             name = spec.name
             reply = self.executor.run_slot(args, key_slot(args[spec.first_key], self._encoding),
@@ -203,10 +313,13 @@ class RedisCluster(CommandsMixin):
             raise DataError("no command given")
         # never_decode: read the reply as bytes even with decode_responses (DUMP's payload)
         raw = pop_never_decode(options) if options else False
+        targets = options.pop("target_nodes", None) if options else None
         spec = lookup(args)
         if spec is None or has_space(args[0]):
             args = normalize_args(args)
             spec = spec or lookup(args) or self.executor.server_spec(args)
+        if targets is not None:
+            return self._execute_targeted(args, spec, targets, raw, options)
         route = spec.route
         name = spec.name
         if route is Route.SLOT or route is Route.SLOT_ARG or route is Route.CHANNEL:
@@ -246,18 +359,9 @@ class RedisCluster(CommandsMixin):
         reply, then merge them as the spec (or a user's result callback) says."""
         executor = self.executor
         targets = executor.locate(spec.route)
-        command = tuple(args)
-        replies = executor.run_batches([(address, [command], None) for address in targets])
+        replies = executor.run_on_nodes(targets, args, idempotent=is_idempotent(spec, args))
         parsed: Dict[str, Any] = {}
-        idempotent = is_idempotent(spec, args)
-        policy = executor.policy
-        for address, (reply,) in zip(targets, replies):
-            if isinstance(reply, (ConnectionError, TimeoutError)) and may_resend(
-                    reply, idempotent=idempotent, policy=policy):
-                try:
-                    reply = executor.run_on_node(address, *args)  # once more, fresh socket
-                except (ConnectionError, TimeoutError, ResponseError) as exc:
-                    reply = exc
+        for address, reply in zip(targets, replies):
             if isinstance(reply, BaseException):
                 parsed[address.name] = reply
             else:
@@ -265,13 +369,285 @@ class RedisCluster(CommandsMixin):
                     spec.name, reply, **{"current_host": address.host, **options})
         return self._merge_results(spec.name, spec.merge, parsed, **options)
 
-    # --- callbacks and lifecycle ---------------------------------------------------------------
-    def pipeline(self, transaction: bool = False, shard_hint: Any = None) -> ClusterPipeline:
-        """Buffered commands sent node by node; ``transaction=True``: MULTI/EXEC on one slot."""
-        return ClusterPipeline(self, transaction=transaction, shard_hint=shard_hint)
+    def _execute_targeted(self, args: Sequence[Any], spec: Any, target_nodes: Any, raw: bool,
+                          options: Dict[str, Any]) -> Any:
+        """redis-py's ``target_nodes=``: run on exactly those nodes (no redirect followed:
+        the caller chose them), parse each reply, raise the first error, merge by redis-py's
+        rules (the user's result callback first)."""
+        if spec.name in _BOUND_TO_CONNECTION:
+            raise RedisClusterException(
+                f"{spec.name} changes the state of one connection and cannot be sent to "
+                "pooled connections, target_nodes or not (use pipeline() or pubsub())")
+        executor = self.executor
+        # each node once: a node named twice would run the command twice for one reply
+        addresses = list(dict.fromkeys(executor.locate(
+            node=target_nodes, read=spec.readonly and executor.read_from_replicas)))
+        replies = executor.run_on_nodes(addresses, args, idempotent=is_idempotent(spec, args),
+                                        raw=raw)
+        parsed: Dict[str, Any] = {}
+        name = spec.name
+        for address, reply in zip(addresses, replies):
+            if isinstance(reply, BaseException):
+                raise reply
+            parsed[address.name] = self._parse_reply(
+                name, reply, **{"current_host": address.host, **options})
+        return merge_targeted(name, parsed, self.result_callbacks, **options)
 
-    def pubsub(self, **kwargs: Any) -> ClusterPubSub:
-        """Classic and sharded pub/sub on dedicated connections, restored automatically."""
+    # --- redis-py's node API -----------------------------------------------------------------
+    def node_set(self) -> NodeSet:
+        """The ClusterNodes of the current topology (discovered first if needed), built once
+        per snapshot: the nodes are derived from the topology, never a second copy of it."""
+        topology = self.connection_pool.ensure_topology()
+        nodes = self._node_set
+        if nodes is None or nodes.topology is not topology:
+            nodes = self._node_set = NodeSet(topology, self)
+        return nodes
+
+    def node_for_address(self, address: NodeAddress) -> ClusterNode:
+        """The ClusterNode at ``address`` (one outside the current layout has no server_type)."""
+        node = self.node_set().node(address)
+        return node if node is not None else ClusterNode.of(address, None, self)
+
+    @property
+    def nodes_manager(self) -> NodesManagerView:
+        """redis-py's ``nodes_manager`` attributes (``nodes_cache``, ``slots_cache``,
+        ``default_node`` ...), read from the current topology."""
+        if self._nodes_manager is None:
+            self._nodes_manager = NodesManagerView(self)
+        return self._nodes_manager
+
+    @property
+    def startup_nodes(self) -> List[ClusterNode]:
+        """The pool's startup nodes, as ClusterNodes."""
+        return [ClusterNode(a.host, a.port) for a in self.connection_pool.startup_nodes]
+
+    @property
+    def reinitialize_steps(self) -> int:
+        """MOVED replies between two topology refreshes (the pool's)."""
+        return self.connection_pool.reinitialize_steps
+
+    def get_nodes(self) -> List[ClusterNode]:
+        """Every node of the current layout: the primaries, then the replicas."""
+        return list(self.node_set().nodes)
+
+    def get_primaries(self) -> List[ClusterNode]:
+        """The primaries of the current layout."""
+        return list(self.node_set().primaries)
+
+    def get_replicas(self) -> List[ClusterNode]:
+        """The replicas of the current layout."""
+        return list(self.node_set().replicas)
+
+    def get_random_node(self) -> ClusterNode:
+        """A random node, primary or replica (drawn from the client's ``rng``)."""
+        return self.executor.choose(self.node_set().nodes)
+
+    def get_random_primary_node(self) -> ClusterNode:
+        """A random primary."""
+        return self.executor.choose(self.node_set().primaries)
+
+    def get_random_primary_or_all_nodes(self, command_name: str) -> ClusterNode:
+        """A random node for a read command when replicas serve reads, else a random primary."""
+        spec = lookup((command_name,))
+        if self.read_from_replicas and spec is not None and spec.readonly:
+            return self.get_random_node()
+        return self.get_random_primary_node()
+
+    def get_node(self, host: Optional[str] = None, port: Union[int, str, None] = None,
+                 node_name: Optional[str] = None) -> Optional[ClusterNode]:
+        """The node at ``host``/``port`` or named ``node_name`` ("host:port") in the current
+        layout, or None (also when neither is given, as redis-py)."""
+        if host and port:
+            node_name = f"{'127.0.0.1' if host == 'localhost' else host}:{port}"
+        elif not node_name:
+            return None
+        return self.node_set().by_name.get(node_name)
+
+    def get_default_node(self) -> ClusterNode:
+        """The node ``target_nodes=RedisCluster.DEFAULT_NODE`` names: the one set with
+        set_default_node while it is in the layout, else the first primary by slot."""
+        return self.node_for_address(self.executor.default_address())
+
+    def set_default_node(self, node: Optional[ClusterNode]) -> bool:
+        """Make ``node`` the default node; False (nothing changes) when it is not a node of
+        the current layout."""
+        if node is None or self.get_node(node_name=node.name) is None:
+            return False
+        self.executor.default_node = node.address
+        return True
+
+    def replace_default_node(self, target_node: Optional[ClusterNode] = None) -> None:
+        """Set ``target_node`` as the default, or (none given) another random primary --
+        a replica when there is no other primary (redis-py's rule)."""
+        if target_node is not None:
+            self.set_default_node(target_node)
+            return
+        current = self.get_default_node()
+        nodes = self.node_set()
+        others = [n for n in nodes.primaries if n != current] or [
+            n for n in nodes.replicas if n != current]
+        if others:
+            self.executor.default_node = self.executor.choose(others).address
+
+    def keyslot(self, key: Any) -> int:
+        """The hash slot of ``key`` (encoded as the connections encode it)."""
+        return key_slot(key, self._encoding)
+
+    def determine_slot(self, *args: Any) -> int:
+        """The one slot a command's keys map to; ClusterCrossSlotError when they span slots,
+        RedisClusterException when the command has no key to route by."""
+        spec = lookup(args) or self.executor.server_spec(normalize_args(args))
+        slot = slot_of(spec, normalize_args(args), self._encoding)
+        if slot is None:
+            raise RedisClusterException(
+                f"No way to dispatch {spec.name} to Redis Cluster: it has no key")
+        return slot
+
+    def get_node_from_key(self, key: Any, replica: bool = False) -> Optional[ClusterNode]:
+        """The primary serving ``key``'s slot, or with ``replica`` its first replica (None
+        when it has none); SlotNotCoveredError when no node serves the slot."""
+        slot = self.keyslot(key)
+        members = self.node_set().slot_nodes(slot)
+        if not members:
+            raise SlotNotCoveredError(f'Slot "{slot}" is not covered by the cluster.')
+        if replica:
+            return members[1] if len(members) > 1 else None
+        return members[0]
+
+    def get_nodes_from_slot(self, command: str, *args: Any) -> List[ClusterNode]:
+        """``[the node that would serve this command]`` by its keys' slot (a replica for a
+        read when replicas serve reads)."""
+        spec = lookup((command,))
+        read = bool(spec is not None and spec.readonly and self.read_from_replicas)
+        address = self.connection_pool.address_for_slot(self.determine_slot(*args), read)
+        return [self.node_for_address(address)]
+
+    def get_redis_connection(self, node: Union[ClusterNode, NodeAddress]) -> NodeClient:
+        """What redis-py users call commands on for one node: every command method, sent to
+        ``node`` through this client (``rc.get_redis_connection(node).ping()``)."""
+        if isinstance(node, ClusterNode):
+            connection = self.node_for_address(node.address).redis_connection
+            assert isinstance(connection, NodeClient)
+            return connection
+        return NodeClient(self, node)
+
+    def get_connection_kwargs(self) -> Dict[str, Any]:
+        """The keyword arguments every connection is built with (a copy)."""
+        return dict(self.connection_pool.connection_kwargs)
+
+    @property
+    def encoder(self) -> Encoder:
+        """redis-py's ``encoder`` attribute (see get_encoder)."""
+        return self.get_encoder()
+
+    def get_encoder(self) -> Encoder:
+        """redis-py's encoder: ``encode(value)`` as the wire sends it, ``decode(value)`` as
+        replies are decoded with ``decode_responses``."""
+        kwargs = self.connection_pool.connection_kwargs
+        return Encoder(self._encoding, str(kwargs.get("encoding_errors", "strict")),
+                       bool(kwargs.get("decode_responses", False)))
+
+    def disconnect_connection_pools(self) -> None:
+        """Close every idle connection (in-use ones when released); the client stays usable."""
+        self.connection_pool.disconnect()
+
+    def load_external_module(self, funcname: str, func: Any) -> None:
+        """redis-py's hook: make ``func`` available as ``self.<funcname>``."""
+        setattr(self, funcname, func)
+
+    # --- redis-py's conveniences ---------------------------------------------------------------
+    def __getitem__(self, name: Any) -> Any:
+        """``rc[name]``: GET, KeyError when the key does not exist."""
+        value = self.get(name)
+        if value is not None:
+            return value
+        raise KeyError(name)
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        """``rc[name] = value``: SET."""
+        self.set(name, value)
+
+    def __delitem__(self, name: Any) -> None:
+        """``del rc[name]``: DEL (no error for a missing key, as redis-py)."""
+        self.delete(name)
+
+    def __contains__(self, name: Any) -> bool:
+        """``name in rc``: EXISTS."""
+        return bool(self.exists(name))
+
+    def mget_nonatomic(self, keys: Any, *args: Any) -> List[Any]:
+        """Values of ``keys`` in order, MGET per slot (one round trip per node; not atomic
+        across slots)."""
+        return list(self.mget(keys, *args))
+
+    def mset_nonatomic(self, mapping: Mapping[Any, Any]) -> List[Any]:
+        """Set every pair, one MSET per slot (in the order slots first appear), sent as one
+        pipeline; each slot's MSET result (True), as redis-py returns them."""
+        by_slot: Dict[int, List[Any]] = {}
+        for key, value in mapping.items():
+            by_slot.setdefault(self.keyslot(key), []).extend((key, value))
+        with self.pipeline() as pipe:
+            for pairs in by_slot.values():
+                pipe.execute_command("MSET", *pairs)
+            return pipe.execute()
+
+    def transaction(self, func: Callable[[ClusterPipeline], Any], *watches: Any,
+                    shard_hint: Any = None, value_from_callable: bool = False,
+                    watch_delay: Optional[float] = None,
+                    max_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS, **kwargs: Any) -> Any:
+        """redis-py's optimistic transaction: WATCH ``watches``, call ``func(pipe)``, EXEC;
+        on WatchError, again. Returns EXEC's results (``func``'s value with
+        ``value_from_callable``). ``watch_delay`` pauses between attempts.
+
+        Bounded, unlike redis-py's endless loop: after ``max_attempts`` attempts (default
+        DEFAULT_TRANSACTION_ATTEMPTS) the last WatchError is raised."""
+        if kwargs:  # redis-py takes **kwargs and drops what it does not know: refuse instead
+            raise TypeError(f"transaction() got unexpected keyword(s) {', '.join(sorted(kwargs))}")
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
+            raise DataError(f"max_attempts must be an int >= 1; got {max_attempts!r}")
+        with self.pipeline(True, shard_hint) as pipe:
+            for attempt in range(max_attempts):
+                try:
+                    if watches:
+                        pipe.watch(*watches)
+                    value = func(pipe)
+                    results = pipe.execute()
+                    return value if value_from_callable else results
+                except WatchError:
+                    if attempt + 1 == max_attempts:
+                        raise
+                    pipe.reset()
+                    if watch_delay is not None and watch_delay > 0:
+                        self.executor.sleep(watch_delay)
+        raise AssertionError("unreachable")
+
+    def lock(self, name: Any, timeout: Optional[float] = None, sleep: float = 0.1,
+             blocking: bool = True, blocking_timeout: Optional[float] = None,
+             lock_class: Any = None, thread_local: bool = True,
+             raise_on_release_error: bool = True) -> Any:
+        """redis-py's ``lock()``: ``(lock_class or clustercore's Lock)(self, name, ...)``, a
+        Lua lock on ``name``'s slot (see ``clustercore._execution.lock``)."""
+        if lock_class is None:
+            from .lock import Lock  # imported on use: most clients never lock
+
+            lock_class = Lock
+        return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
+                          blocking_timeout=blocking_timeout, thread_local=thread_local,
+                          raise_on_release_error=raise_on_release_error)
+
+    # --- callbacks and lifecycle ---------------------------------------------------------------
+    def pipeline(self, transaction: Optional[bool] = None,
+                 shard_hint: Any = None) -> ClusterPipeline:
+        """Buffered commands sent node by node; ``transaction=True``: MULTI/EXEC on one slot."""
+        return ClusterPipeline(self, transaction=bool(transaction), shard_hint=shard_hint)
+
+    def pubsub(self, node: Any = None, host: Optional[str] = None, port: Optional[int] = None,
+               **kwargs: Any) -> ClusterPubSub:
+        """Classic and sharded pub/sub on dedicated connections, restored automatically;
+        ``node`` or ``host``/``port`` (redis-py) name the node for classic subscriptions."""
+        for key, value in (("node", node), ("host", host), ("port", port)):
+            if value is not None:
+                kwargs[key] = value
         return ClusterPubSub(self, **kwargs)
 
     def register_script(self, script: Any) -> Script:
@@ -292,30 +668,44 @@ class RedisCluster(CommandsMixin):
         return f"<RedisCluster {self.connection_pool!r}>"
 
 
-_BOOL_OPTIONS = {"ssl", "decode_responses", "readonly_mode", "read_from_replicas",
-                 "skip_full_coverage_check", "nodemanager_follow_cluster", "socket_keepalive",
-                 "retry_on_timeout", "init_slot_cache", "ssl_check_hostname",
-                 "retry_non_idempotent"}
-_FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_interval",
-                  "timeout", "retry_deadline", "max_idle_time", "refresh_interval",
-                  "probe_timeout"}
-_INT_OPTIONS = {"max_connections", "reinitialize_steps", "cluster_down_retry_attempts",
-                "max_redirects", "protocol", "max_waiters", "min_idle_per_node"}
+class Encoder:
+    """redis-py's ``Encoder`` surface: values as the wire sends them, replies as decoded."""
+
+    def __init__(self, encoding: str, encoding_errors: str, decode_responses: bool) -> None:
+        self.encoding = encoding
+        self.encoding_errors = encoding_errors
+        self.decode_responses = decode_responses
+
+    def encode(self, value: Any) -> bytes:
+        """bytes as is; str encoded; int/float as their decimal text; DataError otherwise."""
+        if isinstance(value, (bytes, memoryview, bytearray)):
+            return bytes(value)
+        if isinstance(value, bool):
+            raise DataError(f"Invalid input of type: 'bool' ({value!r}); convert to bytes, "
+                            "str or a number first")
+        if isinstance(value, (int, float)):
+            return repr(value).encode()
+        if isinstance(value, str):
+            return value.encode(self.encoding, self.encoding_errors)
+        raise DataError(f"Invalid input of type: {type(value).__name__!r} ({value!r})")
+
+    def decode(self, value: Any, force: bool = False) -> Any:
+        """bytes decoded when ``decode_responses`` (or ``force``); anything else as is."""
+        if (self.decode_responses or force) and isinstance(value, (bytes, memoryview, bytearray)):
+            return bytes(value).decode(self.encoding, self.encoding_errors)
+        return value
 
 
-def _coerce_option(key: str, value: str) -> Any:
-    """URL query values are strings; give the known options their types."""
-    if key in _BOOL_OPTIONS:
-        return value.lower() in ("1", "true", "yes", "on")
-    if key in _FLOAT_OPTIONS:
-        return float(value)
-    if key in _INT_OPTIONS:
-        return int(value)
-    if key == "max_connections_per_node":
-        low = value.lower()
-        return True if low in ("true", "yes") else False if low in ("false", "no") else int(value)
-    return value
-
+#: Commands that change one connection's state: never sent on a pooled connection.
+_BOUND_TO_CONNECTION = frozenset({
+    "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
+    "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "AUTH", "HELLO", "RESET", "QUIT", "SELECT",
+    "READONLY", "READWRITE", "CLIENT TRACKING", "CLIENT REPLY", "CLIENT CACHING", "MONITOR"})
+#: RedisCluster.__init__'s defaults: a URL option replaces a named argument left at its default.
+_INIT_DEFAULTS: Dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(RedisCluster.__init__).parameters.items()
+    if parameter.default is not parameter.empty}
 
 _single_key_spec = SINGLE_KEY.get
 _dict_get = dict.get

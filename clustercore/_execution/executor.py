@@ -55,6 +55,16 @@ from ..errors import (
     ResponseError,
     TimeoutError,
 )
+from .nodes import (
+    ALL_NODES,
+    DEFAULT_NODE,
+    PRIMARIES,
+    RANDOM,
+    REPLICAS,
+    InvalidTargetNodesError,
+    node_address,
+    target_list,
+)
 from .retry import RetryPolicy
 from .router import Action, Attempt, Step, may_resend, next_step
 
@@ -123,6 +133,9 @@ class Executor:
         #: Specs of commands the static table lacks, from COMMAND INFO (by upper-case name).
         self.server_specs: Dict[str, CommandSpec] = {}
         self._specs_lock = threading.Lock()
+        #: The node ``target_nodes="default-node"`` names, when one was chosen
+        #: (``RedisCluster.set_default_node``); see :meth:`default_address`.
+        self.default_node: Optional[NodeAddress] = None
 
     def now(self) -> float:
         """The pool's clock (monotonic seconds)."""
@@ -146,14 +159,60 @@ class Executor:
         """Every primary of the current layout (discovered first if needed)."""
         return list(self.pool.ensure_topology().primaries)
 
+    def default_address(self) -> NodeAddress:
+        """redis-py's default node: the one chosen with ``default_node`` while it is still in
+        the layout, else the first primary (by slot order) of the current layout."""
+        topology = self.pool.ensure_topology()
+        chosen = self.default_node
+        if chosen is not None and topology.role_of(chosen) is not None:
+            return chosen
+        if not topology.primaries:
+            raise RedisClusterException("no primary is known: there is no default node")
+        return topology.primaries[0]
+
+    def targets(self, target_nodes: Any, read: bool = False) -> List[NodeAddress]:
+        """The addresses redis-py's ``target_nodes=`` names, in the order given:
+        a node flag (``primaries``, ``replicas``, ``all``, ``random`` -- a random primary, or a
+        random node for a ``read`` with replica reads on --, ``default-node``), a ClusterNode,
+        a list of them, a ``{name: node}`` dict, or any node form the pool takes.
+        InvalidTargetNodesError for anything else; RedisClusterException when a flag matches no
+        node (``replicas`` on a cluster without replicas)."""
+        nodes = target_list(target_nodes)
+        if isinstance(nodes, str):
+            if nodes == PRIMARIES:
+                found = self.primaries()
+            elif nodes == REPLICAS:
+                found = list(self.pool.ensure_topology().replicas)
+            elif nodes == ALL_NODES:
+                found = list(self.pool.ensure_topology().nodes)
+            elif nodes == RANDOM:
+                found = [self.random_node(primaries_only=not (read and self.read_from_replicas))]
+            else:
+                assert nodes == DEFAULT_NODE
+                found = [self.default_address()]
+            if not found:
+                raise RedisClusterException(f"target_nodes={nodes!r} matches no node")
+            return found
+        address_of = self.pool.address_of
+        out: List[NodeAddress] = []
+        for node in nodes:
+            try:
+                address = address_of(node)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise InvalidTargetNodesError(f"target_nodes: {node!r} is not a node ({exc})"
+                                              ) from None
+            out.append(address)
+        return out
+
     # --- routing -------------------------------------------------------------------------------
     def locate(self, route: Route = Route.SLOT, slots: Sequence[int] = (), *, read: bool = False,
                node: Any = None, avoid: Collection[NodeAddress] = ()) -> List[NodeAddress]:
         """The addresses one routing decision names.
 
-        * ``node`` (explicit targets, redis-py's ``target_nodes``: a NodeAddress, node dict,
-          ``"host:port"`` or pair, or a list of them -- ``[host, port]`` with an int port is
-          one pair): their addresses; route and slots unused.
+        * ``node`` (explicit targets, redis-py's ``target_nodes``: a node flag, a ClusterNode,
+          NodeAddress, node dict, ``"host:port"`` or pair, a list of them -- ``[host, port]``
+          with an int port is one pair -- or a ``{name: node}`` dict): their addresses, see
+          :meth:`targets`; route and slots unused (``read`` picks for the ``random`` flag).
         * a slot route with ``slots``: one address per slot -- the primary, or for ``read`` the
           node the pool's read policy picks; a pick in ``avoid`` (a replica that was loading or
           failed this command) falls back to the slot's primary.
@@ -162,10 +221,9 @@ class Executor:
 
         Raises what the pool raises for an uncovered slot (SlotNotCoveredError) or a failed
         discovery, and RedisClusterException for routes no node serves (connection-bound)."""
-        pool = self.pool
         if node is not None:
-            nodes = node if isinstance(node, list) and not _is_pair(node) else [node]
-            return [pool.address_of(n) for n in nodes]
+            return self.targets(node, read)
+        pool = self.pool
         if route in _SLOT_ROUTES and slots:
             addresses = pool.addresses_for_slots(slots, read)
             if avoid:
@@ -319,7 +377,7 @@ class Executor:
         connection (not a timeout when the policy says ``retry_on_timeout=False``)."""
         pool = self.pool
         # exactly one node: a (host, port) pair or list is one address, not a list of nodes
-        address = node if isinstance(node, NodeAddress) else pool.address_of(node)
+        address = node if isinstance(node, NodeAddress) else pool.address_of(node_address(node))
         for attempt in range(2):
             conn = pool.get_connection_by_address(address)
             try:
@@ -338,6 +396,28 @@ class Executor:
             pool.release(conn)
             return reply
         raise AssertionError("unreachable")
+
+    def run_on_nodes(self, addresses: Sequence[NodeAddress], args: Sequence[Any], *,
+                     idempotent: bool, raw: bool = False) -> List[Any]:
+        """Run one command on each of ``addresses`` (all written before any is read; no slot
+        routing, no redirects) and return each node's raw reply or error, in order. A node
+        whose socket failed is tried once more on a fresh connection when the router allows a
+        resend (nothing was sent, or the command is idempotent)."""
+        command = tuple(args)
+        layout = ((0, True),) if raw else None
+        replies = self.run_batches([(address, [command], layout) for address in addresses])
+        out: List[Any] = []
+        policy = self.policy
+        for address, (reply,) in zip(addresses, replies):
+            if isinstance(reply, (ConnectionError, TimeoutError)) and may_resend(
+                    reply, idempotent=idempotent, policy=policy):
+                try:  # once more, on a fresh socket
+                    again = self.run_batches([(address, [command], layout)])[0][0]
+                except (ConnectionError, TimeoutError) as exc:
+                    again = exc
+                reply = again
+            out.append(reply)
+        return out
 
     # --- batches -------------------------------------------------------------------------------
     def run_batches(self, batches: Sequence[Batch], *,
@@ -472,8 +552,3 @@ class Executor:
             raise error
         return self.run_slot(args, slot, spec, idempotent=idempotent)
 
-
-def _is_pair(value: List[Any]) -> bool:
-    """Whether a list is one ``[host, port]`` pair rather than a list of nodes."""
-    return (len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
-            and not isinstance(value[1], bool))
