@@ -25,8 +25,8 @@ from .._commands.specs import Route, lookup
 from .._net.connection import ClusterConnection
 from ..errors import (
     ClusterCoreError,
-    ClusterCrossSlotError,
     ClusterError,
+    CrossSlotTransactionError,
     DataError,
     MovedError,
     PoolError,
@@ -78,7 +78,7 @@ class TransactionMixin(CommandsMixin):
         if self._txn_slot is None:
             self._txn_slot = slot
         elif slot != self._txn_slot:
-            raise ClusterCrossSlotError(
+            raise CrossSlotTransactionError(
                 f"CROSSSLOT {name} uses slot {slot} but this transaction's keys are in slot "
                 f"{self._txn_slot}; a cluster transaction runs on one node: use {{hash tags}}")
 

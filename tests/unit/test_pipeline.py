@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+import clustercore
 from clustercore import NodeAddress, RedisCluster, key_slot
 from clustercore._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
 from clustercore.errors import (
@@ -346,8 +347,10 @@ def test_transaction_keys_in_several_slots_fail_before_anything_is_sent() -> Non
     pipe = ClusterPipeline(rc, transaction=True)
     pipe.set("{a}1", 1)
     fake.clear_commands_seen()
-    with pytest.raises(ClusterCrossSlotError):
+    with pytest.raises(ClusterCrossSlotError) as info:
         pipe.set("{b}1", 1)
+    # redis-py's CrossSlotTransactionError for a transaction across slots (a subclass)
+    assert isinstance(info.value, clustercore.CrossSlotTransactionError)
     with pytest.raises(ClusterCrossSlotError):
         pipe.mget("{a}1", "{b}1")
     with pytest.raises(RedisClusterException):
