@@ -3,7 +3,8 @@
 The type aliases of redis-py's signatures (``KeyT``, ``EncodableT``, ``ExpiryT``, ``AbsExpiryT``,
 ``ScoreCast``) and the builders more than one family uses: redis-py's ``keys, *args`` convention
 (``list_or_args``), expiry conversions (``seconds``, ``millis``, ``unix_seconds``,
-``unix_millis``), SCAN and LIMIT pieces (``scan_args``, ``limit_args``). They live in one module
+``unix_millis``), SCAN and LIMIT pieces (``scan_args``, ``limit_args``), redis-py's
+``target_nodes=`` as call options (``targets``). They live in one module
 so that the families share them instead of copying them; a helper only one family needs stays
 in that family's module.
 """
@@ -11,7 +12,7 @@ in that family's module.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable, List, Sequence, Union
+from typing import Any, Callable, Dict, List, Sequence, Union
 
 from ..errors import DataError
 
@@ -26,6 +27,7 @@ __all__ = [
     "millis",
     "scan_args",
     "seconds",
+    "targets",
     "unix_millis",
     "unix_seconds",
 ]
@@ -93,3 +95,9 @@ def limit_args(start: Any, num: Any) -> List[Any]:
     if (start is None) != (num is None):
         raise DataError("``start`` and ``num`` must both be specified")
     return ["LIMIT", start, num] if start is not None else []
+
+
+def targets(target_nodes: Any) -> Dict[str, Any]:
+    """redis-py's ``target_nodes=`` as ``execute_command`` options: present only when given, so
+    a call without it takes the client's usual route (and its fast path) unchanged."""
+    return {} if target_nodes is None else {"target_nodes": target_nodes}

@@ -3,7 +3,8 @@ reply-callback registry.
 
 Hooks (see each docstring): ``execute_command``, ``_execute_on_node`` and ``_nodes_for_scan``.
 Callbacks: ``response_callbacks`` (name -> ``callback(reply, **options)``, a fresh
-:class:`~.callbacks.CallbackDict` of :data:`~.callbacks.DEFAULT_CALLBACKS`) parse one reply;
+:class:`~.callbacks.CallbackDict` of :data:`~.callbacks.DEFAULT_CALLBACKS` and
+:data:`~.callbacks_admin.ADMIN_CALLBACKS`) parse one reply;
 ``result_callbacks`` replace a fan-out command's merge rule; ``_parse_reply`` and
 ``_merge_results`` apply them. One base for all families, so that every family module sees the
 same ``self.execute_command`` and the client overrides each hook in one place.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping
 
 from .callbacks import DEFAULT_CALLBACKS, Callback, CallbackDict
+from .callbacks_admin import ADMIN_CALLBACKS
 from .merge import merge_replies
 from .specs import Merge
 
@@ -44,8 +46,9 @@ class CommandsBase:
     # --- callbacks -------------------------------------------------------------------------------
     @staticmethod
     def _default_callbacks() -> Dict[str, Callback]:
-        """A fresh, case-insensitive copy of :data:`DEFAULT_CALLBACKS`."""
-        return CallbackDict(DEFAULT_CALLBACKS)
+        """A fresh, case-insensitive copy of :data:`DEFAULT_CALLBACKS` and the administration
+        commands' :data:`~.callbacks_admin.ADMIN_CALLBACKS`."""
+        return CallbackDict({**DEFAULT_CALLBACKS, **ADMIN_CALLBACKS})
 
     def _callbacks(self) -> Dict[str, Callback]:
         try:

@@ -27,13 +27,30 @@ def _check_unit(unit: Any, command: str) -> None:
 class GeoCommands(CommandsBase):
     """Geo commands, one method each (redis-py's names, arguments and return shapes)."""
 
-    def geoadd(self, name: KeyT, values: Sequence[EncodableT], nx: bool = False,
-               xx: bool = False, ch: bool = False) -> Any:
-        """Add ``(longitude, latitude, member)`` triples given flat; how many were added."""
+    def geoadd(self, name: KeyT, values: Any, nx: Any = False, xx: Any = False,
+               ch: Any = False, *more: Any) -> Any:
+        """Add ``(longitude, latitude, member)`` triples; how many were added (changed, ``ch``).
+
+        Two forms: redis-py's ``geoadd(name, [lon, lat, member, ...], nx=, xx=, ch=)`` and
+        redis-py 3.5's flat ``geoadd(name, lon, lat, member, ...)``. A ``values`` that is not a
+        list or tuple (a number or a string: a longitude) means the flat form, where the
+        positional slots after it are more triple parts, not flags.
+        """
+        if isinstance(values, (list, tuple)):
+            if more:
+                raise DataError(f"GEOADD takes its places as one list; got extra {more!r}")
+            places: Sequence[Any] = values
+        elif more or not isinstance(ch, bool):  # ch holds a fourth flat value
+            places = (values, nx, xx, ch, *more)
+            nx = xx = ch = False
+        else:
+            places = (values, nx, xx)
+            nx = xx = False
         if nx and xx:
             raise DataError("GEOADD allows either 'nx' or 'xx', not both")
-        if len(values) % 3 != 0:
-            raise DataError("GEOADD requires places with lon, lat and name values")
+        if not places or len(places) % 3 != 0:
+            raise DataError(f"GEOADD requires places with lon, lat and name values; got "
+                            f"{len(places)} values")
         pieces: List[Any] = [name]
         if nx:
             pieces.append("NX")
@@ -41,7 +58,7 @@ class GeoCommands(CommandsBase):
             pieces.append("XX")
         if ch:
             pieces.append("CH")
-        return self.execute_command("GEOADD", *pieces, *values)
+        return self.execute_command("GEOADD", *pieces, *places)
 
     def geodist(self, name: KeyT, place1: EncodableT, place2: EncodableT,
                 unit: Optional[str] = None) -> Any:

@@ -1,21 +1,68 @@
 """The hash commands of :class:`~.api.CommandsMixin` (HSET, HGET, HGETALL, HSCAN ...), one method
-each with redis-py's name, arguments and return shape.
+each with redis-py's name, arguments and return shape, and the newer ones: hash-field expiry
+(HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT, HTTL, HPTTL, HEXPIRETIME, HPEXPIRETIME, HPERSIST:
+Redis 7.4+) and HGETDEL, HGETEX, HSETEX (Redis 8.0+), sent in redis-py 8.1's wire form
+(``... FIELDS numfields field ...``).
+
+The client does not check the server's version for those: an older server answers "unknown
+command" and that ResponseError is what the caller gets, so nothing is emulated and nothing is
+silently dropped.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Iterator, List, Mapping, Optional, Sequence
 
 from ..errors import DataError
 from .args import (
+    AbsExpiryT,
     EncodableT,
+    ExpiryT,
     KeyT,
     list_or_args,
+    millis,
     scan_args,
+    seconds,
+    unix_millis,
+    unix_seconds,
 )
 from .base import CommandsBase
 
 __all__ = ["HashCommands"]
+
+_PERSIST_OPTIONS = ("FNX", "FXX")
+
+
+def _condition(nx: bool, xx: bool, gt: bool, lt: bool) -> List[str]:
+    chosen = [word for flag, word in ((nx, "NX"), (xx, "XX"), (gt, "GT"), (lt, "LT")) if flag]
+    if len(chosen) > 1:
+        raise DataError(f"Only one of 'nx', 'xx', 'gt', 'lt' can be specified, not {chosen}")
+    return chosen
+
+
+def _fields(fields: Sequence[Any]) -> List[Any]:
+    return ["FIELDS", len(fields), *fields]
+
+
+def _expiry(ex: Any, px: Any, exat: Any, pxat: Any, flag: bool, flag_name: str) -> List[Any]:
+    """EX/PX/EXAT/PXAT (at most one of them and ``flag``: PERSIST or KEEPTTL)."""
+    given = [n for n, v in (("ex", ex), ("px", px), ("exat", exat), ("pxat", pxat))
+             if v is not None]
+    if flag:
+        given.append(flag_name.lower())
+    if len(given) > 1:
+        raise DataError(f"``ex``, ``px``, ``exat``, ``pxat`` and ``{flag_name.lower()}`` are "
+                        f"mutually exclusive; got {given}")
+    if ex is not None:
+        return ["EX", seconds(ex, "ex")]
+    if px is not None:
+        return ["PX", millis(px, "px")]
+    if exat is not None:
+        return ["EXAT", unix_seconds(exat)]
+    if pxat is not None:
+        return ["PXAT", unix_millis(pxat)]
+    return [flag_name] if flag else []
 
 
 class HashCommands(CommandsBase):
@@ -122,3 +169,97 @@ class HashCommands(CommandsBase):
     def hvals(self, name: KeyT) -> Any:
         """The field values."""
         return self.execute_command("HVALS", name)
+
+    # --- field expiry (Redis 7.4+) and HGETDEL / HGETEX / HSETEX (Redis 8.0+) -------------------
+    def hexpire(self, name: KeyT, seconds: ExpiryT, *fields: Any, nx: bool = False,
+                xx: bool = False, gt: bool = False, lt: bool = False) -> Any:
+        """Give ``fields`` a TTL in seconds; one code per field (1 set, 0 condition not met,
+        2 deleted at once, -2 no such field)."""
+        if isinstance(seconds, datetime.timedelta):
+            seconds = int(seconds.total_seconds())
+        return self.execute_command("HEXPIRE", name, seconds, *_condition(nx, xx, gt, lt),
+                                    *_fields(fields))
+
+    def hpexpire(self, name: KeyT, milliseconds: ExpiryT, *fields: Any, nx: bool = False,
+                 xx: bool = False, gt: bool = False, lt: bool = False) -> Any:
+        """Give ``fields`` a TTL in milliseconds; one code per field (as :meth:`hexpire`)."""
+        if isinstance(milliseconds, datetime.timedelta):
+            milliseconds = int(milliseconds.total_seconds() * 1000)
+        return self.execute_command("HPEXPIRE", name, milliseconds,
+                                    *_condition(nx, xx, gt, lt), *_fields(fields))
+
+    def hexpireat(self, name: KeyT, unix_time_seconds: AbsExpiryT, *fields: Any,
+                  nx: bool = False, xx: bool = False, gt: bool = False,
+                  lt: bool = False) -> Any:
+        """Expire ``fields`` at a unix time in seconds; one code per field."""
+        return self.execute_command("HEXPIREAT", name, unix_seconds(unix_time_seconds),
+                                    *_condition(nx, xx, gt, lt), *_fields(fields))
+
+    def hpexpireat(self, name: KeyT, unix_time_milliseconds: AbsExpiryT, *fields: Any,
+                   nx: bool = False, xx: bool = False, gt: bool = False,
+                   lt: bool = False) -> Any:
+        """Expire ``fields`` at a unix time in milliseconds; one code per field."""
+        return self.execute_command("HPEXPIREAT", name, unix_millis(unix_time_milliseconds),
+                                    *_condition(nx, xx, gt, lt), *_fields(fields))
+
+    def httl(self, key: KeyT, *fields: Any) -> Any:
+        """Seconds left per field (-1 no TTL, -2 no such field)."""
+        return self.execute_command("HTTL", key, *_fields(fields))
+
+    def hpttl(self, key: KeyT, *fields: Any) -> Any:
+        """Milliseconds left per field (-1 no TTL, -2 no such field)."""
+        return self.execute_command("HPTTL", key, *_fields(fields))
+
+    def hexpiretime(self, key: KeyT, *fields: Any) -> Any:
+        """Unix expiry time in seconds per field (-1 none, -2 no such field)."""
+        return self.execute_command("HEXPIRETIME", key, *_fields(fields))
+
+    def hpexpiretime(self, key: KeyT, *fields: Any) -> Any:
+        """Unix expiry time in milliseconds per field (-1 none, -2 no such field)."""
+        return self.execute_command("HPEXPIRETIME", key, *_fields(fields))
+
+    def hpersist(self, name: KeyT, *fields: Any) -> Any:
+        """Remove the fields' TTLs; one code per field (1 removed, -1 had none, -2 missing)."""
+        return self.execute_command("HPERSIST", name, *_fields(fields))
+
+    def hgetdel(self, name: KeyT, *keys: Any) -> Any:
+        """Get and delete fields (Redis 8.0+); their values, None where missing."""
+        if not keys:
+            raise DataError("'hgetdel' should have at least one key provided")
+        return self.execute_command("HGETDEL", name, *_fields(keys))
+
+    def hgetex(self, name: KeyT, *keys: Any, ex: Optional[ExpiryT] = None,
+               px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None,
+               pxat: Optional[AbsExpiryT] = None, persist: bool = False) -> Any:
+        """Get fields and set or clear their TTLs (Redis 8.0+); their values."""
+        if not keys:
+            raise DataError("'hgetex' should have at least one key provided")
+        return self.execute_command("HGETEX", name,
+                                    *_expiry(ex, px, exat, pxat, persist, "PERSIST"),
+                                    *_fields(keys))
+
+    def hsetex(self, name: KeyT, key: Any = None, value: Optional[EncodableT] = None,
+               mapping: Optional[Mapping[Any, EncodableT]] = None,
+               items: Optional[Sequence[EncodableT]] = None, ex: Optional[ExpiryT] = None,
+               px: Optional[ExpiryT] = None, exat: Optional[AbsExpiryT] = None,
+               pxat: Optional[AbsExpiryT] = None, data_persist_option: Any = None,
+               keepttl: bool = False) -> Any:
+        """Set fields with a TTL (Redis 8.0+; ``data_persist_option`` FNX / FXX); 1 when set,
+        0 when the condition was not met."""
+        if key is None and not mapping and not items:
+            raise DataError("'hsetex' with no key value pairs")
+        if items and len(items) % 2:
+            raise DataError(f"'hsetex' items must be field/value pairs, got {len(items)} items")
+        pieces = _expiry(ex, px, exat, pxat, keepttl, "KEEPTTL")
+        if data_persist_option:
+            option = getattr(data_persist_option, "value", data_persist_option)
+            if str(option).upper() not in _PERSIST_OPTIONS:
+                raise DataError(f"hsetex data_persist_option must be FNX or FXX, "
+                                f"not {data_persist_option!r}")
+            pieces.insert(0, option)
+        pairs: List[Any] = list(items or ())
+        if key is not None:
+            pairs += [key, value]
+        for pair in (mapping or {}).items():
+            pairs.extend(pair)
+        return self.execute_command("HSETEX", name, *pieces, "FIELDS", len(pairs) // 2, *pairs)

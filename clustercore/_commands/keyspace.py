@@ -14,6 +14,7 @@ from .args import (
     ExpiryT,
     KeyT,
     limit_args,
+    list_or_args,
     millis,
     scan_args,
     seconds,
@@ -79,6 +80,28 @@ class KeyspaceCommands(CommandsBase):
     def object(self, infotype: str, key: KeyT, **kwargs: Any) -> Any:
         """OBJECT ENCODING/FREQ/IDLETIME/REFCOUNT of ``key``."""
         return self.execute_command("OBJECT", infotype, key, infotype=infotype, **kwargs)
+
+    def migrate(self, host: str, port: int, keys: Any, destination_db: int, timeout: int,
+                copy: bool = False, replace: bool = False, auth: Optional[str] = None,
+                **kwargs: Any) -> Any:
+        """Move ``keys`` (one slot's) to another server (MIGRATE ... KEYS); "OK" or "NOKEY"."""
+        names = list_or_args(keys, [])
+        if not names:
+            raise DataError("MIGRATE requires at least one key")
+        pieces: List[Any] = []
+        if copy:
+            pieces.append("COPY")
+        if replace:
+            pieces.append("REPLACE")
+        if auth:
+            pieces += ["AUTH", auth]
+        return self.execute_command("MIGRATE", host, port, "", destination_db, timeout, *pieces,
+                                    "KEYS", *names, **kwargs)
+
+    def move(self, name: KeyT, db: int, **kwargs: Any) -> Any:
+        """MOVE to another database: a cluster has only database 0, so refused unless sent to a
+        target node (which answers for itself); bool."""
+        return self.execute_command("MOVE", name, db, **kwargs)
 
     def persist(self, name: KeyT) -> Any:
         """Remove the TTL; bool."""

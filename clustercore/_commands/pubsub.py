@@ -33,6 +33,14 @@ class PubSubCommands(CommandsBase):
         """``[(channel, subscribers)]`` summed over all nodes."""
         return self.execute_command("PUBSUB", "NUMSUB", *args, **kwargs)
 
+    def pubsub_shardchannels(self, pattern: Any = "*", **kwargs: Any) -> Any:
+        """Shard channels with subscribers on any node (no duplicates)."""
+        return self.execute_command("PUBSUB", "SHARDCHANNELS", pattern, **kwargs)
+
+    def pubsub_shardnumsub(self, *args: Any, **kwargs: Any) -> Any:
+        """``[(shard channel, subscribers)]`` summed over all nodes."""
+        return self.execute_command("PUBSUB", "SHARDNUMSUB", *args, **kwargs)
+
     def spublish(self, shard_channel: Any, message: EncodableT) -> Any:
         """Publish to a shard channel (routed by the channel's slot)."""
         return self.execute_command("SPUBLISH", shard_channel, message)

@@ -56,6 +56,25 @@ class ScriptingCommands(CommandsBase):
         """Delete a library on every primary; True."""
         return self.execute_command("FUNCTION", "DELETE", library)
 
+    def function_dump(self) -> Any:
+        """A serialized payload of every library (bytes, even with decode_responses), from one
+        primary (functions replicate, and FUNCTION LOAD went to every primary)."""
+        return self.execute_command("FUNCTION", "DUMP", never_decode=True)
+
+    def function_kill(self) -> Any:
+        """Kill the read-only function running now (on whichever primary runs one); True."""
+        return self.execute_command("FUNCTION", "KILL")
+
+    def function_restore(self, payload: Any, policy: Optional[str] = "APPEND") -> Any:
+        """Restore libraries from :meth:`function_dump`'s payload on every primary (APPEND,
+        REPLACE or FLUSH); True."""
+        pieces = [] if policy is None else [policy]
+        return self.execute_command("FUNCTION", "RESTORE", payload, *pieces)
+
+    def function_stats(self) -> Any:
+        """FUNCTION STATS of every primary: ``{node name: reply}``."""
+        return self.execute_command("FUNCTION", "STATS")
+
     def function_flush(self, mode: str = "SYNC") -> Any:
         """Delete every library on every primary; True."""
         return self.execute_command("FUNCTION", "FLUSH", mode)
@@ -87,6 +106,10 @@ class ScriptingCommands(CommandsBase):
             raise DataError("SCRIPT FLUSH defaults to SYNC; sync_type must be SYNC or ASYNC")
         pieces = [sync_type] if sync_type is not None else []
         return self.execute_command("SCRIPT", "FLUSH", *pieces)
+
+    def script_kill(self) -> Any:
+        """Kill the read-only script running now (on whichever primary runs one); True."""
+        return self.execute_command("SCRIPT", "KILL")
 
     def script_load(self, script: Any) -> Any:
         """Cache a script on every node; its sha (str)."""

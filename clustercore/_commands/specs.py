@@ -33,19 +33,25 @@ merge with ``merge``; ``RANDOM_PRIMARY``/``RANDOM_NODE`` pick one. ``CONNECTION`
 make sense on the connection that holds some state (MULTI/EXEC/DISCARD/WATCH/UNWATCH, the
 SUBSCRIBE family, AUTH/HELLO/RESET/QUIT, ASKING/READONLY/READWRITE, CLIENT TRACKING/REPLY/
 CACHING, SCRIPT DEBUG, WAIT): the pipeline, pub/sub and connection layers own them and the
-client must refuse them in ``execute_command``. ``NODE_ONLY`` commands are administration of
-one particular node (SAVE, BGSAVE, BGREWRITEAOF, SHUTDOWN, MONITOR, SELECT, MOVE, SWAPDB,
-REPLICAOF, FAILOVER, DEBUG, CLUSTER MEET/SETSLOT/ADDSLOTS/RESET/..., ACL SETUSER/DELUSER/LOAD/
-SAVE, MODULE LOAD/UNLOAD, CLIENT UNBLOCK ...): routed to an arbitrary node they do nothing
-useful or something harmful, so the client refuses them and points to a node-level connection.
+client must refuse them in ``execute_command`` unless the caller names the node
+(``target_nodes=``). ``NODE_ONLY`` commands are administration of one particular node
+(SAVE, BGSAVE, BGREWRITEAOF, SHUTDOWN, MONITOR, SELECT, MOVE, SWAPDB, REPLICAOF, FAILOVER,
+DEBUG, CLUSTER MEET/SETSLOT/ADDSLOTS/FORGET/RESET/REPLICATE/FAILOVER/..., ACL SETUSER/DELUSER/
+LOAD/SAVE (ACL users are per node: a change made on one is not propagated), MODULE LOAD/UNLOAD,
+CLIENT UNBLOCK ...): routed to an arbitrary node they do nothing useful or something harmful,
+so without ``target_nodes=`` the client refuses them (redis-py sends them to its default node)
+and points to a node-level connection. CLUSTER DELSLOTS/DELSLOTSRANGE, which redis-py routes
+by their slot number, go to the slot's owner (as COUNTKEYSINSLOT); DEBUG OBJECT to its key's.
 CLIENT SETNAME goes to every node (it names one pooled connection per node; ``client_name=``
 names them all), CLIENT GETNAME/ID/INFO to a random node.
 
-Fan-out: PING, DBSIZE, KEYS, SCAN, FLUSHALL/FLUSHDB, MEMORY STATS/PURGE and FUNCTION LOAD/
-DELETE/FLUSH/RESTORE go to every primary (functions replicate to replicas); INFO, LASTSAVE,
-CONFIG *, CLIENT LIST/KILL/SETNAME, SLOWLOG *, LATENCY *, ROLE and PUBSUB CHANNELS/NUMSUB/NUMPAT
-to every node; SCRIPT LOAD/EXISTS/FLUSH to every node too, because scripts do not replicate
+Fan-out: PING, DBSIZE, KEYS, SCAN, FLUSHALL/FLUSHDB, MEMORY STATS/PURGE/DOCTOR/MALLOC-STATS
+and FUNCTION LOAD/DELETE/FLUSH/RESTORE/STATS go to every primary (functions replicate to
+replicas); INFO, LASTSAVE, CONFIG *, CLIENT LIST/KILL/SETNAME/PAUSE/UNPAUSE, SLOWLOG *,
+LATENCY *, ROLE and PUBSUB CHANNELS/NUMSUB/NUMPAT to every node; SCRIPT LOAD/EXISTS/FLUSH to
+every node too, because scripts do not replicate
 and replicas serve EVALSHA_RO (the server's own tips say all_nodes for LOAD and FLUSH).
+redis-py sends most of these to one default node; ``target_nodes=`` narrows any of them.
 """
 
 from __future__ import annotations
@@ -256,6 +262,8 @@ _TABLE: Tuple[CommandSpec, ...] = (
     # --- hashes ----------------------------------------------------------------------------------
     _conv("HDEL"),
     _read("HEXISTS"),
+    _once("HGETDEL"),
+    _conv("HGETEX"),
     _conv("HEXPIRE"),
     _conv("HEXPIREAT"),
     _read("HEXPIRETIME"),
@@ -275,6 +283,7 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _read("HRANDFIELD"),
     _read("HSCAN"),
     _conv("HSET"),
+    _conv("HSETEX"),
     _conv("HSETNX"),
     _read("HSTRLEN"),
     _read("HTTL"),
@@ -510,6 +519,7 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _node("CONFIG SET", _A, Merge.ALL_OK),
     _node("DBSIZE", _P, Merge.SUM, readonly=True),
     _admin("DEBUG"),
+    _conv("DEBUG OBJECT", _K2),
     _admin("FAILOVER"),
     _conv("FLUSHALL", _NONE, route=_P, merge=Merge.ALL_OK),
     _conv("FLUSHDB", _NONE, route=_P, merge=Merge.ALL_OK),
@@ -553,10 +563,10 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _admin("CLUSTER ADDSLOTS"),
     _admin("CLUSTER ADDSLOTSRANGE"),
     _admin("CLUSTER BUMPEPOCH"),
-    _admin("CLUSTER COUNT-FAILURE-REPORTS"),
+    _node("CLUSTER COUNT-FAILURE-REPORTS", _RN),
     CommandSpec("CLUSTER COUNTKEYSINSLOT", idempotent=True, route=Route.SLOT_ARG, slot_arg=2),
-    _admin("CLUSTER DELSLOTS"),
-    _admin("CLUSTER DELSLOTSRANGE"),
+    CommandSpec("CLUSTER DELSLOTS", route=Route.SLOT_ARG, slot_arg=2),
+    CommandSpec("CLUSTER DELSLOTSRANGE", route=Route.SLOT_ARG, slot_arg=2),
     _admin("CLUSTER FAILOVER"),
     _admin("CLUSTER FLUSHSLOTS"),
     _admin("CLUSTER FORGET"),

@@ -4,7 +4,7 @@ XINFO * ...), one method each with redis-py's name, arguments and return shape.
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import DataError
 from .args import (
@@ -14,6 +14,8 @@ from .args import (
 from .base import CommandsBase
 
 __all__ = ["StreamCommands"]
+
+_REF_POLICIES = ("KEEPREF", "DELREF", "ACKED")
 
 
 class StreamCommands(CommandsBase):
@@ -25,8 +27,15 @@ class StreamCommands(CommandsBase):
 
     def xadd(self, name: KeyT, fields: Mapping[Any, EncodableT], id: Any = "*",
              maxlen: Optional[int] = None, approximate: bool = True, nomkstream: bool = False,
-             minid: Any = None, limit: Optional[int] = None) -> Any:
-        """Append an entry; its id. Only an explicit ``id`` makes a retry safe."""
+             minid: Any = None, limit: Optional[int] = None, ref_policy: Optional[str] = None,
+             idmpauto: Optional[str] = None, idmp: Optional[Tuple[Any, Any]] = None) -> Any:
+        """Append an entry; its id. Only an explicit ``id`` (or ``idmp``) makes a retry safe.
+
+        Redis 8.2+ options (an older server answers with a syntax error): ``ref_policy``
+        (KEEPREF / DELREF / ACKED: what trimming does to consumer groups' references) and
+        the idempotent-producer ids ``idmpauto=producer`` or ``idmp=(producer, id)``, which need
+        ``id="*"``.
+        """
         if maxlen is not None and minid is not None:
             raise DataError("Only one of ``maxlen`` or ``minid`` may be specified")
         if not isinstance(fields, Mapping) or not fields:
@@ -34,11 +43,33 @@ class StreamCommands(CommandsBase):
         pieces: List[Any] = []
         if nomkstream:
             pieces.append("NOMKSTREAM")
+        if ref_policy is not None or idmpauto is not None or idmp is not None:
+            pieces += self._xadd_newer(id, ref_policy, idmpauto, idmp)
         pieces += self._trim_pieces(maxlen, approximate, minid, limit)
         pieces.append(id)
         for pair in fields.items():
             pieces.extend(pair)
         return self.execute_command("XADD", name, *pieces)
+
+    @staticmethod
+    def _xadd_newer(id: Any, ref_policy: Optional[str], idmpauto: Optional[str],
+                    idmp: Optional[Tuple[Any, Any]]) -> List[Any]:
+        """XADD's Redis 8.2+ pieces: the reference policy, then IDMPAUTO / IDMP."""
+        pieces: List[Any] = []
+        if ref_policy is not None:
+            pieces.append(_ref_policy(ref_policy, "XADD"))
+        if idmpauto is not None and idmp is not None:
+            raise DataError("Only one of ``idmpauto`` or ``idmp`` may be specified")
+        if (idmpauto is not None or idmp is not None) and id != "*":
+            raise DataError(f"IDMPAUTO and IDMP can only be used with id='*', not {id!r}")
+        if idmpauto is not None:
+            pieces += ["IDMPAUTO", idmpauto]
+        if idmp is not None:
+            if not isinstance(idmp, tuple) or len(idmp) != 2:
+                raise DataError(f"XADD idmp must be a (producer_id, idempotent_id) tuple, "
+                                f"not {idmp!r}")
+            pieces += ["IDMP", *idmp]
+        return pieces
 
     @staticmethod
     def _trim_pieces(maxlen: Optional[int], approximate: bool, minid: Any,
@@ -177,32 +208,52 @@ class StreamCommands(CommandsBase):
         return self.execute_command("XRANGE", *pieces)
 
     def xread(self, streams: Mapping[Any, Any], count: Optional[int] = None,
-              block: Optional[int] = None) -> Any:
+              block: Optional[int] = None, max_count: Optional[int] = None,
+              max_size: Optional[int] = None) -> Any:
         """Read from streams (keys of one slot) after the given ids, blocking up to ``block``
-        ms; ``[[stream, [(id, fields)]]]``."""
-        pieces = self._xread_options(count, block)
+        ms; ``[[stream, [(id, fields)]]]``. ``max_count`` / ``max_size`` (MAXCOUNT / MAXSIZE)
+        need a server that has them (newer than Redis 8.2; older ones answer a syntax error)."""
+        pieces = self._xread_options(count, block, max_count, max_size, "XREAD")
         return self.execute_command("XREAD", *pieces, *self._streams_pieces(streams))
 
     def xreadgroup(self, groupname: Any, consumername: Any, streams: Mapping[Any, Any],
                    count: Optional[int] = None, block: Optional[int] = None,
-                   noack: bool = False) -> Any:
-        """Read as a group consumer (``">"`` = new messages); same shape as xread."""
+                   noack: bool = False, claim_min_idle_time: Optional[int] = None,
+                   max_count: Optional[int] = None, max_size: Optional[int] = None) -> Any:
+        """Read as a group consumer (``">"`` = new messages); same shape as xread.
+        ``claim_min_idle_time`` (CLAIM, Redis 8.4+) also claims pending entries idle that long."""
         pieces: List[Any] = ["GROUP", groupname, consumername,
-                             *self._xread_options(count, block)]
+                             *self._xread_options(count, block, max_count, max_size,
+                                                  "XREADGROUP")]
         if noack:
             pieces.append("NOACK")
+        if claim_min_idle_time is not None:
+            if (isinstance(claim_min_idle_time, bool) or not isinstance(claim_min_idle_time, int)
+                    or claim_min_idle_time < 0):
+                raise DataError(f"XREADGROUP claim_min_idle_time must be a non-negative "
+                                f"integer, not {claim_min_idle_time!r}")
+            pieces += ["CLAIM", claim_min_idle_time]
         return self.execute_command("XREADGROUP", *pieces, *self._streams_pieces(streams))
 
     @staticmethod
-    def _xread_options(count: Optional[int], block: Optional[int]) -> List[Any]:
+    def _xread_options(count: Optional[int], block: Optional[int],
+                       max_count: Optional[int] = None, max_size: Optional[int] = None,
+                       command: str = "XREAD") -> List[Any]:
         pieces: List[Any] = []
         if count is not None:
             if not isinstance(count, int) or count < 1:
-                raise DataError("XREAD count must be a positive integer")
+                raise DataError(f"{command} count must be a positive integer, not {count!r}")
             pieces += ["COUNT", count]
+        if max_count is not None:
+            _positive(max_count, "max_count", command)
+            if count is not None and max_count < count:
+                raise DataError(f"{command} max_count ({max_count}) must be >= count ({count})")
+            pieces += ["MAXCOUNT", max_count]
+        if max_size is not None:
+            pieces += ["MAXSIZE", _positive(max_size, "max_size", command)]
         if block is not None:
             if not isinstance(block, int) or block < 0:
-                raise DataError("XREAD block must be a non-negative integer")
+                raise DataError(f"{command} block must be a non-negative integer, not {block!r}")
             pieces += ["BLOCK", block]
         return pieces
 
@@ -221,9 +272,25 @@ class StreamCommands(CommandsBase):
         return self.execute_command("XREVRANGE", *pieces)
 
     def xtrim(self, name: KeyT, maxlen: Optional[int] = None, approximate: bool = True,
-              minid: Any = None, limit: Optional[int] = None) -> Any:
-        """Trim by MAXLEN or MINID; how many entries were removed."""
+              minid: Any = None, limit: Optional[int] = None,
+              ref_policy: Optional[str] = None) -> Any:
+        """Trim by MAXLEN or MINID; how many entries were removed. ``ref_policy`` (KEEPREF /
+        DELREF / ACKED) needs Redis 8.2+."""
         if (maxlen is None) == (minid is None):
             raise DataError("Exactly one of ``maxlen`` or ``minid`` must be specified")
-        return self.execute_command("XTRIM", name,
-                                    *self._trim_pieces(maxlen, approximate, minid, limit))
+        pieces = self._trim_pieces(maxlen, approximate, minid, limit)
+        if ref_policy is not None:
+            pieces.append(_ref_policy(ref_policy, "XTRIM"))
+        return self.execute_command("XTRIM", name, *pieces)
+
+
+def _positive(value: Any, name: str, command: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(f"{command} {name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _ref_policy(value: Any, command: str) -> Any:
+    if value not in _REF_POLICIES:
+        raise DataError(f"{command} ref_policy must be one of {_REF_POLICIES}, not {value!r}")
+    return value

@@ -125,15 +125,25 @@ class StringCommands(CommandsBase):
     def set(self, name: KeyT, value: EncodableT, ex: Optional[ExpiryT] = None,
             px: Optional[ExpiryT] = None, nx: bool = False, xx: bool = False,
             keepttl: bool = False, get: bool = False, exat: Optional[AbsExpiryT] = None,
-            pxat: Optional[AbsExpiryT] = None) -> Any:
-        """Set ``value``; True, None when NX/XX was not met, the old value with ``get``."""
+            pxat: Optional[AbsExpiryT] = None, ifeq: Optional[EncodableT] = None,
+            ifne: Optional[EncodableT] = None, ifdeq: Optional[str] = None,
+            ifdne: Optional[str] = None) -> Any:
+        """Set ``value``; True, None when a condition was not met, the old value with ``get``.
+
+        Conditions (at most one): ``nx``, ``xx``, and (Redis 8.4+; older servers answer with a
+        syntax error) ``ifeq`` / ``ifne`` (the current value equals / differs from the given
+        one), ``ifdeq`` / ``ifdne`` (the same against the value's XXH3 hex digest).
+        """
         if (ex is not None or px is not None or exat is not None or pxat is not None) and (
                 sum(x is not None for x in (ex, px, exat, pxat)) + bool(keepttl) > 1):
             raise DataError("``ex``, ``px``, ``exat``, ``pxat`` and ``keepttl`` are "
                             "mutually exclusive")
-        if nx and xx:
-            raise DataError("``nx`` and ``xx`` are mutually exclusive")
         pieces: List[Any] = [name, value]
+        if ifeq is None and ifne is None and ifdeq is None and ifdne is None:
+            if nx and xx:
+                raise DataError("``nx`` and ``xx`` are mutually exclusive")
+        else:
+            pieces += self._set_condition(nx, xx, ifeq, ifne, ifdeq, ifdne)
         options: Dict[str, Any] = {}
         if ex is not None:
             pieces += ["EX", seconds(ex, "ex")]
@@ -153,6 +163,19 @@ class StringCommands(CommandsBase):
             pieces.append("GET")
             options["get"] = True
         return self.execute_command("SET", *pieces, **options)
+
+    @staticmethod
+    def _set_condition(nx: bool, xx: bool, ifeq: Any, ifne: Any, ifdeq: Any,
+                       ifdne: Any) -> List[Any]:
+        """SET's IFEQ/IFNE/IFDEQ/IFDNE piece; refuses a second condition (NX/XX included)."""
+        given = [(word, value) for word, value in (("IFEQ", ifeq), ("IFNE", ifne),
+                                                   ("IFDEQ", ifdeq), ("IFDNE", ifdne))
+                 if value is not None]
+        if len(given) + bool(nx) + bool(xx) > 1:
+            names = [w.lower() for w, _ in given] + [n for n, f in (("nx", nx), ("xx", xx)) if f]
+            raise DataError(f"``nx``, ``xx``, ``ifeq``, ``ifne``, ``ifdeq``, ``ifdne`` are "
+                            f"mutually exclusive; got {names}")
+        return list(given[0])
 
     def setex(self, name: KeyT, time: ExpiryT, value: EncodableT) -> Any:
         """Set ``value`` with a TTL in seconds; True."""
