@@ -655,8 +655,11 @@ class RedisCluster(CommandsMixin):
         return Script(self, script)
 
     def close(self) -> None:
-        """Ordered shutdown of the pool: fence new calls, close connections, join threads."""
-        self.connection_pool.close()
+        """Close every connection and stop the pool's threads (an ordered shutdown: calls in
+        flight get PoolClosedError); as with redis-py's client, a command issued afterwards
+        reopens the pool and reconnects. For a final fence, close the pool itself:
+        ``rc.connection_pool.close()``."""
+        self.connection_pool.close(reopen_on_use=True)
 
     def __enter__(self) -> RedisCluster:
         return self

@@ -149,6 +149,9 @@ class ClusterConnectionPool(NodeRecords):
         self._budget = Budget(config.max_connections)
         self._topology = Topology((), epoch=0)
         self._fork_generation = fork_generation[0]
+        #: close(reopen_on_use=True) was called: the next checkout reopens the pool.
+        self._reopen_on_use = False
+        self._closing = False  # close() is still shutting down (no reopen meanwhile)
         self._closed = False
         self._moved_count = 0
         self._rr = itertools.count()
@@ -199,7 +202,9 @@ class ClusterConnectionPool(NodeRecords):
 
     def _check_usable(self) -> None:
         if self._closed:
-            raise PoolClosedError("the connection pool is closed")
+            if not self._reopen_on_use:
+                raise PoolClosedError("the connection pool is closed")
+            self._reopen()
         if self._fork_generation != fork_generation[0]:
             with restart_lock():
                 if self._fork_generation != fork_generation[0]:  # no other thread did it
@@ -462,15 +467,41 @@ class ClusterConnectionPool(NodeRecords):
             self._topology = Topology((), epoch=self._topology.epoch)
         self.disconnect()
 
-    def close(self) -> None:
-        """Ordered shutdown: fence new checkouts, stop and join threads, close connections."""
+    def close(self, reopen_on_use: bool = False) -> None:
+        """Ordered shutdown: fence new checkouts, stop and join threads, close connections.
+
+        Final by default: the pool raises PoolClosedError from then on. ``reopen_on_use=True``
+        (what ``RedisCluster.close()`` asks for, as redis-py's client stays usable after close)
+        does the same shutdown, and the next checkout after it reopens the pool: fresh node
+        pools, budget and refresher, the last known layout kept. Callers already waiting when
+        it closes still get PoolClosedError."""
         with self._lock:
             if self._closed:
+                self._reopen_on_use = self._reopen_on_use and reopen_on_use
                 return
             self._closed = True
-        self._refresher.close()
-        for pool in list(self._pools.values()):
-            pool.close()
+            self._closing = True
+        try:
+            self._refresher.close()
+            for pool in list(self._pools.values()):
+                pool.close()
+        finally:
+            with self._lock:
+                self._closing = False
+                self._reopen_on_use = reopen_on_use
+
+    def _reopen(self) -> None:
+        """Make a pool closed with ``reopen_on_use`` usable again (once its close() is done)."""
+        with self._lock:
+            if not self._closed or self._closing or not self._reopen_on_use:
+                if self._closed:
+                    raise PoolClosedError("the connection pool is closed")
+                return
+            self._pools = {}
+            self._retired = ()
+            self._budget = Budget(self.config.max_connections)
+            self._closed = False
+        self._refresher.reopen()
 
     @property
     def closed(self) -> bool:

@@ -126,6 +126,14 @@ class Refresher:
         self._thread = thread
         thread.start()
 
+    def reopen(self) -> None:
+        """After close(): usable again (the client's close() follows redis-py: the client may be
+        used afterwards). Call only once close() has returned; it restarts the thread."""
+        if self._state is not RefreshState.CLOSED:
+            return
+        self._start_over(RefreshState.IDLE)
+        self.start()
+
     def after_fork(self) -> None:
         """In a forked child: forget the parent's threads and locks, restart the thread."""
         closed = self._state is RefreshState.CLOSED

@@ -16,6 +16,7 @@ from clustercore.errors import (
     ClusterDownError,
     ConnectionError,
     OutcomeUnknownError,
+    PoolClosedError,
     PoolTimeoutError,
     RedirectBudgetExceededError,
     RedisClusterException,
@@ -320,10 +321,12 @@ def test_threads_share_one_client() -> None:
 
 
 def test_close_fences_calls() -> None:
+    """The pool's close() is the final fence (the client's close() follows redis-py and lets
+    a later command reopen: see test_client_close_shuts_down_and_a_later_command_reopens)."""
     fake = FakeCluster()
     rc, _ = make_client(fake)
     rc.set("k", "v")
-    rc.close()
+    rc.connection_pool.close()
     with pytest.raises(Exception, match="closed"):
         rc.get("k")
 
@@ -573,3 +576,30 @@ def test_retry_on_timeout_false_does_not_retry_a_fan_out_part() -> None:
         rc.close()
     assert results[False] == 1.0  # one socket timeout, no second try on a fresh connection
     assert results[True] > results[False]
+
+
+# --- close(): redis-py's semantics on the client, a final fence on the pool ----------------------
+def test_client_close_shuts_down_and_a_later_command_reopens() -> None:
+    """redis-py's client stays usable after close() (its test fixtures close it in a ``with``
+    block and flush the database afterwards): clustercore's close() is an ordered shutdown --
+    every socket closed, stats say closed -- and the next command reopens the pool."""
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    rc.set("k", "v")
+    with rc:
+        assert rc.get("k") == b"v"
+    stats = rc.connection_pool.stats()
+    assert stats.closed and stats.in_use == 0 and stats.idle == 0
+    assert fake.network.streams == []  # nothing left open
+    assert rc.get("k") == b"v"  # reopened: fresh node pools, the known layout
+    assert not rc.connection_pool.closed
+    assert rc.dbsize() == 1 and rc.pipeline().get("k").execute() == [b"v"]
+    rc.close()
+    rc.close()  # twice is fine
+    assert rc.mget("k", "k") == [b"v", b"v"]
+    rc.connection_pool.close()  # the pool's own close() is final
+    with pytest.raises(PoolClosedError):
+        rc.get("k")
+    rc.close()  # closing the client after that does not make the pool reopenable again
+    with pytest.raises(PoolClosedError):
+        rc.get("k")

@@ -378,7 +378,7 @@ def test_bug_reset_lets_the_pool_exceed_max_connections() -> None:
 def test_client_close_while_threads_run_leaks_nothing(threads: int, total: int, blocking: bool,
                                                       kill: bool, delay: float,
                                                       seed: int) -> None:
-    """close() while threads are mid-command (with the real background refresh, and maybe a
+    """The pool's close() while threads are mid-command (with the real background refresh, and maybe a
     node dying at the same time): every thread ends with results or documented errors --
     PoolClosedError once the fence is up -- and afterwards no connection is in use, none is
     idle, and no socket is left open on the fake network."""
@@ -418,7 +418,7 @@ def test_client_close_while_threads_run_leaks_nothing(threads: int, total: int, 
     time.sleep(delay)
     if kill:
         fake.kill(fake.primaries()[seed % 3])
-    rc.close()
+    rc.connection_pool.close()  # the final fence (rc.close() lets a later command reopen)
     for w in workers:
         w.join(30)
     stop.set()
