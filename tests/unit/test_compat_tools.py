@@ -357,3 +357,54 @@ def test_finish_watch_sees_only_new_complete_lines(tmp_path: Path) -> None:
     with path.open("a", encoding="utf-8") as fh:
         fh.write('ish"}\n')
     assert watch.finished()
+
+
+def test_tests_of_a_module_that_failed_to_import_are_not_collected(tmp_path: Path) -> None:
+    events: List[Dict[str, Any]] = [
+        {"ev": "collect_error", "nodeid": "tests/m.py", "reason": "AttributeError: PRIMARIES"},
+        *_test_events("tests/ok.py::t", PASS),
+        {"ev": "not_run", "nodeids": ["tests/m.py::t1", "tests/other.py::t2"], "reason": "budget"},
+    ]
+    run = results.parse_run(_write(tmp_path / "c.jsonl", events), "clustercore")
+    assert run.result("tests/m.py::t1").outcome == "not-collected"
+    assert run.result("tests/m.py::t1").reason() == (
+        "not-collected: its module failed to import: AttributeError: PRIMARIES")
+    assert run.result("tests/other.py::t2").outcome == "not-run"
+    assert run.result("tests/ok.py::t").outcome == "passed"
+
+
+def test_child_mocks_are_not_a_new_use_of_mocks() -> None:
+    parent = object()
+    me = object()
+    assert not plugin._is_child_mock((me,), {"name": "top"})
+    assert plugin._is_child_mock((me,), {"parent": parent})
+    # CallableMixin passes them on positionally: (self, spec, wraps, name, spec_set, parent)
+    assert plugin._is_child_mock((me, None, None, "child", None, parent), {})
+    assert plugin._is_child_mock((me,), {"_new_parent": parent})
+
+
+def test_deliberate_differences_are_counted_apart(tmp_path: Path) -> None:
+    ids = ["f::a", "f::b_disabled", "f::c"]
+    ref_events: List[Dict[str, Any]] = [
+        {"ev": "collected", "items": [{"nodeid": n, "private": []} for n in ids]},
+        *[e for n in ids for e in _test_events(n, PASS)],
+    ]
+    fail = {"setup": "passed", "call": "failed", "teardown": "passed"}
+    cc_events: List[Dict[str, Any]] = [
+        *_test_events("f::a", PASS),
+        *_test_events("f::b_disabled", fail, exc={"exc_type": "Failed", "message": "DID NOT RAISE"}),
+        *_test_events("f::c", fail, exc={"exc_type": "KeyError", "message": "'timeout'"}),
+    ]
+    toml = tmp_path / "deliberate.toml"
+    toml.write_text('[tests]\n"f::*_disabled" = "clustercore runs it"\n"f::gone" = "old"\n',
+                    encoding="utf-8")
+    deliberate = results.load_deliberate(toml)
+    ref = results.parse_run(_write(tmp_path / "a.jsonl", ref_events), "redis-py")
+    cand = results.parse_run(_write(tmp_path / "b.jsonl", cc_events), "clustercore")
+    report = results.compare(ref, cand, {}, deliberate)
+    assert report["headline"]["pass_on_clustercore"] == 1
+    assert report["headline"]["deliberate_differences"] == 1
+    assert report["headline"]["open"] == 1
+    assert [r["reason"] for r in report["reasons"]] == ["KeyError: 'timeout'"]
+    assert report["deliberate"]["stale_patterns"] == ["f::gone"]
+    assert api_surface.Allowlist.load(toml).names == {}  # the shared file stays readable
