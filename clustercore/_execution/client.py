@@ -49,6 +49,7 @@ from ..errors import (
 )
 from .executor import Executor
 from .keywords import check_connection_keywords, redis_py_keywords, url_options
+from .monitor import DEFAULT_MONITOR_TIMEOUT, Monitor
 from .nodes import (
     ALL_NODES,
     DEFAULT_NODE,
@@ -66,6 +67,7 @@ from .nodes import (
 )
 from .pipeline import ClusterPipeline
 from .pubsub import ClusterPubSub
+from .pubsub_messages import cluster_node
 from .retry import Backoff, RetryPolicy
 from .script import Script
 
@@ -649,6 +651,17 @@ class RedisCluster(CommandsMixin):
             if value is not None:
                 kwargs[key] = value
         return ClusterPubSub(self, **kwargs)
+
+    def monitor(self, target_node: Any = None,
+                timeout: Optional[float] = DEFAULT_MONITOR_TIMEOUT) -> Monitor:
+        """redis-py's MONITOR context manager on one node (the default node when none is
+        given), on a dedicated connection closed on exit; reads wait at most ``timeout``."""
+        node = self.get_default_node() if target_node is None else target_node
+        address = cluster_node(self.executor.pool, node, None, None)
+        assert address is not None
+        conn = self.executor.pool.make_connection(address, readonly=False, protocol=2,
+                                                  socket_timeout=timeout)
+        return Monitor(conn, address)
 
     def register_script(self, script: Any) -> Script:
         """EVALSHA; on NOSCRIPT loads the body on that node only (works in pipelines too)."""

@@ -252,6 +252,16 @@ class NodeClient(CommandsMixin):
     def _nodes_for_scan(self) -> List[Any]:
         return [self.address]
 
+    def pubsub(self, **kwargs: Any) -> Any:
+        """The client's ClusterPubSub with its classic subscriptions pinned to this node
+        (redis-py's ``Redis.pubsub()`` on a node connection: what ClusterKeyspaceNotifications
+        uses to listen to every primary); ``kwargs`` as ``RedisCluster.pubsub``."""
+        for key in ("node", "host", "port"):
+            if key in kwargs:
+                raise TypeError(f"NodeClient.pubsub() got {key}={kwargs[key]!r}: "
+                                f"its node is {self.address}")
+        return self.client.pubsub(host=self.address.host, port=self.address.port, **kwargs)
+
     def close(self) -> None:
         """Nothing to close: the connections are the client's pool's."""
 

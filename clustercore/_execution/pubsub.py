@@ -90,6 +90,7 @@ from .pubsub_state import (
     off_shard,
     pending_names,
     snapshot_of,
+    unsubscribing,
 )
 
 if TYPE_CHECKING:
@@ -235,8 +236,7 @@ class ClusterPubSub(PubSubApiMixin):
 
     @property
     def pending_unsubscribe_channels(self) -> Set[Any]:
-        """Channels whose UNSUBSCRIBE is written and not yet acknowledged (they are already
-        gone from ``channels``: an unsubscribe takes effect when the call returns)."""
+        """Channels whose UNSUBSCRIBE is written, not yet acknowledged (gone from ``channels``)."""
         return self._pending("unsubscribe")
 
     @property
@@ -251,9 +251,10 @@ class ClusterPubSub(PubSubApiMixin):
 
     @property
     def subscribed(self) -> bool:
-        """Whether anything is subscribed: True once (s|p)subscribe returns, restoring
-        subscriptions included; False once the last unsubscribe call returns."""
-        return bool(self._channels or self._patterns or self._shard_channels)
+        """redis-py's: True from (s|p)subscribe until the last unsubscribe is acknowledged."""
+        with self._lock:
+            return bool(self._channels or self._patterns or self._shard_channels
+                        or unsubscribing(self._links()))
 
     def _sync_subscribed(self) -> None:
         (self.subscribed_event.set if self.subscribed else self.subscribed_event.clear)()
@@ -522,6 +523,7 @@ class ClusterPubSub(PubSubApiMixin):
         except ClusterCoreError as exc:
             self._lost(link, exc)
             return False
+        self._sync_subscribed()  # an unsubscribe is pending: still subscribed (redis-py)
         return True
 
     def _lost(self, link: Link, exc: BaseException, refresh: bool = True) -> None:
@@ -542,6 +544,7 @@ class ClusterPubSub(PubSubApiMixin):
         if refresh:
             self.client.executor.pool.request_refresh("pubsub connection lost", avoid=address)
         self._plan_restore()
+        self._sync_subscribed()
 
     def _plan_restore(self) -> None:
         self._restorer.plan(monotonic(), self.client.executor.backoff_delay)
@@ -667,6 +670,7 @@ class ClusterPubSub(PubSubApiMixin):
         link.last_read = monotonic()
         link.ping_sent = None
         self._handle(link, reply)
+        self._sync_subscribed()
 
     def _handle(self, link: Link, reply: Any) -> None:
         if isinstance(reply, ResponseError):
@@ -763,8 +767,7 @@ class ClusterPubSub(PubSubApiMixin):
         self._shutdown(final=False)
 
     def close(self) -> None:
-        """Close every connection and forget every subscription; the object is closed
-        (a later subscribe raises PubSubError)."""
+        """Close every connection, forget every subscription; later subscribes raise PubSubError."""
         self._shutdown(final=True)
 
     def _shutdown(self, final: bool) -> None:

@@ -55,11 +55,14 @@ __all__ = [
     "off_shard",
     "pending_names",
     "snapshot_of",
+    "unsubscribing",
 ]
 
 Handler = Callable[[Dict[str, Any]], Any]
 #: The subscribing commands, in the order a snapshot lists them and a pass sends them.
 KINDS = ("subscribe", "psubscribe", "ssubscribe")
+#: The unsubscribing commands, whose pending acknowledgements keep ``subscribed`` True.
+UNSUBSCRIBE_KINDS = frozenset({"unsubscribe", "punsubscribe", "sunsubscribe"})
 
 
 # --- the public view -------------------------------------------------------------------------
@@ -317,6 +320,12 @@ def pending_names(links: Sequence[Link], kind: str) -> List[bytes]:
     """The names of ``kind`` requests (an unsubscribe) written on ``links`` and unanswered."""
     return [name for link in links for request in link.requests if request.kind == kind
             for name in request.names]
+
+
+def unsubscribing(links: Sequence[Link]) -> bool:
+    """Whether an (S|P)UNSUBSCRIBE written on ``links`` waits for its acknowledgement: until
+    it arrives, messages can still come, so redis-py's ``subscribed`` stays True."""
+    return any(request.kind in UNSUBSCRIBE_KINDS for link in links for request in link.requests)
 
 
 def off_shard(subs: Iterable[Subscription], topology: Topology,

@@ -96,3 +96,33 @@ def test_conveniences_like_redis_py(both: Tuple[RedisCluster, Any]) -> None:
     assert ours["x"] == b"3"
     del ours["x"]
     assert "x" not in theirs
+
+
+def test_monitor_reads_commands_like_redis_py(both: Tuple[RedisCluster, Any]) -> None:
+    """redis-py's TestClusterMonitor bodies, on both clients: the parsed MONITOR lines match."""
+    for rc in both:
+        node = rc.get_node_from_key("{foo}1")
+        with rc.monitor(target_node=node) as m:
+            rc.get(b'{foo}"bar\x92')
+            rc.get("{foo}1")
+            found = None
+            while True:
+                line = m.next_command()
+                if "{foo}1" in line["command"]:
+                    break
+                if line["command"].startswith("GET {foo}"):
+                    found = line
+            assert found is not None and found["command"] == 'GET {foo}"bar\\x92'
+            assert found["client_type"] == "tcp" and found["db"] == 0
+
+
+def test_node_client_pubsub_is_pinned_to_its_node(both: Tuple[RedisCluster, Any]) -> None:
+    """ClusterKeyspaceNotifications' use: a node connection's pubsub() listens on that node."""
+    rc, _ = both
+    node = rc.get_primaries()[-1]
+    ps = rc.get_redis_connection(node).pubsub(ignore_subscribe_messages=True)
+    try:
+        ps.subscribe("pinned-channel")
+        assert ps.get_pubsub_node() == node
+    finally:
+        ps.close()

@@ -270,3 +270,19 @@ def test_pipeline_and_pubsub_signatures(fake: FakeCluster) -> None:
     node = rc.get_node_from_key("chan")
     ps = rc.pubsub(node=node)
     ps.close()
+
+
+def test_node_client_pubsub_subscribes_on_its_node(fake: FakeCluster) -> None:
+    """ClusterKeyspaceNotifications calls ``get_redis_connection(node).pubsub(...)`` per
+    primary: the subscriptions go on that node, whatever the channel's slot."""
+    rc, _ = make_client(fake)
+    node = rc.get_primaries()[2]
+    ps = rc.get_redis_connection(node).pubsub(ignore_subscribe_messages=True)
+    try:
+        ps.subscribe("any-channel")
+        assert ps.get_pubsub_node() == node and ps.ignore_subscribe_messages is True
+        assert ps.snapshot().classic.node == node.address  # type: ignore[union-attr]
+        with pytest.raises(TypeError, match="host='x'"):
+            rc.get_redis_connection(node).pubsub(host="x")
+    finally:
+        ps.close()

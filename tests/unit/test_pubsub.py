@@ -229,6 +229,7 @@ def test_patterns_handlers_and_ignore_subscribe_messages() -> None:
     assert set(ps.channels) == {"alerts"} and set(ps.patterns) == {"user.*"}
     ps.unsubscribe()
     ps.punsubscribe("user.*")
+    drain(ps)  # subscribed stays True until the acknowledgements are read (redis-py)
     assert not ps.subscribed
     with pytest.raises(DataError):
         ps.subscribe()
@@ -643,9 +644,11 @@ def test_subscribed_and_pending_unsubscribes_follow_the_calls() -> None:
     drain(ps)
     ps.unsubscribe(["a", "b"])
     assert ps.pending_unsubscribe_channels == {b"a", b"b"}
-    assert not ps.subscribed and not ps.subscribed_event.is_set()
+    # redis-py: still subscribed until the unsubscribe acknowledgements are read
+    assert ps.subscribed and ps.subscribed_event.is_set()
     assert [m["channel"] for m in drain(ps)] == [b"a", b"b"]
     assert ps.pending_unsubscribe_channels == set()
+    assert not ps.subscribed and not ps.subscribed_event.is_set()
     ps.reset()  # reset keeps the object usable; close does not
     ps.subscribe("c")
     assert ps.channels == {b"c": None}
@@ -696,3 +699,28 @@ def test_redis_py_subscription_objects_disconnect_and_run_in_thread_arguments() 
     thread = ps.run_in_thread(sleep_time=0.01, daemon=True, pubsub=ps, sharded_pubsub=True)
     thread.stop()
     assert not thread.is_alive() and thread.sharded_pubsub
+
+
+def test_subscribed_stays_true_until_the_last_unsubscribe_is_read() -> None:
+    """redis-py's test_subscribe_property_with_channels: resubscribing before the
+    unsubscribe acknowledgement is read keeps ``subscribed`` True throughout."""
+    _fake, _server, rc = setup()
+    ps = ClusterPubSub(rc)
+    ps.subscribe("a")
+    assert [m["type"] for m in drain(ps)] == ["subscribe"]
+    ps.unsubscribe()
+    assert ps.subscribed
+    ps.subscribe("b")
+    assert [m["type"] for m in drain(ps)] == ["unsubscribe", "subscribe"]
+    assert ps.subscribed
+    ps.unsubscribe()
+    assert ps.subscribed
+    assert [m["type"] for m in drain(ps)] == ["unsubscribe"]
+    assert not ps.subscribed and not ps.subscribed_event.is_set()
+    ps.ssubscribe("s")
+    drain(ps)
+    ps.sunsubscribe()
+    assert ps.subscribed
+    assert [m["type"] for m in drain(ps)] == ["sunsubscribe"]
+    assert not ps.subscribed
+    ps.close()
