@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import importlib
 import socket
 
 import pytest
 
-redis_exceptions = pytest.importorskip("redis.exceptions")
+redis_exceptions = importlib.import_module("redis.exceptions")  # dev dependency: fail, never skip
 
 from clustercore import ClusterConnection, RedisCluster  # noqa: E402
 from clustercore import errors as cc  # noqa: E402

@@ -11,6 +11,7 @@ does the other thread act.
 
 from __future__ import annotations
 
+import importlib
 import select
 import socket
 import ssl
@@ -324,7 +325,7 @@ def test_tcp_wait_wakes_when_the_peer_writes_from_another_thread(
 
 def test_tcp_wait_sees_tls_bytes_pending_in_the_ssl_object() -> None:
     """Bytes already decrypted into the SSL object are invisible to poll: ready at once."""
-    trustme = pytest.importorskip("trustme")
+    trustme = importlib.import_module("trustme")  # dev dependency: fail, never skip
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(server_ctx)
