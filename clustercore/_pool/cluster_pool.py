@@ -491,17 +491,28 @@ class ClusterConnectionPool(NodeRecords):
                 self._reopen_on_use = reopen_on_use
 
     def _reopen(self) -> None:
-        """Make a pool closed with ``reopen_on_use`` usable again (once its close() is done)."""
-        with self._lock:
-            if not self._closed or self._closing or not self._reopen_on_use:
-                if self._closed:
+        """Make a pool closed with ``reopen_on_use`` usable again (once its close() is done).
+
+        One thread reopens (the restart lock, as after a fork); the refresher is running again
+        before the pool says it is open, so no caller meets a closed refresher in an open pool.
+        """
+        with restart_lock():
+            with self._lock:
+                if not self._closed:
+                    return  # another thread reopened it meanwhile
+                if self._closing or not self._reopen_on_use:
                     raise PoolClosedError("the connection pool is closed")
-                return
-            self._pools = {}
-            self._retired = ()
-            self._budget = Budget(self.config.max_connections)
-            self._closed = False
-        self._refresher.reopen()
+            self._refresher.reopen()  # starts its thread: not under the pool lock
+            with self._lock:
+                final = not self._reopen_on_use  # a final close() came meanwhile
+                if not final:
+                    self._pools = {}
+                    self._retired = ()
+                    self._budget = Budget(self.config.max_connections)
+                    self._closed = False
+            if final:
+                self._refresher.close()
+                raise PoolClosedError("the connection pool is closed")
 
     @property
     def closed(self) -> bool:

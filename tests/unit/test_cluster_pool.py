@@ -26,6 +26,7 @@ from clustercore._topology.snapshot import Topology
 from clustercore.errors import (
     DataError,
     InvalidSlotError,
+    PoolClosedError,
     PoolTimeoutError,
     RedisClusterConfigError,
     RedisClusterException,
@@ -510,3 +511,41 @@ def test_a_connection_returned_while_a_layout_is_published_keeps_the_budget(
     pool.release(other)
     assert pool.stats().in_use == 0
     pool.close()
+
+
+def test_a_reopenable_close_is_reopened_once_by_concurrent_callers() -> None:
+    """After close(reopen_on_use=True) (what RedisCluster.close() asks for), threads arriving
+    together reopen the pool once: one maintenance thread, every caller served; a final
+    close() afterwards fences for good."""
+    fake = FakeCluster(masters=2, replicas=0)
+    pool = ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network,
+                                 refresh_interval=30)
+    address = pool.topology.primaries[0]
+    pool.close(reopen_on_use=True)
+    assert pool.closed
+    start, got, errors = threading.Barrier(8), [], []
+
+    def use() -> None:
+        start.wait(5)
+        try:
+            conn = pool.get_connection_by_address(address)
+        except BaseException as exc:
+            errors.append(exc)
+            return
+        got.append(conn)
+        pool.release(conn)
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors and len(got) == 8 and not pool.closed
+    maintenance = [t for t in threading.enumerate()
+                   if t.name == "clustercore-maintenance" and t.is_alive()]
+    assert len(maintenance) == 1
+    pool.close()
+    with pytest.raises(PoolClosedError):
+        pool.get_connection_by_address(address)
+    maintenance[0].join(5)
+    assert not maintenance[0].is_alive()
