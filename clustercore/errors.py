@@ -35,6 +35,8 @@ DataError                           DataError
 TooManyConnectionsError             MaxConnectionsError (pool at its limit; when present)
 TopologyError                       RedisClusterException (layout unusable: what redis-py
                                     raises when it cannot initialize the cluster)
+ClusterUsageError                   RedisClusterException (a call a cluster client cannot
+                                    carry out as asked: what redis-py raises for it)
 SlotNotCoveredError                 SlotNotCoveredError
 ClusterError                        ClusterError (so RedirectBudgetExceededError = "TTL
                                     exhausted" too)
@@ -90,7 +92,9 @@ __all__ = [
     "ClusterCrossSlotError",
     "ClusterDownError",
     "ClusterError",
+    "ClusterUsageError",
     "ConnectionError",
+    "CrossSlotKeysError",
     "CrossSlotTransactionError",
     "DataError",
     "ExecAbortError",
@@ -296,6 +300,14 @@ class ClusterError(RedisClusterError):
     """The cluster could not serve the command (redis-py-cluster's name)."""
 
 
+class ClusterUsageError(ClusterCoreError):
+    """The call cannot be carried out by a cluster client as asked, and nothing was sent: a
+    keyed command without its key, a command bound to one connection or one node sent without
+    ``target_nodes=``, a pipeline method a cluster pipeline does not have, a node that is not in
+    the cluster. What redis-py raises as ``RedisClusterException`` for the same calls (bridged
+    to it), so ``except redis.exceptions.RedisClusterException`` catches it."""
+
+
 class RedirectBudgetExceededError(ClusterError):
     """A command was redirected more times than the budget allows ("TTL exhausted")."""
 
@@ -379,6 +391,13 @@ class MasterDownError(ClusterDownError):
 
 class ClusterCrossSlotError(ResponseError):
     """``CROSSSLOT``: the keys of one command map to different slots (also raised before sending)."""
+
+
+class CrossSlotKeysError(ClusterCrossSlotError, ClusterUsageError):
+    """One command's keys are in several slots, found by the client before anything was sent
+    (the server would answer CROSSSLOT). Both what the server's refusal is
+    (ClusterCrossSlotError) and what redis-py raises for its own check (RedisClusterException,
+    through ClusterUsageError), so either ``except`` clause catches it."""
 
 
 class CrossSlotTransactionError(ClusterCrossSlotError):
@@ -527,6 +546,7 @@ _REDIS_COUNTERPARTS: Tuple[Tuple[Type[ClusterCoreError], str], ...] = (
     (DataError, "DataError"),
     (TooManyConnectionsError, "MaxConnectionsError"),
     (TopologyError, "RedisClusterException"),
+    (ClusterUsageError, "RedisClusterException"),
     (SlotNotCoveredError, "SlotNotCoveredError"),
     (ClusterError, "ClusterError"),
     (ResponseError, "ResponseError"),

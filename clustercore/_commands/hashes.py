@@ -12,6 +12,7 @@ silently dropped.
 from __future__ import annotations
 
 import datetime
+import warnings
 from typing import Any, Iterator, List, Mapping, Optional, Sequence
 
 from ..errors import DataError
@@ -105,7 +106,10 @@ class HashCommands(CommandsBase):
         return self.execute_command("HMGET", name, *list_or_args(keys, args))
 
     def hmset(self, name: KeyT, mapping: Mapping[Any, EncodableT]) -> Any:
-        """Set several fields (deprecated; use hset(mapping=...)); True."""
+        """Set several fields (deprecated; use hset(mapping=...)); True. Warns
+        DeprecationWarning, as redis-py (since 3.5) does."""
+        warnings.warn("Redis.hmset() is deprecated. Use Redis.hset() instead.",
+                      DeprecationWarning, stacklevel=2)
         if not mapping:
             raise DataError("'hmset' with 'mapping' of length 0")
         items: List[Any] = []

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._slots import NUM_SLOTS, key_slot, key_slots
-from ..errors import ClusterCrossSlotError, DataError
+from ..errors import CrossSlotKeysError, DataError
 from .specs import FIRST_WORDS, CommandSpec, Route, has_space, normalize_args, upper_word
 
 __all__ = [
@@ -203,7 +203,7 @@ def slot_of(spec: CommandSpec, args: Sequence[Any], encoding: str = "utf-8") -> 
         slot = key_slot(keys[0], encoding)
         for key in keys[1:]:
             if key_slot(key, encoding) != slot:
-                raise ClusterCrossSlotError(
+                raise CrossSlotKeysError(
                     f"CROSSSLOT Keys in request don't hash to the same slot ({spec.name}); "
                     "use {hash tags} to keep them together")
         return slot

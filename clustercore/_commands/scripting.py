@@ -121,6 +121,8 @@ class Script:
 
     def __init__(self, client: CommandsMixin, script: Union[str, bytes]) -> None:
         self.client = client
+        #: redis-py's name for the client the script was registered with
+        self.registered_client = client
         self.script = script
         data = script.encode("utf-8") if isinstance(script, str) else bytes(script)
         self.sha = hashlib.sha1(data).hexdigest()

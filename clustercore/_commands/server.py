@@ -6,11 +6,11 @@ arguments.
 
 Every method that takes ``**kwargs`` passes them to ``execute_command``, so redis-py's
 ``target_nodes=`` reaches the client. Without it the command goes where the command table says
-(:mod:`.specs`): most fan out to every primary or node and merge (reads of per-node state:
-INFO, CONFIG, SLOWLOG, LATENCY, ROLE ...), inspection goes to one node, and changes to one node
-(ACL SETUSER/DELUSER/LOAD/SAVE, SAVE, BGSAVE, BGREWRITEAOF) are refused without
-``target_nodes=``: redis-py sends them to its default node, which in a cluster changes one
-arbitrary node. WAIT/WAITAOF are bound to one connection's writes and refused likewise.
+(:mod:`.specs`), which follows redis-py 8: INFO, CONFIG, ACL, SLOWLOG, LATENCY, MEMORY, CLIENT
+LIST, SAVE, BGSAVE, DEBUG ... go to the client's default node and return its one reply; DBSIZE,
+KEYS, FLUSHALL/FLUSHDB, ROLE and PUBSUB's counts cover the whole cluster; administration of one
+particular node (BGREWRITEAOF, SHUTDOWN, CLUSTER MEET/SETSLOT ...) is refused without
+``target_nodes=``. WAIT/WAITAOF are bound to one connection's writes and refused likewise.
 """
 
 from __future__ import annotations
@@ -285,6 +285,13 @@ class ServerCommands(CommandsBase):
         if samples is not None:
             pieces += ["SAMPLES", samples]
         return self.execute_command("MEMORY", "USAGE", *pieces, **kwargs)
+
+    def hello(self) -> Any:
+        """Refused, as redis-py's cluster client refuses it: HELLO changes the protocol of the
+        one connection it runs on (give ``protocol=`` to the client instead)."""
+        raise NotImplementedError(
+            "HELLO is not supported in cluster mode (it changes one pooled connection's "
+            "protocol): give RedisCluster(protocol=...) instead")
 
     def ping(self, **kwargs: Any) -> Any:
         """True when every primary answers PONG."""

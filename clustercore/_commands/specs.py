@@ -34,24 +34,28 @@ make sense on the connection that holds some state (MULTI/EXEC/DISCARD/WATCH/UNW
 SUBSCRIBE family, AUTH/HELLO/RESET/QUIT, ASKING/READONLY/READWRITE, CLIENT TRACKING/REPLY/
 CACHING, SCRIPT DEBUG, WAIT): the pipeline, pub/sub and connection layers own them and the
 client must refuse them in ``execute_command`` unless the caller names the node
-(``target_nodes=``). ``NODE_ONLY`` commands are administration of one particular node
-(SAVE, BGSAVE, BGREWRITEAOF, SHUTDOWN, MONITOR, SELECT, MOVE, SWAPDB, REPLICAOF, FAILOVER,
-DEBUG, CLUSTER MEET/SETSLOT/ADDSLOTS/FORGET/RESET/REPLICATE/FAILOVER/..., ACL SETUSER/DELUSER/
-LOAD/SAVE (ACL users are per node: a change made on one is not propagated), MODULE LOAD/UNLOAD,
-CLIENT UNBLOCK ...): routed to an arbitrary node they do nothing useful or something harmful,
-so without ``target_nodes=`` the client refuses them (redis-py sends them to its default node)
-and points to a node-level connection. CLUSTER DELSLOTS/DELSLOTSRANGE, which redis-py routes
-by their slot number, go to the slot's owner (as COUNTKEYSINSLOT); DEBUG OBJECT to its key's.
-CLIENT SETNAME goes to every node (it names one pooled connection per node; ``client_name=``
-names them all), CLIENT GETNAME/ID/INFO to a random node.
+(``target_nodes=``). ``DEFAULT_NODE`` commands go where redis-py 8 sends them: its default node
+(a primary; ``RedisCluster.set_default_node`` changes it), one reply returned as it is: INFO,
+CONFIG *, CLIENT LIST/ID/INFO/GETNAME/SETNAME/PAUSE/UNPAUSE/UNBLOCK, ACL *, SLOWLOG *,
+LATENCY *, MEMORY STATS/PURGE/DOCTOR/MALLOC-STATS, LASTSAVE, TIME, PING, COMMAND *, MODULE
+LIST/LOAD/UNLOAD, DEBUG, SAVE, BGSAVE and the read-only CLUSTER INFO/NODES/SLOTS/SHARDS/...
+(``target_nodes=`` sends any of them elsewhere, several nodes giving redis-py's
+``{node name: reply}``; ``clustercore.compat.rediscluster`` keeps redis-py-cluster's
+every-node dicts). ``NODE_ONLY`` commands are administration of one particular node where an
+arbitrary choice does harm (SHUTDOWN, MONITOR, SELECT, MOVE, SWAPDB, REPLICAOF, FAILOVER,
+BGREWRITEAOF, CLUSTER MEET/SETSLOT/ADDSLOTS/FORGET/RESET/REPLICATE/FAILOVER/FLUSHSLOTS/...):
+without ``target_nodes=`` the client refuses them (redis-py sends some of them to its default
+node) and points to a node-level connection. CLUSTER DELSLOTS/DELSLOTSRANGE, which redis-py
+routes by their slot number, go to the slot's owner (as COUNTKEYSINSLOT); DEBUG OBJECT to its
+key's.
 
-Fan-out: PING, DBSIZE, KEYS, SCAN, FLUSHALL/FLUSHDB, MEMORY STATS/PURGE/DOCTOR/MALLOC-STATS
-and FUNCTION LOAD/DELETE/FLUSH/RESTORE/STATS go to every primary (functions replicate to
-replicas); INFO, LASTSAVE, CONFIG *, CLIENT LIST/KILL/SETNAME/PAUSE/UNPAUSE, SLOWLOG *,
-LATENCY *, ROLE and PUBSUB CHANNELS/NUMSUB/NUMPAT to every node; SCRIPT LOAD/EXISTS/FLUSH to
-every node too, because scripts do not replicate
-and replicas serve EVALSHA_RO (the server's own tips say all_nodes for LOAD and FLUSH).
-redis-py sends most of these to one default node; ``target_nodes=`` narrows any of them.
+Fan-out, deliberately wider than redis-py's default node (same return shapes): DBSIZE, KEYS,
+SCAN, FLUSHALL/FLUSHDB and FUNCTION LOAD/DELETE/FLUSH/RESTORE/STATS go to every primary
+(functions replicate to replicas); PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARD*, ROLE and CLIENT KILL
+(the client is on whichever node has it; the counts add up) to every node;
+SCRIPT LOAD/EXISTS/FLUSH to every node too, because scripts do not replicate and replicas serve
+EVALSHA_RO (the server's own tips say all_nodes for LOAD and FLUSH). FUNCTION LIST goes to every
+primary as in redis-py, returning ``{node name: reply}``.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class Route(enum.Enum):
     ALL_NODES = "all-nodes"
     RANDOM_PRIMARY = "random-primary"
     RANDOM_NODE = "random-node"
+    DEFAULT_NODE = "default-node"
     CONNECTION = "connection"
     NODE_ONLY = "node-only"
 
@@ -198,6 +203,7 @@ _P = Route.ALL_PRIMARIES
 _A = Route.ALL_NODES
 _RP = Route.RANDOM_PRIMARY
 _RN = Route.RANDOM_NODE
+_D = Route.DEFAULT_NODE
 _MS = 0.001
 
 _TABLE: Tuple[CommandSpec, ...] = (
@@ -428,7 +434,7 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _conv("FUNCTION FLUSH", _NONE, route=_P, merge=Merge.ALL_OK),
     _node("FUNCTION HELP", _RN),
     _node("FUNCTION KILL", _P, Merge.ANY_OK),
-    _node("FUNCTION LIST", _RP),
+    _node("FUNCTION LIST", _P, Merge.DICT_BY_NODE),
     _conv("FUNCTION LOAD", _NONE, route=_P, merge=Merge.FIRST),
     _conv("FUNCTION RESTORE", _NONE, route=_P, merge=Merge.ALL_OK),
     _node("FUNCTION STATS", _P, Merge.DICT_BY_NODE),
@@ -463,107 +469,107 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _conn("ASKING"),
     _conn("AUTH"),
     _conn("CLIENT CACHING"),
-    _node("CLIENT GETNAME", _RN),
+    _node("CLIENT GETNAME", _D),
     _conn("CLIENT GETREDIR"),
     _node("CLIENT HELP", _RN),
-    _node("CLIENT ID", _RN),
-    _node("CLIENT INFO", _RN),
+    _node("CLIENT ID", _D),
+    _node("CLIENT INFO", _D),
     _node("CLIENT KILL", _A, Merge.SUM),
-    _node("CLIENT LIST", _A, Merge.DICT_BY_NODE),
+    _node("CLIENT LIST", _D),
     _conn("CLIENT NO-EVICT"),
     _conn("CLIENT NO-TOUCH"),
-    _node("CLIENT PAUSE", _A, Merge.ALL_OK),
+    _node("CLIENT PAUSE", _D),
     _conn("CLIENT REPLY"),
     _conn("CLIENT SETINFO"),
-    _node("CLIENT SETNAME", _A, Merge.ALL_OK),
+    _node("CLIENT SETNAME", _D),
     _conn("CLIENT TRACKING"),
     _conn("CLIENT TRACKINGINFO"),
-    _admin("CLIENT UNBLOCK"),
-    _node("CLIENT UNPAUSE", _A, Merge.ALL_OK),
+    _node("CLIENT UNBLOCK", _D, idempotent=False),
+    _node("CLIENT UNPAUSE", _D),
     _node("ECHO", _RN),
     _conn("HELLO"),
-    _node("PING", _P, Merge.ALL_OK),
+    _node("PING", _D),
     _conn("QUIT"),
     _conn("READONLY"),
     _conn("READWRITE"),
     _conn("RESET"),
     _admin("SELECT"),
     # --- server ----------------------------------------------------------------------------------
-    _node("ACL CAT", _RN),
-    _admin("ACL DELUSER"),
-    _node("ACL DRYRUN", _RN),
-    _node("ACL GENPASS", _RN),
-    _node("ACL GETUSER", _RN),
-    _node("ACL HELP", _RN),
-    _node("ACL LIST", _RN),
-    _admin("ACL LOAD"),
-    _node("ACL LOG", _A, Merge.DICT_BY_NODE),
-    _admin("ACL SAVE"),
-    _admin("ACL SETUSER"),
-    _node("ACL USERS", _RN),
-    _node("ACL WHOAMI", _RN),
+    _node("ACL CAT", _D),
+    _node("ACL DELUSER", _D, idempotent=False),
+    _node("ACL DRYRUN", _D),
+    _node("ACL GENPASS", _D),
+    _node("ACL GETUSER", _D),
+    _node("ACL HELP", _D),
+    _node("ACL LIST", _D),
+    _node("ACL LOAD", _D, idempotent=False),
+    _node("ACL LOG", _D),
+    _node("ACL SAVE", _D, idempotent=False),
+    _node("ACL SETUSER", _D, idempotent=False),
+    _node("ACL USERS", _D),
+    _node("ACL WHOAMI", _D),
     _admin("BGREWRITEAOF"),
-    _admin("BGSAVE"),
-    _node("COMMAND", _RN),
-    _node("COMMAND COUNT", _RN),
-    _node("COMMAND DOCS", _RN),
-    _node("COMMAND GETKEYS", _RN),
+    _node("BGSAVE", _D, idempotent=False),
+    _node("COMMAND", _D),
+    _node("COMMAND COUNT", _D),
+    _node("COMMAND DOCS", _D),
+    _node("COMMAND GETKEYS", _D),
     _node("COMMAND GETKEYSANDFLAGS", _RN),
     _node("COMMAND HELP", _RN),
-    _node("COMMAND INFO", _RN),
-    _node("COMMAND LIST", _RN),
-    _node("CONFIG GET", _A, Merge.DICT_BY_NODE),
+    _node("COMMAND INFO", _D),
+    _node("COMMAND LIST", _D),
+    _node("CONFIG GET", _D),
     _node("CONFIG HELP", _RN),
-    _node("CONFIG RESETSTAT", _A, Merge.ALL_OK),
-    _node("CONFIG REWRITE", _A, Merge.ALL_OK),
-    _node("CONFIG SET", _A, Merge.ALL_OK),
+    _node("CONFIG RESETSTAT", _D),
+    _node("CONFIG REWRITE", _D),
+    _node("CONFIG SET", _D),
     _node("DBSIZE", _P, Merge.SUM, readonly=True),
-    _admin("DEBUG"),
+    _node("DEBUG", _D, idempotent=False),
     _conv("DEBUG OBJECT", _K2),
     _admin("FAILOVER"),
     _conv("FLUSHALL", _NONE, route=_P, merge=Merge.ALL_OK),
     _conv("FLUSHDB", _NONE, route=_P, merge=Merge.ALL_OK),
-    _node("INFO", _A, Merge.DICT_BY_NODE),
-    _node("LASTSAVE", _A, Merge.DICT_BY_NODE),
-    _node("LATENCY DOCTOR", _A, Merge.DICT_BY_NODE),
-    _node("LATENCY GRAPH", _A, Merge.DICT_BY_NODE),
+    _node("INFO", _D),
+    _node("LASTSAVE", _D),
+    _node("LATENCY DOCTOR", _D),
+    _node("LATENCY GRAPH", _D),
     _node("LATENCY HELP", _RN),
-    _node("LATENCY HISTOGRAM", _A, Merge.DICT_BY_NODE),
-    _node("LATENCY HISTORY", _A, Merge.DICT_BY_NODE),
-    _node("LATENCY LATEST", _A, Merge.DICT_BY_NODE),
-    _node("LATENCY RESET", _A, Merge.SUM),
+    _node("LATENCY HISTOGRAM", _D),
+    _node("LATENCY HISTORY", _D),
+    _node("LATENCY LATEST", _D),
+    _node("LATENCY RESET", _D),
     _node("LOLWUT", _RN, readonly=True),
-    _node("MEMORY DOCTOR", _P, Merge.DICT_BY_NODE),
+    _node("MEMORY DOCTOR", _D),
     _node("MEMORY HELP", _RN),
-    _node("MEMORY MALLOC-STATS", _P, Merge.DICT_BY_NODE),
-    _node("MEMORY PURGE", _P, Merge.ALL_OK),
-    _node("MEMORY STATS", _P, Merge.DICT_BY_NODE),
+    _node("MEMORY MALLOC-STATS", _D),
+    _node("MEMORY PURGE", _D),
+    _node("MEMORY STATS", _D),
     _read("MEMORY USAGE", _K2),
     _node("MODULE HELP", _RN),
-    _node("MODULE LIST", _RN),
-    _admin("MODULE LOAD"),
-    _admin("MODULE LOADEX"),
-    _admin("MODULE UNLOAD"),
+    _node("MODULE LIST", _D),
+    _node("MODULE LOAD", _D, idempotent=False),
+    _node("MODULE LOADEX", _D, idempotent=False),
+    _node("MODULE UNLOAD", _D, idempotent=False),
     _admin("MONITOR"),
     _admin("PSYNC"),
     _admin("REPLCONF"),
     _admin("REPLICAOF"),
     _node("ROLE", _A, Merge.DICT_BY_NODE),
-    _admin("SAVE"),
+    _node("SAVE", _D, idempotent=False),
     _admin("SHUTDOWN"),
     _admin("SLAVEOF"),
-    _node("SLOWLOG GET", _A, Merge.DICT_BY_NODE),
+    _node("SLOWLOG GET", _D),
     _node("SLOWLOG HELP", _RN),
-    _node("SLOWLOG LEN", _A, Merge.SUM),
-    _node("SLOWLOG RESET", _A, Merge.ALL_OK),
+    _node("SLOWLOG LEN", _D),
+    _node("SLOWLOG RESET", _D),
     _admin("SWAPDB"),
     _admin("SYNC"),
-    _node("TIME", _RN),
+    _node("TIME", _D),
     # --- cluster ---------------------------------------------------------------------------------
     _admin("CLUSTER ADDSLOTS"),
     _admin("CLUSTER ADDSLOTSRANGE"),
     _admin("CLUSTER BUMPEPOCH"),
-    _node("CLUSTER COUNT-FAILURE-REPORTS", _RN),
+    _node("CLUSTER COUNT-FAILURE-REPORTS", _D),
     CommandSpec("CLUSTER COUNTKEYSINSLOT", idempotent=True, route=Route.SLOT_ARG, slot_arg=2),
     CommandSpec("CLUSTER DELSLOTS", route=Route.SLOT_ARG, slot_arg=2),
     CommandSpec("CLUSTER DELSLOTSRANGE", route=Route.SLOT_ARG, slot_arg=2),
@@ -572,22 +578,22 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _admin("CLUSTER FORGET"),
     CommandSpec("CLUSTER GETKEYSINSLOT", idempotent=True, route=Route.SLOT_ARG, slot_arg=2),
     _node("CLUSTER HELP", _RN),
-    _node("CLUSTER INFO", _RN),
-    _node("CLUSTER KEYSLOT", _RN),
+    _node("CLUSTER INFO", _D),
+    _node("CLUSTER KEYSLOT", _D),
     _node("CLUSTER LINKS", _RN),
     _admin("CLUSTER MEET"),
     _node("CLUSTER MYID", _RN),
-    _node("CLUSTER MYSHARDID", _RN),
-    _node("CLUSTER NODES", _RN),
-    _node("CLUSTER REPLICAS", _RN),
+    _node("CLUSTER MYSHARDID", _D),
+    _node("CLUSTER NODES", _D),
+    _node("CLUSTER REPLICAS", _D),
     _admin("CLUSTER REPLICATE"),
     _admin("CLUSTER RESET"),
     _admin("CLUSTER SAVECONFIG"),
     _admin("CLUSTER SET-CONFIG-EPOCH"),
     _admin("CLUSTER SETSLOT"),
-    _node("CLUSTER SHARDS", _RN),
+    _node("CLUSTER SHARDS", _D),
     _node("CLUSTER SLAVES", _RN),
-    _node("CLUSTER SLOTS", _RN),
+    _node("CLUSTER SLOTS", _D),
 )
 
 #: Every command the table knows, by upper-case name ("GET", "CLUSTER SLOTS").

@@ -81,8 +81,8 @@ class StreamCommands(CommandsBase):
             pieces.append("MAXLEN")
         elif minid is not None:
             pieces.append("MINID")
-        else:
-            return pieces
+        else:  # LIMIT alone is sent, as redis-py does: the server refuses it (not dropped)
+            return pieces if limit is None else ["LIMIT", limit]
         if approximate:
             pieces.append("~")
         pieces.append(maxlen if maxlen is not None else minid)
@@ -95,12 +95,11 @@ class StreamCommands(CommandsBase):
                    justid: bool = False) -> Any:
         """Claim idle pending messages: ``[next id, entries, deleted ids]`` (ids with
         ``justid``)."""
-        if not isinstance(min_idle_time, int) or min_idle_time < 0:
-            raise DataError("XAUTOCLAIM min_idle_time must be a non negative integer")
+        _non_negative(min_idle_time, "min_idle_time", "XAUTOCLAIM")
         pieces: List[Any] = [name, groupname, consumername, min_idle_time, start_id]
         if count is not None:
-            if not isinstance(count, int) or count < 1:
-                raise DataError("XAUTOCLAIM count must be a positive integer")
+            if _non_negative(count, "count", "XAUTOCLAIM") < 1:
+                raise DataError(f"XAUTOCLAIM count must be a positive integer, not {count!r}")
             pieces += ["COUNT", count]
         options = {}
         if justid:
@@ -188,12 +187,22 @@ class StreamCommands(CommandsBase):
 
     def xpending_range(self, name: KeyT, groupname: Any, min: Any, max: Any, count: int,
                        consumername: Any = None, idle: Optional[int] = None) -> Any:
-        """Pending messages in an id range: a dict per message."""
+        """Pending messages in an id range: a dict per message. With none of min, max and
+        count: the group's summary (``xpending``), as in redis-py. A count or idle that is
+        not a number raises ValueError, a negative one DataError (redis-py's checks)."""
+        if min is None and max is None and count is None:
+            if idle is not None or consumername is not None:
+                raise DataError("if XPENDING is provided with idle time or consumername, it "
+                                "must be provided with min, max and count parameters")
+            return self.xpending(name, groupname)
         if min is None or max is None or count is None:
-            raise DataError("XPENDING must be provided with min, max and count parameters")
+            raise DataError("XPENDING must be provided with min, max and count parameters, "
+                            f"or none of them; got min={min!r}, max={max!r}, count={count!r}")
         pieces: List[Any] = [name, groupname]
         if idle is not None:
+            _non_negative(idle, "idle", "XPENDING")
             pieces += ["IDLE", idle]
+        _non_negative(count, "count", "XPENDING")
         pieces += [min, max, count]
         if consumername is not None:
             pieces.append(consumername)
@@ -288,6 +297,18 @@ def _positive(value: Any, name: str, command: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DataError(f"{command} {name} must be a positive integer, not {value!r}")
     return value
+
+
+def _non_negative(value: Any, name: str, command: str) -> int:
+    """``int(value)`` (ValueError / TypeError when it is not a number, as redis-py's checks
+    raise), DataError when negative; the value itself is sent as given."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{command} {name} must be an integer >= 0, not {value!r}") from None
+    if number < 0:
+        raise DataError(f"{command} {name} must be an integer >= 0, not {value!r}")
+    return number
 
 
 def _ref_policy(value: Any, command: str) -> Any:

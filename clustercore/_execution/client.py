@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._address import NodeAddress
 from .._commands.api import CommandsMixin
+from .._commands.args import list_or_args
 from .._commands.blocking import blocking_timeout
 from .._commands.callbacks import CallbackDict, pop_never_decode
 from .._commands.idempotency import is_idempotent
@@ -39,10 +40,10 @@ from .._slots import key_slot
 from ..errors import (
     ClusterCrossSlotError,
     ClusterDownError,
+    ClusterUsageError,
     ConnectionError,
     DataError,
     RedisClusterConfigError,
-    RedisClusterException,
     SlotNotCoveredError,
     TimeoutError,
     WatchError,
@@ -171,7 +172,9 @@ class RedisCluster(CommandsMixin):
             RedisCluster.__init__(self, **params)
             return
         if kwargs.get("db"):
-            raise RedisClusterConfigError(f"Redis Cluster has only database 0; got db={kwargs['db']}")
+            raise RedisClusterConfigError(
+                "Argument 'db' is not possible to use in cluster mode (Redis Cluster has only "
+                f"database 0); got db={kwargs['db']!r}")
         kwargs.pop("db", None)
         for name, value in (("cache", cache), ("cache_config", cache_config),
                             ("event_dispatcher", event_dispatcher),
@@ -215,7 +218,9 @@ class RedisCluster(CommandsMixin):
             if read_policy is not None:
                 kwargs["read_policy"] = read_policy
             if host is None and not startup_nodes:
-                host, port = "localhost", port or 6379
+                raise RedisClusterConfigError(
+                    "RedisCluster requires at least one node to discover the cluster: give "
+                    "host (and port), startup_nodes, url, or connection_pool; got none")
             check_connection_keywords(kwargs, connection_class, bool(kwargs.get("ssl")))
             connection_pool = pool_class(
                 startup_nodes=[node_address(n) for n in startup_nodes or ()],
@@ -333,6 +338,10 @@ class RedisCluster(CommandsMixin):
                                              **options)
                 raise
             if slot is None:
+                if 0 < spec.first_key >= len(args):
+                    raise ClusterUsageError(
+                        "No way to dispatch this command to Redis Cluster. Missing key. "
+                        f"({name} takes a key at argument {spec.first_key}; got {args!r})")
                 reply = self.executor.run_on_node(self.executor.random_node(), *args)
             else:
                 blocking = (None if spec.blocking_timeout_arg is None
@@ -341,7 +350,7 @@ class RedisCluster(CommandsMixin):
             callback = self.response_callbacks.get(name)
             return reply if callback is None else callback(reply, **options)
         if route is Route.CONNECTION or route is Route.NODE_ONLY:
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"{name} cannot be routed by a cluster client: it is bound to one connection or "
                 "one node (use pipeline(), pubsub(), or a connection from "
                 "connection_pool.get_connection_by_node())")
@@ -377,7 +386,7 @@ class RedisCluster(CommandsMixin):
         the caller chose them), parse each reply, raise the first error, merge by redis-py's
         rules (the user's result callback first)."""
         if spec.name in _BOUND_TO_CONNECTION:
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"{spec.name} changes the state of one connection and cannot be sent to "
                 "pooled connections, target_nodes or not (use pipeline() or pubsub())")
         executor = self.executor
@@ -425,8 +434,21 @@ class RedisCluster(CommandsMixin):
 
     @property
     def reinitialize_steps(self) -> int:
-        """MOVED replies between two topology refreshes (the pool's)."""
+        """MOVED replies between two topology refreshes (the pool's); settable, as in
+        redis-py (0 refreshes on every MOVED; a refresh runs in the background either way)."""
         return self.connection_pool.reinitialize_steps
+
+    @reinitialize_steps.setter
+    def reinitialize_steps(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise DataError(f"reinitialize_steps must be an int >= 0; got {value!r}")
+        self.connection_pool.reinitialize_steps = value
+
+    @property
+    def cluster_response_callbacks(self) -> Dict[str, Callable[..., Any]]:
+        """redis-py's name for the reply callbacks (one case-insensitive dict here: the
+        cluster commands' callbacks are in ``response_callbacks`` with the others)."""
+        return self.response_callbacks
 
     def get_nodes(self) -> List[ClusterNode]:
         """Every node of the current layout: the primaries, then the replicas."""
@@ -497,11 +519,11 @@ class RedisCluster(CommandsMixin):
 
     def determine_slot(self, *args: Any) -> int:
         """The one slot a command's keys map to; ClusterCrossSlotError when they span slots,
-        RedisClusterException when the command has no key to route by."""
+        ClusterUsageError when the command has no key to route by."""
         spec = lookup(args) or self.executor.server_spec(normalize_args(args))
         slot = slot_of(spec, normalize_args(args), self._encoding)
         if slot is None:
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"No way to dispatch {spec.name} to Redis Cluster: it has no key")
         return slot
 
@@ -579,8 +601,9 @@ class RedisCluster(CommandsMixin):
 
     def mget_nonatomic(self, keys: Any, *args: Any) -> List[Any]:
         """Values of ``keys`` in order, MGET per slot (one round trip per node; not atomic
-        across slots)."""
-        return list(self.mget(keys, *args))
+        across slots); ``[]`` for no keys, as in redis-py."""
+        names = list_or_args(keys, args)
+        return list(self.mget(names)) if names else []
 
     def mset_nonatomic(self, mapping: Mapping[Any, Any]) -> List[Any]:
         """Set every pair, one MSET per slot (in the order slots first appear), sent as one

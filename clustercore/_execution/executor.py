@@ -47,6 +47,7 @@ from .._commands.server_specs import spec_from_command_info
 from .._commands.specs import CommandSpec, Route
 from ..errors import (
     ClusterCoreError,
+    ClusterUsageError,
     ConnectionError,
     MovedError,
     PoolError,
@@ -175,7 +176,7 @@ class Executor:
         a node flag (``primaries``, ``replicas``, ``all``, ``random`` -- a random primary, or a
         random node for a ``read`` with replica reads on --, ``default-node``), a ClusterNode,
         a list of them, a ``{name: node}`` dict, or any node form the pool takes.
-        InvalidTargetNodesError for anything else; RedisClusterException when a flag matches no
+        InvalidTargetNodesError for anything else; ClusterUsageError when a flag matches no
         node (``replicas`` on a cluster without replicas)."""
         nodes = target_list(target_nodes)
         if isinstance(nodes, str):
@@ -191,7 +192,7 @@ class Executor:
                 assert nodes == DEFAULT_NODE
                 found = [self.default_address()]
             if not found:
-                raise RedisClusterException(f"target_nodes={nodes!r} matches no node")
+                raise ClusterUsageError(f"target_nodes={nodes!r} matches no node")
             return found
         address_of = self.pool.address_of
         out: List[NodeAddress] = []
@@ -217,10 +218,11 @@ class Executor:
           node the pool's read policy picks; a pick in ``avoid`` (a replica that was loading or
           failed this command) falls back to the slot's primary.
         * a slot route without slots (a keyless call) and ``RANDOM_PRIMARY``: one random
-          primary; ``RANDOM_NODE``: one random node; ``ALL_PRIMARIES`` / ``ALL_NODES``: all.
+          primary; ``RANDOM_NODE``: one random node; ``DEFAULT_NODE``: redis-py's default node
+          (:meth:`default_address`); ``ALL_PRIMARIES`` / ``ALL_NODES``: all.
 
         Raises what the pool raises for an uncovered slot (SlotNotCoveredError) or a failed
-        discovery, and RedisClusterException for routes no node serves (connection-bound)."""
+        discovery, and ClusterUsageError for routes no node serves (connection-bound)."""
         if node is not None:
             return self.targets(node, read)
         pool = self.pool
@@ -234,11 +236,13 @@ class Executor:
             return self.primaries()
         if route is Route.ALL_NODES:
             return list(pool.ensure_topology().nodes)
+        if route is Route.DEFAULT_NODE:
+            return [self.default_address()]
         if route is Route.RANDOM_NODE:
             return [self.random_node(primaries_only=False)]
         if route is Route.RANDOM_PRIMARY or route in _SLOT_ROUTES:
             return [self.random_node()]
-        raise RedisClusterException(f"{route.value} commands are not routed to cluster nodes")
+        raise ClusterUsageError(f"{route.value} commands are not routed to cluster nodes")
 
     def server_spec(self, args: Sequence[Any]) -> CommandSpec:
         """The spec of a command not in the static table, from COMMAND INFO (fetched once)."""

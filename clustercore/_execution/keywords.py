@@ -22,6 +22,9 @@ redis-py 8.1 keyword           clustercore
 ``load_balancing_strategy``    ``read_policy``: ROUND_ROBIN -> "any", ROUND_ROBIN_REPLICAS ->
                                "replicas", RANDOM_REPLICA -> "random_replica" (enum or value)
 ``dynamic_startup_nodes``      ``nodemanager_follow_cluster`` (default: that keyword's, False)
+``connection_pool_class``      redis-py's BlockingConnectionPool: ``blocking=True`` (its
+                               ``timeout=`` is the wait for a connection); its ConnectionPool:
+                               the default; any other class refused
 ``address_remap``              ``host_port_remap`` (the same ``(host, port) -> (host, port)``)
 ``url``                        as ``RedisCluster.from_url``: seeds, credentials, options
 ``protocol``                   2 or 3 (a str from a URL is converted; None: the default 2)
@@ -36,7 +39,6 @@ redis-py 8.1 keyword           clustercore
 ``maint_notifications_config`` refused when enabled (None or disabled accepted)
 ``credential_provider``,       refused unless None (not supported by clustercore's
 ``redis_connect_func``,        connections)
-``connection_pool_class``,
 ``queue_class``,
 ``unix_socket_path``,
 ``ssl_ca_path``,
@@ -79,7 +81,6 @@ _REFUSED_UNLESS_NONE = {
     "policy_resolver": "routing comes from clustercore's command table",
     "credential_provider": "credential providers are not supported; pass username/password",
     "redis_connect_func": "connect callbacks are not supported",
-    "connection_pool_class": "pass connection_pool= a clustercore cluster pool instead",
     "queue_class": "the pools' wait queues are not replaceable",
     "unix_socket_path": "Redis Cluster nodes are reached over TCP",
     "ssl_ca_path": "use ssl_ca_certs or ssl_ca_data",
@@ -117,6 +118,19 @@ def load_balancing_policy(strategy: Any) -> str:
     return policy
 
 
+def _pool_kind(pool_class: Any) -> Optional[str]:
+    """"blocking" for redis-py's BlockingConnectionPool (or a subclass), "plain" for its
+    ConnectionPool, None for anything else (told by name: redis-py need not be installed)."""
+    if not isinstance(pool_class, type):
+        return None
+    names = {(c.__module__.split(".")[0], c.__name__) for c in pool_class.__mro__}
+    if ("redis", "BlockingConnectionPool") in names:
+        return "blocking"
+    if ("redis", "ConnectionPool") in names:
+        return "plain"
+    return None
+
+
 def redis_py_keywords(kwargs: Dict[str, Any], *, retry: Any, require_full_coverage: bool,
                       cluster_error_retry_attempts: Optional[int],
                       load_balancing_strategy: Any, dynamic_startup_nodes: Optional[bool],
@@ -128,6 +142,16 @@ def redis_py_keywords(kwargs: Dict[str, Any], *, retry: Any, require_full_covera
     caller's keywords decide). ``kwargs`` (the remaining keywords) loses the keywords that are
     ignored and has ``protocol`` normalised; RedisClusterConfigError names a refused one."""
     out: Dict[str, Any] = {}
+    pool_class = kwargs.pop("connection_pool_class", None)
+    if pool_class is not None:
+        kind = _pool_kind(pool_class)
+        if kind is None:
+            raise RedisClusterConfigError(
+                f"connection_pool_class={pool_class!r} is not supported: give redis-py's "
+                "ConnectionPool or BlockingConnectionPool (or pass connection_pool= a "
+                "clustercore cluster pool)")
+        if kind == "blocking":
+            kwargs.setdefault("blocking", True)  # its timeout= is the pool's wait
     for name, why in _REFUSED_UNLESS_NONE.items():
         if kwargs.get(name) is not None:
             raise RedisClusterConfigError(f"{name}={kwargs[name]!r} is not supported: {why}")

@@ -41,7 +41,7 @@ from .._address import NodeAddress, coerce_port
 from .._commands.api import CommandsMixin
 from .._slots import slot_number
 from .._topology.snapshot import Role, Topology
-from ..errors import DataError, RedisClusterException
+from ..errors import ClusterUsageError, DataError
 
 if TYPE_CHECKING:
     from .client import RedisCluster
@@ -444,7 +444,7 @@ def merge_targeted(name: str, replies: Dict[str, Any],
     return replies
 
 
-def no_targets(args: Sequence[Any]) -> RedisClusterException:
+def no_targets(args: Sequence[Any]) -> ClusterUsageError:
     """The error for a node flag that matched no node (``replicas`` on a cluster without)."""
-    return RedisClusterException(f"No targets were found to execute {tuple(args)!r} command on")
+    return ClusterUsageError(f"No targets were found to execute {tuple(args)!r} command on")
 

@@ -43,8 +43,9 @@ from ..errors import (
     ClusterCoreError,
     ClusterCrossSlotError,
     ClusterError,
+    ClusterUsageError,
+    CrossSlotTransactionError,
     DataError,
-    RedisClusterException,
     ResponseError,
 )
 from .executor import Batch, Round
@@ -84,7 +85,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
     def __init__(self, client: RedisCluster, transaction: Optional[bool] = None,
                  shard_hint: Any = None) -> None:
         if shard_hint:
-            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+            raise ClusterUsageError("shard_hint is deprecated in cluster mode")
         self.client = client
         self._transaction = bool(transaction)
         self.response_callbacks = client.response_callbacks
@@ -92,6 +93,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         self._queue: List[Command] = []
         self._scripts: Dict[str, Any] = {}
         self._txn_slot: Optional[int] = None
+        self._txn_error: Optional[CrossSlotTransactionError] = None
         self._explicit_multi = False
         self._watch_conn: Optional[ClusterConnection] = None
         self._watch_address: Optional[NodeAddress] = None
@@ -147,6 +149,29 @@ class ClusterPipeline(TransactionMixin, ClientNames):
             return self
         finally:
             self._leave()
+
+    # redis-py's item access, queued like the commands it stands for (each returns the
+    # pipeline; ``in`` is therefore always true, as on redis-py's cluster pipeline)
+    def __getitem__(self, name: Any) -> Any:
+        return self.execute_command("GET", name)
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        self.execute_command("SET", name, value)
+
+    def __delitem__(self, name: Any) -> None:
+        self.execute_command("DEL", name)
+
+    def __contains__(self, name: Any) -> bool:
+        return bool(self.execute_command("EXISTS", name))
+
+    def eval(self, *args: Any) -> Any:
+        """EVAL queued like any command (redis-py's cluster pipeline refuses it): ``script,
+        numkeys, *keys_and_args``, keys in one slot; ClusterUsageError without a script and
+        numkeys, as redis-py's stub raises its RedisClusterException."""
+        if len(args) < 2:
+            raise ClusterUsageError(
+                f"eval() in a cluster pipeline needs script and numkeys; got {args!r}")
+        return self.execute_command("EVAL", *args)
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
         """Stage one command (redis-py's name for execute_command on a pipeline)."""
@@ -216,16 +241,17 @@ class ClusterPipeline(TransactionMixin, ClientNames):
                                  for s, sub, ix in split_by_slot(spec, args, self._encoding)]
                 return command
             if txn and slot is not None:
-                self._claim_slot(slot, spec.name)
+                self._claim_slot(slot, spec.name, defer=not (
+                    self._watch_conn is not None and not self._explicit_multi))
             command.parts = [Part(command, args, slot)]
         elif route is Route.CONNECTION or route is Route.NODE_ONLY:
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"{spec.name} cannot be queued in a cluster pipeline (it is bound to one "
                 "connection or node; use watch()/multi() for transactions, pubsub() to subscribe)")
         elif route in _RANDOM_ROUTES:
             command.parts = [Part(command, args, None)]
         elif txn:
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"{spec.name} goes to several nodes and cannot be part of a transaction")
         else:
             command.fanout = True
@@ -239,14 +265,14 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         redis-py's pipeline, several targets are refused: run those on the client)."""
         targets = options.pop("target_nodes")
         if self._transactional():
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 f"{spec.name} with target_nodes cannot be part of a transaction (its node is "
                 "the slot's primary)")
         addresses = self._executor.locate(spec.route, node=targets)
         if not addresses:
-            raise RedisClusterException(f"No targets were found to execute {args} command on")
+            raise ClusterUsageError(f"No targets were found to execute {args} command on")
         if len(addresses) > 1:
-            raise RedisClusterException(f"Too many targets for command {args}")
+            raise ClusterUsageError(f"Too many targets for command {args}")
         command = Command(args, options, spec, False)
         command.parts = [Part(command, args, None, node=addresses[0])]
         return command
@@ -261,11 +287,11 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         return Script(self, script)
 
     def _execute_on_node(self, node: Any, *args: Any) -> Any:
-        raise RedisClusterException("node-targeted calls (scan with target_node ...) cannot be "
+        raise ClusterUsageError("node-targeted calls (scan with target_node ...) cannot be "
                                     "queued in a pipeline; call them on the client")
 
     def _nodes_for_scan(self) -> List[Any]:
-        raise RedisClusterException("SCAN iteration cannot be queued in a pipeline")
+        raise ClusterUsageError("SCAN iteration cannot be queued in a pipeline")
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -298,6 +324,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         self._queue = []
         self._scripts = {}
         self._txn_slot = None
+        self._txn_error = None
         self._explicit_multi = False
         self._drop_watch(unwatch=True)
 

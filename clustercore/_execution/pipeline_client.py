@@ -5,8 +5,9 @@ names to ``pipe.client`` (one source of truth: the client's node API and setting
 
 It also carries redis-py's pipeline constants and the stubs redis-py's pipeline has for
 methods it does not implement (``load_scripts`` ...) or blocks in cluster mode (``config``,
-``slowlog``, ``sentinel_*`` ...), raising the same RedisClusterException. A name the client does
-not have (yet) raises AttributeError on the pipeline too.
+``slowlog``, ``sentinel_*`` ...), raising ClusterUsageError (redis-py's
+RedisClusterException). A name the client does not have (yet) raises AttributeError on the
+pipeline too.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any, Callable, Optional
 
 from ..errors import (
     AskError,
+    ClusterUsageError,
     ConnectionError,
     MovedError,
-    RedisClusterException,
     TimeoutError,
     TryAgainError,
 )
@@ -54,13 +55,28 @@ def blocked_in_pipeline(name: str) -> Callable[..., Any]:
     """A method redis-py's ClusterPipeline blocks in cluster mode: raises as redis-py does."""
 
     def blocked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise RedisClusterException(
+        raise ClusterUsageError(
             f"ERROR: Calling pipelined function {name} is blocked when running redis in "
             "cluster mode...")
 
     blocked.__name__ = blocked.__qualname__ = name
     blocked.__doc__ = f"Blocked in a cluster pipeline (redis-py's {name} stub); call the client."
     return blocked
+
+
+#: "not given" for a forwarded keyword whose default is the client's
+_KEEP: Any = object()
+
+
+def _forward(name: str) -> Callable[..., Any]:
+    """A pipeline method that calls the client's method ``name`` (at once, not queued)."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.client, name)(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"The client's ``{name}()`` (runs at once on the client, not queued)."
+    return method
 
 
 class ClientNames:
@@ -88,6 +104,42 @@ class ClientNames:
     nodes_manager = ClientValue()
     read_from_replicas = ClientValue()
     retry = ClientValue()
+    RESULT_CALLBACKS = ClientValue()
+    RedisClusterRequestTTL = ClientValue()
+    cluster_response_callbacks = ClientValue()
+    encoder = ClientValue()
+    startup_nodes = ClientValue()
+    reinitialize_steps = ClientValue()
+    # the client's methods of the same name, called on the client (they run at once)
+    determine_slot = _forward("determine_slot")
+    get_random_primary_node = _forward("get_random_primary_node")
+    disconnect_connection_pools = _forward("disconnect_connection_pools")
+
+    def get_nodes_from_slot(self, command: str, *args: Any) -> Any:
+        """The client's ``get_nodes_from_slot()``."""
+        return self.client.get_nodes_from_slot(command, *args)
+
+    def get_random_primary_or_all_nodes(self, command_name: str) -> Any:
+        """The client's ``get_random_primary_or_all_nodes()``."""
+        return self.client.get_random_primary_or_all_nodes(command_name)
+
+    def replace_default_node(self, target_node: Any = None) -> None:
+        """The client's ``replace_default_node()`` (the default node is the client's)."""
+        self.client.replace_default_node(target_node)
+
+    def load_external_module(self, funcname: str, func: Any) -> None:
+        """redis-py's hook: make ``func`` available as ``self.<funcname>`` (on the pipeline)."""
+        setattr(self, funcname, func)
+
+    def set_retry(self, retry: Any) -> None:
+        """The client's ``set_retry()`` (the retry policy is the client's)."""
+        self.client.set_retry(retry)
+
+    def monitor(self, target_node: Any = None, timeout: Any = _KEEP) -> Any:
+        """The client's ``monitor()`` (a dedicated connection, never a pipeline's)."""
+        if timeout is _KEEP:
+            return self.client.monitor(target_node)
+        return self.client.monitor(target_node, timeout=timeout)
 
     def get_nodes(self) -> Any:
         """The client's nodes (``pipe.client.get_nodes()``)."""
@@ -164,8 +216,8 @@ class ClientNames:
 
     def load_scripts(self) -> None:
         """Not needed (redis-py's stub raises): scripts load themselves before their EVALSHA."""
-        raise RedisClusterException("method load_scripts() is not implemented")
+        raise ClusterUsageError("method load_scripts() is not implemented")
 
     def script_load_for_pipeline(self, *args: Any, **kwargs: Any) -> None:
         """redis-py's stub: raises (scripts queued here load themselves on each node)."""
-        raise RedisClusterException("method script_load_for_pipeline() is not implemented")
+        raise ClusterUsageError("method script_load_for_pipeline() is not implemented")

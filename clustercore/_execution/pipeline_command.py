@@ -22,11 +22,11 @@ from ..errors import (
     AskError,
     BusyLoadingError,
     ClusterDownError,
+    ClusterUsageError,
     ConnectionError,
     MovedError,
     ProtocolError,
     ReadOnlyError,
-    RedisClusterException,
     TimeoutError,
     TryAgainError,
 )
@@ -43,7 +43,7 @@ IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
 _ANNOTATION_WIDTH = 100
 
 
-class ConcurrentPipelineError(RedisClusterException):
+class ConcurrentPipelineError(ClusterUsageError):
     """A pipeline was used by a second thread while it was in use; pipelines are per thread."""
 
 

@@ -11,11 +11,12 @@ stays one reviewable state-and-I/O module.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .._address import NodeAddress, coerce_port
-from ..errors import DataError, PubSubError, RedisClusterError
+from ..errors import ClusterUsageError, DataError, PubSubError
 
 if TYPE_CHECKING:
     from .pubsub import ClusterPubSub
@@ -180,7 +181,7 @@ def address_of(pool: Any, node: Any) -> NodeAddress:
 def cluster_node(pool: Any, node: Any, host: Any, port: Any) -> Optional[NodeAddress]:
     """The node ``node`` / ``host``, ``port`` name (None when neither is given), checked as
     redis-py's ``set_pubsub_node`` does: DataError for a host without a port (or the
-    reverse), RedisClusterError for a node the cluster does not have."""
+    reverse), ClusterUsageError for a node the cluster does not have."""
     if node is not None:
         address = address_of(pool, node)
     elif host is not None and port is not None:
@@ -191,7 +192,7 @@ def cluster_node(pool: Any, node: Any, host: Any, port: Any) -> Optional[NodeAdd
     else:
         return None
     if address not in pool.ensure_topology().nodes:
-        raise RedisClusterError(f"Node {address} doesn't exist in the cluster", node=address)
+        raise ClusterUsageError(f"Node {address} doesn't exist in the cluster", node=address)
     return address
 
 
@@ -235,6 +236,13 @@ class PubSubApiMixin:
         def shard_channels(self) -> Dict[Any, Any]: ...
         def dispatch(self, message: Message) -> Optional[Message]: ...
         def get_pubsub_node(self) -> Any: ...
+        def close(self) -> None: ...
+
+    def __del__(self) -> None:
+        # As redis-py's PubSub: an object dropped without close() gives back its connections,
+        # so its subscriptions do not outlive it on the servers (publish() counts stay true).
+        with contextlib.suppress(Exception):  # interpreter shutdown, a half-built object
+            self.close()
 
     @property
     def node(self) -> Any:

@@ -1,8 +1,9 @@
 """Script: a registered Lua script run by EVALSHA, loaded on the node that lacks it.
 
 It extends :class:`clustercore._commands.scripting.Script` (redis-py's helper) in two ways. On
-NOSCRIPT the body is loaded on the node that answered (``SCRIPT LOAD`` there only, not a fan-out
-that one down replica would fail), then the EVALSHA is sent once more. Called with a pipeline as
+NOSCRIPT the body is loaded on every node, as redis-py does (so replicas serve EVALSHA_RO and
+``script_exists`` says True), or, when that fan-out fails (one node down), at least on the node
+that answered; then the EVALSHA is sent once more. Called with a pipeline as
 its client, it tells the pipeline the body (``note_script``) before queueing the EVALSHA, so the
 pipeline can load the script on the node that reports NOSCRIPT (or before a MULTI) and retry
 that command alone. Loading on one node goes through the client's executor (its public
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, List, Optional
 
 from .._commands.api import CommandsMixin
 from .._commands.scripting import Script as _BaseScript
-from ..errors import NoScriptError, RedisClusterException
+from ..errors import ClusterCoreError, ClusterUsageError, NoScriptError
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -39,7 +40,14 @@ class Script(_BaseScript):
         try:
             return target.evalsha(self.sha, len(key_list), *key_list, *arg_list)
         except NoScriptError as exc:
-            self.load(target, exc.node)
+            missing_on = exc.node
+        try:
+            # every node, as redis-py loads it (replicas then serve EVALSHA_RO too) ...
+            self.load(target)
+        except ClusterCoreError:
+            if missing_on is None:
+                raise
+            self.load(target, missing_on)  # ... or at least where it was missing
         return target.evalsha(self.sha, len(key_list), *key_list, *arg_list)
 
     def load(self, client: Optional[CommandsMixin] = None, node: Any = None) -> str:
@@ -53,7 +61,7 @@ class Script(_BaseScript):
             return self.sha
         executor: Optional[Executor] = getattr(target, "executor", None)
         if executor is None:
-            raise RedisClusterException("SCRIPT LOAD on one node runs at once: call load() with "
+            raise ClusterUsageError("SCRIPT LOAD on one node runs at once: call load() with "
                                         "the RedisCluster client, not a pipeline")
         executor.run_on_node(node, "SCRIPT", "LOAD", self.script)
         return self.sha

@@ -25,13 +25,14 @@ from .._commands.specs import Route, lookup
 from .._net.connection import ClusterConnection
 from ..errors import (
     ClusterCoreError,
+    ClusterCrossSlotError,
     ClusterError,
+    ClusterUsageError,
     CrossSlotTransactionError,
     DataError,
     MovedError,
     PoolError,
     ProtocolError,
-    RedisClusterException,
     ResponseError,
     WatchError,
 )
@@ -57,6 +58,7 @@ class TransactionMixin(CommandsMixin):
     _queue: List[Command]
     _scripts: dict  # type: ignore[type-arg]
     _txn_slot: Optional[int]
+    _txn_error: Optional[CrossSlotTransactionError]
     _explicit_multi: bool
     _watch_conn: Optional[ClusterConnection]
     _watch_address: Optional[NodeAddress]
@@ -73,14 +75,23 @@ class TransactionMixin(CommandsMixin):
     def _transactional(self) -> bool:
         raise NotImplementedError
 
-    def _claim_slot(self, slot: int, name: str) -> None:
-        """A transaction's keys must share one slot: remember it, refuse any other."""
+    def _claim_slot(self, slot: int, name: str, defer: bool = False) -> None:
+        """A transaction's keys must share one slot: remember it, refuse any other.
+
+        ``defer`` (a command buffered for MULTI ... EXEC): the refusal is kept and raised by
+        ``execute()`` before anything is sent, where redis-py raises it; a command that runs
+        at once (WATCH, the immediate mode) is refused here."""
         if self._txn_slot is None:
             self._txn_slot = slot
         elif slot != self._txn_slot:
-            raise CrossSlotTransactionError(
-                f"CROSSSLOT {name} uses slot {slot} but this transaction's keys are in slot "
-                f"{self._txn_slot}; a cluster transaction runs on one node: use {{hash tags}}")
+            error = CrossSlotTransactionError(
+                "All keys involved in a cluster transaction must map to the same slot: "
+                f"{name} uses slot {slot} but this transaction's keys are in slot "
+                f"{self._txn_slot} (a cluster transaction runs on one node: use {{hash tags}})")
+            if not defer:
+                raise error
+            if self._txn_error is None:
+                self._txn_error = error
 
     def _drop_watch(self, unwatch: bool) -> None:
         """Hand the WATCH connection back: UNWATCH first when keys may still be watched."""
@@ -107,13 +118,17 @@ class TransactionMixin(CommandsMixin):
         self._enter()
         try:
             if self._explicit_multi:
-                raise RedisClusterException("Cannot issue a WATCH after a MULTI")
+                raise ClusterUsageError("Cannot issue a WATCH after a MULTI")
             if not names:
                 raise DataError("watch() needs at least one key")
             args = ("WATCH", *names)
             spec = lookup(args)
             assert spec is not None
-            slot = slot_of(spec, args, self._encoding)
+            try:
+                slot = slot_of(spec, args, self._encoding)
+            except ClusterCrossSlotError as exc:
+                raise CrossSlotTransactionError(
+                    f"WATCH - all keys must map to the same key slot ({exc})") from None
             assert slot is not None
             self._claim_slot(slot, "WATCH")
             if self._watch_conn is not None:
@@ -131,9 +146,9 @@ class TransactionMixin(CommandsMixin):
         self._enter()
         try:
             if self._explicit_multi:
-                raise RedisClusterException("Cannot issue nested calls to MULTI")
+                raise ClusterUsageError("Cannot issue nested calls to MULTI")
             if self._queue:
-                raise RedisClusterException(
+                raise ClusterUsageError(
                     "Commands without an initial WATCH have already been issued")
             self._explicit_multi = True
         finally:
@@ -152,9 +167,9 @@ class TransactionMixin(CommandsMixin):
 
     def discard(self) -> None:
         """Drop a transaction's queued commands and any WATCH (redis-py's discard(); a plain
-        pipeline, which has no transaction to discard, raises RedisClusterException)."""
+        pipeline, which has no transaction to discard, raises ClusterUsageError)."""
         if not self._transactional():
-            raise RedisClusterException(
+            raise ClusterUsageError(
                 "method discard() is not supported outside of transactional context")
         self.reset()
 
@@ -269,6 +284,8 @@ class TransactionMixin(CommandsMixin):
 
     # --- transactions: MULTI ... EXEC ------------------------------------------------------------
     def _execute_transaction(self, raise_on_error: bool) -> List[Any]:
+        if self._txn_error is not None:
+            raise self._txn_error  # queued keys in two slots: nothing is sent
         executor = self._executor
         pool = executor.pool
         queue = self._queue

@@ -9,8 +9,9 @@ import it); no test, fixture or helper is patched.  The substitute is a subclass
   so positional arguments mean what they mean in redis-py); a call redis-py itself would
   reject raises the same kind of TypeError;
 - only arguments the caller passed are forwarded (clustercore's defaults apply to the rest);
-- redis-py names whose concept clustercore has under another name are translated
-  (``TRANSLATED``); ``ClusterNode`` startup nodes become ``{"host", "port"}`` dicts;
+- ``ClusterNode`` startup nodes become ``{"host", "port"}`` dicts (``TRANSLATED``); redis-py's
+  keywords (``require_full_coverage``, ``load_balancing_strategy`` ...) go to clustercore as
+  they are, since its constructor takes them;
 - everything else, including redis-py's connection keyword arguments, is passed through by
   name, so clustercore itself decides what it accepts (whatever it does with, say,
   ``retry=`` is what redis-py code would get).
@@ -33,26 +34,11 @@ import clustercore
 #: redis-py's RedisCluster, kept before it is replaced (the reference signature).
 ORIGINAL: Type[Any] = redis.cluster.RedisCluster
 
-#: redis-py constructor parameter -> clustercore parameter, for the same concept under another
-#: name (value unchanged).
-RENAMED: Dict[str, str] = {
-    "cluster_error_retry_attempts": "cluster_down_retry_attempts",
-    "dynamic_startup_nodes": "nodemanager_follow_cluster",
-}
-
-#: redis-py LoadBalancingStrategy name -> clustercore read_policy (approximate: clustercore
-#: picks its own order among the allowed nodes).
-READ_POLICY: Dict[str, str] = {
-    "ROUND_ROBIN": "any",
-    "ROUND_ROBIN_REPLICAS": "replicas",
-    "RANDOM_REPLICA": "replicas",
-}
-
-#: Everything the shim translates, for the report.
+#: Everything the shim translates, for the report. clustercore's constructor takes redis-py's
+#: keywords by name itself (require_full_coverage, load_balancing_strategy, ...), so the shim
+#: only re-binds positional arguments by redis-py's signature and passes everything by name.
 TRANSLATED: Tuple[str, ...] = (
-    *(f"{a} -> {b}" for a, b in RENAMED.items()),
-    "require_full_coverage=X -> skip_full_coverage_check=not X",
-    "load_balancing_strategy=S -> read_from_replicas=True, read_policy=READ_POLICY[S.name]",
+    "positional arguments -> keywords (bound by redis-py's signature)",
     "startup_nodes=[ClusterNode] -> [{'host', 'port'}]",
 )
 
@@ -78,19 +64,8 @@ def translate(arguments: Dict[str, Any], extra: Dict[str, Any]) -> Dict[str, Any
     for name, value in arguments.items():
         if name == "startup_nodes":
             out[name] = None if value is None else [_node(n) for n in value]
-        elif name == "require_full_coverage":
-            out["skip_full_coverage_check"] = not value
-        elif name == "load_balancing_strategy":
-            if value is None:
-                continue
-            policy = READ_POLICY.get(getattr(value, "name", str(value)))
-            if policy is None:
-                raise ShimError(f"redis-py load_balancing_strategy={value!r} has no clustercore "
-                                "read_policy")
-            out["read_from_replicas"] = True
-            out["read_policy"] = policy
         else:
-            out[RENAMED.get(name, name)] = value
+            out[name] = value
     for name, value in extra.items():
         if name in out:
             raise ShimError(f"argument {name!r} given twice after translation")

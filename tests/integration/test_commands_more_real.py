@@ -60,7 +60,7 @@ ME = "the-node"
 
 
 def server_version(r: OneNode) -> Tuple[int, ...]:
-    return version(next(iter(r.info("server").values())))
+    return version(r.info("server"))
 
 
 def test_acl_commands(r: TargetedNode) -> None:
@@ -83,11 +83,11 @@ def test_acl_commands(r: TargetedNode) -> None:
         r.conn.execute("AUTH", "bob", "wrong")
     except ResponseError:
         pass
-    (log,) = r.acl_log(1).values()
+    log = r.acl_log(1)
     assert log and log[0]["reason"] == "auth" and isinstance(log[0]["age-seconds"], float)
     assert isinstance(log[0]["client-info"], dict)
     assert r.acl_log_reset() is True
-    assert r.acl_log() == {r.node_name: []}
+    assert r.acl_log() == []
     assert r.acl_deluser("bob", target_nodes=ME) == 1
     assert r.acl_getuser("bob") is None
 
@@ -96,7 +96,7 @@ def test_slowlog_latency_memory_role(r: TargetedNode) -> None:
     r.config_set("slowlog-log-slower-than", 0)
     try:
         r.set("k", "v")
-        (entries,) = r.slowlog_get(5).values()
+        entries = r.slowlog_get(5)
         assert entries and {"id", "start_time", "duration", "command"} <= set(entries[0])
         assert isinstance(entries[0]["command"], str if r.decode else bytes)
         assert r.slowlog_len() >= 1
@@ -107,19 +107,19 @@ def test_slowlog_latency_memory_role(r: TargetedNode) -> None:
     r.config_set("latency-monitor-threshold", 1)
     try:
         r.conn.execute("DEBUG", "SLEEP", "0.01")
-        (latest,) = r.latency_latest().values()
+        latest = r.latency_latest()
         assert latest and latest[0][0] == r.v("command")
-        (history,) = r.latency_history("command").values()
+        history = r.latency_history("command")
         assert history and history[0][1] >= 1
         assert "command" in str(r.latency_doctor()) or r.latency_doctor()
-        assert r.latency_graph("command")[r.node_name]
+        assert r.latency_graph("command")
         assert r.latency_reset() >= 1
     finally:
         r.config_set("latency-monitor-threshold", 0)
-    (histogram,) = r.latency_histogram("set").values()
+    histogram = r.latency_histogram("set")
     assert histogram
-    assert r.memory_doctor()[r.node_name]
-    assert r.memory_malloc_stats()[r.node_name]
+    assert r.memory_doctor()
+    assert r.memory_malloc_stats()
     assert r.memory_purge() is True
     assert r.memory_help()
     assert r.role()[r.node_name][0] == r.v("master")
@@ -131,7 +131,7 @@ def test_persistence_debug_wait(r: TargetedNode) -> None:
     def idle() -> None:  # polls the server's state, with a deadline
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            state = next(iter(r.info("persistence").values()))
+            state = r.info("persistence")
             if not (state["rdb_bgsave_in_progress"] or state["aof_rewrite_in_progress"]):
                 return
             time.sleep(0.01)
@@ -140,10 +140,10 @@ def test_persistence_debug_wait(r: TargetedNode) -> None:
     r.set("k", "v")
     idle()
     assert r.save(target_nodes=ME) is True
-    before = next(iter(r.lastsave().values()))
+    before = r.lastsave()
     assert r.bgsave(target_nodes=ME) is True
     idle()
-    assert next(iter(r.lastsave().values())) >= before
+    assert r.lastsave() >= before
     assert r.bgrewriteaof(target_nodes=ME) is True
     idle()
     debug = r.debug_object("k")
@@ -154,8 +154,8 @@ def test_persistence_debug_wait(r: TargetedNode) -> None:
     else:
         with pytest.raises(ResponseError, match="unknown command"):
             r.waitaof(0, 0, 100, target_nodes=ME)
-    with pytest.raises(ClusterCoreError, match="BGSAVE"):
-        r.bgsave()  # without a target: refused, not sent to an arbitrary node
+    with pytest.raises(ClusterCoreError, match="BGREWRITEAOF"):
+        r.bgrewriteaof()  # without a target: refused, not sent to an arbitrary node
 
 
 def test_client_commands(r: TargetedNode) -> None:
@@ -163,7 +163,7 @@ def test_client_commands(r: TargetedNode) -> None:
     victim = OneNode(host, int(port), decode_responses=False)
     try:
         victim.conn.execute("CLIENT", "SETNAME", "victim")
-        (clients,) = r.client_list().values()
+        clients = r.client_list()
         addr = next(c["addr"] for c in clients if c["name"] == "victim")
         assert r.client_kill(addr) is True
         with pytest.raises(ResponseError, match="No such client"):
@@ -304,11 +304,23 @@ def rc(cluster: LocalCluster) -> Iterator[RedisCluster]:
 
 def test_cluster_routes_without_target_nodes(rc: RedisCluster, cluster: LocalCluster) -> None:
     names = {f"{n.host}:{n.port}" for n in cluster.nodes}
-    assert set(rc.slowlog_get(1)) == names and set(rc.role()) == names
-    assert set(rc.latency_latest()) == names
+    # redis-py's routing: the default node's one reply; target_nodes= for a dict per node
+    assert isinstance(rc.slowlog_get(1), list) and isinstance(rc.latency_latest(), list)
+    assert set(rc.slowlog_get(1, target_nodes=rc.ALL_NODES)) == names
+    assert set(rc.latency_latest(target_nodes=rc.ALL_NODES)) == names
+    assert set(rc.role()) == names  # ROLE: every node, deliberately (redis-py has no route)
     assert isinstance(rc.slowlog_len(), int)
     assert sum(1 for reply in rc.role().values() if reply[0] == "master") == 3
-    assert len(rc.memory_doctor()) == 3  # every primary
+    assert isinstance(rc.memory_doctor(), str)
+    default = rc.get_default_node()
+    assert rc.info("server")["tcp_port"] == default.port
+    others = [n for n in rc.get_nodes() if n.name != default.name]
+    assert rc.acl_setuser("x") is True  # on the default node only, as in redis-py
+    try:
+        assert rc.acl_getuser("x") is not None
+        assert all(rc.acl_getuser("x", target_nodes=n) is None for n in others)
+    finally:
+        assert rc.acl_deluser("x") == 1
     keys = ["a", "b", "c", "d", "e"]
     assert len({key_slot(k) for k in keys}) > 1
     for key in keys:
@@ -318,12 +330,12 @@ def test_cluster_routes_without_target_nodes(rc: RedisCluster, cluster: LocalClu
     assert rc.cluster_countkeysinslot(slot) >= 1
     assert rc.cluster_count_failure_report(rc.cluster_myid()) == 0
     assert rc.cluster_info()["cluster_state"] == "ok"
-    for call in (lambda: rc.acl_setuser("x"), lambda: rc.bgsave(), lambda: rc.save(),
+    for call in (lambda: rc.bgrewriteaof(),
                  lambda: rc.cluster_meet("127.0.0.1", 1), lambda: rc.wait(0, 10),
                  lambda: rc.cluster_setslot_stable(slot)):
         with pytest.raises(RedisClusterException):
             call()
-    newer = version(next(iter(rc.info("server").values()))) >= (7, 4)
+    newer = version(rc.info("server")) >= (7, 4)
     with pytest.raises(ResponseError, match="WRONGTYPE" if newer else "unknown command"):
         rc.hexpire("a", 10, "f")  # reaches the key's owner either way
     rc.delete(*keys)
@@ -335,7 +347,7 @@ def test_client_kill_finds_the_client_on_any_node(rc: RedisCluster,
     victim = OneNode(node.host, node.port, decode_responses=True)
     try:
         victim.conn.execute("CLIENT", "SETNAME", "victim-rc")
-        lists = rc.client_list()
+        lists = rc.client_list(target_nodes=rc.ALL_NODES)
         addr = next(c["addr"] for clients in lists.values() for c in clients
                     if c.get("name") == "victim-rc")
         assert rc.client_kill(addr) is True

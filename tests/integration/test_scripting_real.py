@@ -4,7 +4,7 @@ transactions, and FUNCTION LOAD + FCALL / FCALL_RO."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -103,3 +103,24 @@ def test_fcall_after_function_load(rc: RedisCluster) -> None:
     pipe.fcall("cc_set", 1, "fn:p", "x").fcall_ro("cc_get", 1, "fn:p")
     assert pipe.execute()[1] == b"x"
     assert rc.function_delete("cctest") is True
+
+
+def test_noscript_loads_everywhere_or_falls_back_to_the_node(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    """On NOSCRIPT a Script is loaded on every node (as redis-py's is: script_exists is then
+    True); when that fan-out fails (a replica is down) it is loaded where it was missing."""
+    cluster = make_cluster(masters=2, replicas_per_master=1)
+    rc = RedisCluster(startup_nodes=cluster.startup_nodes, socket_timeout=2,
+                      socket_connect_timeout=1)
+    try:
+        script = rc.register_script(INCR_BY)
+        assert script.registered_client is rc
+        assert script(keys=["nos:a"], args=[2]) == 2
+        assert rc.script_exists(script.sha) == [True]  # every node, replicas included
+        rc.script_flush()
+        owner = _node_of(rc, "nos:a")  # a primary: killing a replica leaves it serving
+        cluster.kill(cluster.replicas()[0])
+        assert script(keys=["nos:a"], args=[3]) == 5  # the fan-out failed; the owner has it
+        assert rc._execute_on_node(owner, "SCRIPT", "EXISTS", script.sha) == [1]
+    finally:
+        rc.close()

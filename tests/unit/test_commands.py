@@ -294,36 +294,37 @@ def test_idempotency_depends_on_arguments() -> None:
 
 # --- routing and merging -------------------------------------------------------------------------
 @pytest.mark.parametrize("name, route, merge", [
-    ("PING", Route.ALL_PRIMARIES, Merge.ALL_OK),
+    ("PING", Route.DEFAULT_NODE, Merge.FIRST),
     ("ECHO", Route.RANDOM_NODE, Merge.FIRST),
-    ("INFO", Route.ALL_NODES, Merge.DICT_BY_NODE),
+    ("INFO", Route.DEFAULT_NODE, Merge.FIRST),
     ("DBSIZE", Route.ALL_PRIMARIES, Merge.SUM),
     ("KEYS", Route.ALL_PRIMARIES, Merge.CONCAT),
     ("SCAN", Route.ALL_PRIMARIES, Merge.DICT_BY_NODE),
     ("FLUSHALL", Route.ALL_PRIMARIES, Merge.ALL_OK),
     ("FLUSHDB", Route.ALL_PRIMARIES, Merge.ALL_OK),
     ("RANDOMKEY", Route.RANDOM_PRIMARY, Merge.FIRST),
-    ("TIME", Route.RANDOM_NODE, Merge.FIRST),
-    ("LASTSAVE", Route.ALL_NODES, Merge.DICT_BY_NODE),
-    ("CONFIG GET", Route.ALL_NODES, Merge.DICT_BY_NODE),
-    ("CONFIG SET", Route.ALL_NODES, Merge.ALL_OK),
-    ("CLIENT LIST", Route.ALL_NODES, Merge.DICT_BY_NODE),
+    ("TIME", Route.DEFAULT_NODE, Merge.FIRST),
+    ("LASTSAVE", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CONFIG GET", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CONFIG SET", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CLIENT LIST", Route.DEFAULT_NODE, Merge.FIRST),
     ("SCRIPT LOAD", Route.ALL_NODES, Merge.FIRST),
     ("SCRIPT EXISTS", Route.ALL_NODES, Merge.AND),
     ("SCRIPT FLUSH", Route.ALL_NODES, Merge.ALL_OK),
     ("FUNCTION LOAD", Route.ALL_PRIMARIES, Merge.FIRST),
     ("FUNCTION DELETE", Route.ALL_PRIMARIES, Merge.ALL_OK),
     ("FUNCTION FLUSH", Route.ALL_PRIMARIES, Merge.ALL_OK),
-    ("CLUSTER INFO", Route.RANDOM_NODE, Merge.FIRST),
-    ("CLUSTER SLOTS", Route.RANDOM_NODE, Merge.FIRST),
-    ("CLUSTER NODES", Route.RANDOM_NODE, Merge.FIRST),
-    ("CLUSTER SHARDS", Route.RANDOM_NODE, Merge.FIRST),
+    ("FUNCTION LIST", Route.ALL_PRIMARIES, Merge.DICT_BY_NODE),
+    ("CLUSTER INFO", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CLUSTER SLOTS", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CLUSTER NODES", Route.DEFAULT_NODE, Merge.FIRST),
+    ("CLUSTER SHARDS", Route.DEFAULT_NODE, Merge.FIRST),
     ("CLUSTER MYID", Route.RANDOM_NODE, Merge.FIRST),
-    ("CLUSTER KEYSLOT", Route.RANDOM_NODE, Merge.FIRST),
+    ("CLUSTER KEYSLOT", Route.DEFAULT_NODE, Merge.FIRST),
     ("CLUSTER GETKEYSINSLOT", Route.SLOT_ARG, Merge.FIRST),
-    ("COMMAND", Route.RANDOM_NODE, Merge.FIRST),
-    ("COMMAND INFO", Route.RANDOM_NODE, Merge.FIRST),
-    ("COMMAND COUNT", Route.RANDOM_NODE, Merge.FIRST),
+    ("COMMAND", Route.DEFAULT_NODE, Merge.FIRST),
+    ("COMMAND INFO", Route.DEFAULT_NODE, Merge.FIRST),
+    ("COMMAND COUNT", Route.DEFAULT_NODE, Merge.FIRST),
     ("PUBLISH", Route.CHANNEL, Merge.FIRST),
     ("SPUBLISH", Route.SLOT, Merge.FIRST),
     ("PUBSUB NUMSUB", Route.ALL_NODES, Merge.SUM_BY_KEY),
@@ -336,10 +337,55 @@ def test_connection_bound_and_node_only() -> None:
     for name in ("MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "SSUBSCRIBE",
                  "AUTH", "HELLO", "READONLY", "ASKING", "WAIT", "CLIENT TRACKING"):
         assert COMMANDS[name].route is Route.CONNECTION, name
-    for name in ("SAVE", "BGSAVE", "SHUTDOWN", "MONITOR", "SELECT", "MOVE", "SWAPDB",
-                 "REPLICAOF", "DEBUG", "CLUSTER MEET", "CLUSTER SETSLOT", "ACL SETUSER",
-                 "MODULE LOAD"):
+    for name in ("SHUTDOWN", "MONITOR", "SELECT", "MOVE", "SWAPDB", "REPLICAOF",
+                 "BGREWRITEAOF", "CLUSTER MEET", "CLUSTER SETSLOT", "CLUSTER FLUSHSLOTS"):
         assert COMMANDS[name].route is Route.NODE_ONLY, name
+    # what redis-py sends to its default node goes there, never repeated blindly when it writes
+    for name in ("SAVE", "BGSAVE", "DEBUG", "ACL SETUSER", "ACL DELUSER", "MODULE LOAD"):
+        assert COMMANDS[name].route is Route.DEFAULT_NODE, name
+        assert not COMMANDS[name].idempotent, name
+
+
+#: redis-py 8 sends these to its default node; clustercore routes them otherwise, on purpose
+#: (docs/redis-py-compat.md lists each one).
+_NOT_DEFAULT_NODE = {
+    "KEYS": Route.ALL_PRIMARIES,              # the whole key space, not one node's share
+    "DBSIZE": Route.ALL_PRIMARIES,            # the cluster's size, not one node's
+    "RANDOMKEY": Route.RANDOM_PRIMARY,        # a random key of the cluster
+    "CLIENT KILL": Route.ALL_NODES,           # the client is found on whichever node has it
+    "PUBSUB CHANNELS": Route.ALL_NODES,       # subscriptions live on every node
+    "PUBSUB NUMPAT": Route.ALL_NODES,
+    "PUBSUB NUMSUB": Route.ALL_NODES,
+    "PUBSUB SHARDCHANNELS": Route.ALL_NODES,
+    "PUBSUB SHARDNUMSUB": Route.ALL_NODES,
+    "SHUTDOWN": Route.NODE_ONLY,              # never on a node the caller did not name
+    "CLUSTER MEET": Route.NODE_ONLY,
+    "CLUSTER RESET": Route.NODE_ONLY,
+    "CLUSTER SET-CONFIG-EPOCH": Route.NODE_ONLY,
+    "AUTH": Route.CONNECTION,                 # state of one connection, not of a node
+    "READONLY": Route.CONNECTION,
+    "READWRITE": Route.CONNECTION,
+    "CLIENT REPLY": Route.CONNECTION,
+    "CLIENT GETREDIR": Route.CONNECTION,
+    "CLIENT SETINFO": Route.CONNECTION,
+    "CLIENT TRACKINGINFO": Route.CONNECTION,
+    "WAIT": Route.CONNECTION,
+    "WAITAOF": Route.CONNECTION,
+}
+
+
+def test_redis_py_default_node_commands_go_to_the_default_node() -> None:
+    """Checked against redis-py's own table: every command it sends to its default node is
+    routed there here too, or is a listed deliberate difference (or a command we lack)."""
+    from redis.cluster import RedisCluster as RedisPyCluster
+
+    theirs = sorted(name for name, flag in RedisPyCluster.COMMAND_FLAGS.items()
+                    if flag == RedisPyCluster.DEFAULT_NODE and name in COMMANDS)
+    assert len(theirs) > 60
+    for name in theirs:
+        expected = _NOT_DEFAULT_NODE.get(name, Route.DEFAULT_NODE)
+        assert COMMANDS[name].route is expected, name
+    assert set(_NOT_DEFAULT_NODE) <= set(theirs)
 
 
 def test_merge_replies() -> None:

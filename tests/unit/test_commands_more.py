@@ -17,7 +17,7 @@ from clustercore._commands.callbacks_admin import (
 )
 from clustercore._commands.idempotency import is_idempotent
 from clustercore._commands.keys import slot_of
-from clustercore._commands.specs import COMMANDS, Merge, Route, lookup, name_of
+from clustercore._commands.specs import COMMANDS, Route, lookup, name_of
 from clustercore._slots import key_slot
 from clustercore.errors import DataError, ResponseError
 
@@ -361,18 +361,17 @@ def test_new_commands_have_table_entries_with_their_routes() -> None:
         assert route[name] is Route.SLOT, name
     assert COMMANDS["DEBUG OBJECT"].first_key == 2
     assert slot_of(COMMANDS["DEBUG OBJECT"], ("DEBUG", "OBJECT", "k"), "utf-8") == key_slot("k")
-    assert COMMANDS["DEBUG"].route is Route.NODE_ONLY
+    assert COMMANDS["DEBUG"].route is Route.DEFAULT_NODE
     assert not is_idempotent(COMMANDS["HGETDEL"], ("HGETDEL", "h", "FIELDS", 1, "a"))
     assert is_idempotent(COMMANDS["HSETEX"], ("HSETEX", "h", "FIELDS", 1, "a", 1))
     for name in ("CLUSTER DELSLOTS", "CLUSTER DELSLOTSRANGE"):
         assert route[name] is Route.SLOT_ARG and COMMANDS[name].slot_arg == 2
-    assert route["CLUSTER COUNT-FAILURE-REPORTS"] is Route.RANDOM_NODE
-    for name in ("SLOWLOG GET", "LATENCY HISTOGRAM", "ROLE", "CLIENT PAUSE"):
-        assert route[name] is Route.ALL_NODES, name
-    assert COMMANDS["SLOWLOG LEN"].merge is Merge.SUM
-    assert route["MEMORY DOCTOR"] is Route.ALL_PRIMARIES
-    for name in ("ACL SETUSER", "ACL DELUSER", "BGSAVE", "SAVE", "BGREWRITEAOF", "CLUSTER MEET",
-                 "CLUSTER SETSLOT", "CLUSTER FORGET", "CLUSTER ADDSLOTS"):
+    for name in ("CLUSTER COUNT-FAILURE-REPORTS", "SLOWLOG GET", "LATENCY HISTOGRAM",
+                 "CLIENT PAUSE", "MEMORY DOCTOR", "ACL SETUSER", "ACL DELUSER", "BGSAVE", "SAVE"):
+        assert route[name] is Route.DEFAULT_NODE, name
+    assert route["ROLE"] is Route.ALL_NODES
+    for name in ("BGREWRITEAOF", "CLUSTER MEET", "CLUSTER SETSLOT", "CLUSTER FORGET",
+                 "CLUSTER ADDSLOTS"):
         assert route[name] is Route.NODE_ONLY, name
     for name in ("WAIT", "WAITAOF", "READONLY", "CLIENT NO-EVICT"):
         assert route[name] is Route.CONNECTION, name

@@ -347,16 +347,21 @@ def test_transaction_keys_in_several_slots_fail_before_anything_is_sent() -> Non
     pipe = ClusterPipeline(rc, transaction=True)
     pipe.set("{a}1", 1)
     fake.clear_commands_seen()
-    with pytest.raises(ClusterCrossSlotError) as info:
-        pipe.set("{b}1", 1)
-    # redis-py's CrossSlotTransactionError for a transaction across slots (a subclass)
-    assert isinstance(info.value, clustercore.CrossSlotTransactionError)
+    pipe.set("{b}1", 1)  # queued; execute() refuses the transaction, as redis-py's does
     with pytest.raises(ClusterCrossSlotError):
-        pipe.mget("{a}1", "{b}1")
+        pipe.mget("{a}1", "{b}1")  # one command across slots: refused at once
     with pytest.raises(RedisClusterException):
         pipe.dbsize()
+    with pytest.raises(ClusterCrossSlotError, match="must map to the same slot") as info:
+        pipe.execute()
+    # redis-py's CrossSlotTransactionError for a transaction across slots (a subclass)
+    assert isinstance(info.value, clustercore.CrossSlotTransactionError)
+    assert "{b}1" not in str(info.value) and "SET uses slot" in str(info.value)
     assert all(names(fake, n) == [] for n in fake.nodes)
+    pipe.set("{a}1", 2)  # the refused queue was dropped; the pipeline is usable again
     assert pipe.execute() == [True]
+    with pytest.raises(clustercore.CrossSlotTransactionError, match="WATCH - all keys"):
+        pipe.watch("{a}1", "{b}1")
 
 
 def test_transaction_answered_moved_reruns_on_the_new_owner_once() -> None:

@@ -22,7 +22,7 @@ from clustercore._execution.pubsub import (
 )
 from clustercore._execution.pubsub_state import Restorer, RestoreState, Subscription, SubState
 from clustercore._protocol.reply_encoder import encode_reply
-from clustercore.errors import DataError, RedisClusterError, ResponseError
+from clustercore.errors import ClusterUsageError, DataError, ResponseError
 from clustercore.testing import FakeCluster, FakeSession
 from clustercore.testing.fake.cluster import FakeNode
 from clustercore.testing.fake.net import NO_REPLY, FakeStream
@@ -603,7 +603,7 @@ def test_node_fixes_the_classic_link_and_bad_nodes_are_refused() -> None:
         ps.close()
     with pytest.raises(DataError, match="host requires passing a port"):
         ClusterPubSub(rc, host=other.host)
-    with pytest.raises(RedisClusterError, match="doesn't exist in the cluster"):
+    with pytest.raises(ClusterUsageError, match="doesn't exist in the cluster"):
         ClusterPubSub(rc, node=NodeAddress("10.9.9.9", 1))
     with pytest.raises(DataError, match="not a node"):
         ClusterPubSub(rc, node=object())
