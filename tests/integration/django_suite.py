@@ -123,7 +123,7 @@ class _Counts(unittest.TextTestResult):
         super().__init__(*args, **kwargs)
         self.passed: List[str] = []
 
-    def addSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802 - unittest's name
+    def addSuccess(self, test: unittest.TestCase) -> None:
         super().addSuccess(test)
         self.passed.append(test.id())
 
@@ -132,17 +132,17 @@ def run(suite_dir: Path, location: str) -> Dict[str, Any]:
     """Run BaseCacheTests on ``location``; the counts and the failures' tracebacks."""
     sys.path.insert(0, str(suite_dir))
     _configure(location)
+    from cache import tests as django_cache_tests  # Django's module, as Django names it
     from django.test import TestCase, override_settings
     from django.test.runner import DiscoverRunner
 
     import clustercore
-    from cache import tests as django_cache_tests  # Django's module, as Django names it
 
     params = {"BACKEND": BACKEND, "LOCATION": location}
 
     @override_settings(CACHES=django_cache_tests.caches_setting_for_tests(
         base=params, exclude=EXCLUDED_ALIASES))
-    class RedisClusterCacheTests(django_cache_tests.BaseCacheTests, TestCase):  # type: ignore[misc,name-defined]
+    class RedisClusterCacheTests(django_cache_tests.BaseCacheTests, TestCase):
         # a non-integer value makes INCRBY fail on the server, as with Django's RedisCache
         incr_decr_type_error = clustercore.ResponseError
 

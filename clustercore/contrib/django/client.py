@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 
 from clustercore import ClusterConnectionPool, NodeAddress, RedisCluster
 
-__all__ = ["ClientRegistry", "build_client", "registry", "split_location"]
+__all__ = ["ClientRegistry", "build_client", "cluster_url_parts", "registry", "split_location"]
 
 #: RedisCluster keywords that shape the client (retries, routing) rather than its pool: with an
 #: explicit ``pool_class`` these go to RedisCluster and the rest to the pool.
@@ -57,34 +57,36 @@ def split_location(location: Union[str, Sequence[str], None]) -> List[str]:
     return [e if "://" in e else f"redis://{e}" for e in entries]
 
 
-def _address(url: str) -> NodeAddress:
+def cluster_url_parts(url: str) -> Tuple[List[NodeAddress], Dict[str, Any]]:
+    """The startup nodes of one URL (``redis://[user:pass@]h1:p1[,h2:p2]``) and its username,
+    password and TLS switch (``rediss://``), as pool keywords. Query options are refused:
+    this path builds a pool, whose options are given as keywords."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        raise ImproperlyConfigured(f"LOCATION URL scheme must be redis:// or rediss://: {url!r}")
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    try:
-        return NodeAddress.parse(netloc)
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"LOCATION entry {url!r}: {exc}") from exc
-
-
-def _url_credentials(url: str) -> Dict[str, Any]:
-    """username/password/ssl of one URL (for the explicit pool_class path)."""
-    parts = urlsplit(url)
+        raise ImproperlyConfigured(f"URL scheme must be redis:// or rediss://: {url!r}")
     if parts.query:
         raise ImproperlyConfigured(
-            f"with OPTIONS['pool_class'] give connection options in OPTIONS, not in the URL: "
-            f"{url!r}")
-    out: Dict[str, Any] = {}
-    if "@" in parts.netloc:
-        user, _, password = parts.netloc.rsplit("@", 1)[0].partition(":")
+            f"give connection options as keywords (OPTIONS), not in the URL: {url!r}")
+    if parts.path.strip("/") not in ("", "0"):
+        raise ImproperlyConfigured(f"Redis Cluster has only database 0; URL names {url!r}")
+    credentials: Dict[str, Any] = {}
+    netloc = parts.netloc
+    if "@" in netloc:
+        creds, netloc = netloc.rsplit("@", 1)
+        user, _, password = creds.partition(":")
         if user:
-            out["username"] = unquote(user)
+            credentials["username"] = unquote(user)
         if password:
-            out["password"] = unquote(password)
+            credentials["password"] = unquote(password)
     if parts.scheme == "rediss":
-        out["ssl"] = True
-    return out
+        credentials["ssl"] = True
+    try:
+        nodes = [NodeAddress.parse(part) for part in netloc.split(",") if part]
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"URL {url!r}: {exc}") from exc
+    if not nodes:
+        raise ImproperlyConfigured(f"URL names no node: {url!r}")
+    return nodes, credentials
 
 
 def _pool_class(value: Any) -> Type[ClusterConnectionPool]:
@@ -100,13 +102,16 @@ def build_client(urls: Sequence[str], options: Mapping[str, Any]) -> RedisCluste
     plus ``pool_class``: one of clustercore's pool classes or its dotted path)."""
     options = dict(options)
     pool_class = options.pop("pool_class", None)
-    nodes = [_address(url) for url in urls]
     if pool_class is None:
-        # the first URL carries credentials, TLS and query options; the others add nodes
-        return RedisCluster(url=urls[0], startup_nodes=nodes[1:], **options)
+        # the first URL carries credentials, TLS and query options (clustercore reads
+        # them); the others add startup nodes
+        rest = [node for url in urls[1:] for node in cluster_url_parts(url)[0]]
+        return RedisCluster(url=urls[0], startup_nodes=rest, **options)
+    parsed = [cluster_url_parts(url) for url in urls]
+    nodes = [node for found, _ in parsed for node in found]
     client_kwargs = {k: v for k, v in options.items() if k in CLIENT_KEYWORDS}
     pool_kwargs = {k: v for k, v in options.items() if k not in CLIENT_KEYWORDS}
-    for key, value in _url_credentials(urls[0]).items():
+    for key, value in parsed[0][1].items():  # credentials and TLS from the first URL
         pool_kwargs.setdefault(key, value)
     pool = _pool_class(pool_class)(startup_nodes=nodes, **pool_kwargs)
     return RedisCluster(connection_pool=pool, **client_kwargs)
