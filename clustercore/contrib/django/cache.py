@@ -42,10 +42,13 @@ from .serializers import Codec, Compressor, JSONSerializer, PickleSerializer, Se
 
 __all__ = ["RedisClusterCache"]
 
-#: INCRBY only if the key exists (nil otherwise), in one step on the key's node.
+#: INCRBY only if the key exists (nil otherwise), in one step on the key's node. The new value
+#: is returned as the string GET reads: Lua numbers are doubles, so returning INCRBY's reply
+#: would round values past 2**53.
 INCR_IF_EXISTS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return redis.call('GET', KEYS[1])
 """
 #: OPTIONS consumed here or by BaseCache, never passed to the client.
 OWN_OPTIONS = frozenset({"serializer", "compressor", "compress_min_length"})
