@@ -19,11 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from clustercore import ClusterConnectionPool
+from clustercore import ClusterConnectionPool, ConnectionError, RedisClusterConfigError
 
 from .client import cluster_url_parts
 
-__all__ = ["DjangoRedisClusterPool"]
+__all__ = ["ClusterUnreachableError", "DjangoRedisClusterPool"]
+
+
+class ClusterUnreachableError(ConnectionError):
+    """No startup node gave the layout on first use (the cluster is down or unreachable): a
+    connection error, which django-redis's IGNORE_EXCEPTIONS catches."""
 
 
 class DjangoRedisClusterPool(ClusterConnectionPool):
@@ -46,3 +51,13 @@ class DjangoRedisClusterPool(ClusterConnectionPool):
         for key, value in credentials.items():
             kwargs.setdefault(key, value)
         return cls(startup_nodes=nodes, **kwargs)
+
+    def ensure_topology(self) -> Any:
+        """The layout, discovered on first use; a discovery that fails raises
+        :class:`ClusterUnreachableError` (a ConnectionError) instead of clustercore's
+        RedisClusterConfigError, so that django-redis treats a cluster that is down when it
+        first connects as it treats a server that is down (IGNORE_EXCEPTIONS catches it)."""
+        try:
+            return super().ensure_topology()
+        except RedisClusterConfigError as exc:
+            raise ClusterUnreachableError(f"cluster unreachable on first use: {exc}") from exc
