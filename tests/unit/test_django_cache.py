@@ -373,3 +373,18 @@ def test_django_redis_pool_from_url(fake: FakeCluster) -> None:
     assert pool.connection_kwargs["password"] == "pw"
     assert "parser_class" not in pool.connection_kwargs
     pool.close()
+
+
+def test_json_and_zlib_options_end_to_end(fake: FakeCluster) -> None:
+    cache = _cache(fake, OPTIONS={"serializer": "json", "compressor": "zlib",
+                                  "compress_min_length": 100})
+    big = {"rows": ["x" * 50] * 20}
+    cache.set_many({"big": big, "small": [1, 2], "n": 3})
+    assert fake.get(":1:big").startswith(COMPRESSED_MAGIC)  # type: ignore[union-attr]
+    assert fake.get(":1:small") == b"[1,2]" and fake.get(":1:n") == b"3"
+    assert cache.get_many(["big", "small", "n"]) == {"big": big, "small": [1, 2], "n": 3}
+    custom = _cache(fake, OPTIONS={"serializer": PickleSerializer(protocol=2),
+                                   "compressor": ZlibCompressor(level=1)})
+    custom.set("p", ("t",))
+    assert fake.get(":1:p").startswith(b"\x80\x02")  # type: ignore[union-attr]
+    assert custom.get("p") == ("t",)
