@@ -9,8 +9,11 @@ is local memory, so nothing touches a cluster until a test points CACHES at one.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from typing import Any, Dict, List, Optional
+from collections import Counter
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import django
 from django.conf import settings
@@ -62,3 +65,56 @@ def caches(location_value: Any, options: Optional[Dict[str, Any]] = None,
     entry: Dict[str, Any] = {"BACKEND": BACKEND, "LOCATION": location_value,
                              "OPTIONS": dict(options or {}), **params}
     return {"default": entry}
+
+
+def close_shared_clients() -> None:
+    """Forget RedisClusterCache's per-process clients and close them (test teardown)."""
+    from clustercore.contrib.django.client import registry
+
+    for client in registry.reset():
+        client.connection_pool.close()
+
+
+#: The wire trace's level (clustercore.wire logs every write and read at it).
+TRACE = 5
+
+
+class WireWrites(logging.Handler):
+    """Every write batch the wire trace logs, as (host, port): one entry per round trip to
+    that node. Only connections opened after :func:`wire_writes` started are traced."""
+
+    def __init__(self) -> None:
+        super().__init__(TRACE)
+        self.writes: List[Tuple[str, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if " WRITE " in record.msg and isinstance(record.args, tuple):
+            address = record.args[0]
+            self.writes.append((address.host, address.port))
+
+
+@contextlib.contextmanager
+def wire_writes() -> Iterator[WireWrites]:
+    """Trace the wire while the block runs (the logger's level and handlers restored after)."""
+    logger = logging.getLogger("clustercore.wire")
+    handler = WireWrites()
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(TRACE)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def assert_one_write_per_node(writes: WireWrites, owners: Set[Tuple[str, int]],
+                              calls: Sequence[Callable[[], Any]]) -> None:
+    """Each call writes exactly once to each node in ``owners`` and to no other node."""
+    for call in calls:
+        writes.writes.clear()
+        call()
+        per_node = Counter(writes.writes)
+        assert set(per_node) == owners and set(per_node.values()) == {1}, per_node

@@ -7,62 +7,43 @@ one write per node for the multi-key calls.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
-from collections import Counter
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
 from clustercore import ClusterBlockingConnectionPool, ResponseError
 from clustercore.contrib.django import RedisClusterCache
-from clustercore.contrib.django.client import registry
 from clustercore.testing import LocalCluster
 
-from ..django_support import configure, location
+from ..django_support import (
+    WireWrites,
+    assert_one_write_per_node,
+    close_shared_clients,
+    configure,
+    location,
+    wire_writes,
+)
 
 configure()
-TRACE = 5
 
 
 @pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
     yield
-    for client in registry.reset():
-        client.connection_pool.close()
+    close_shared_clients()
 
 
 def _cache(cluster: LocalCluster, **params: Any) -> RedisClusterCache:
     return RedisClusterCache(location(cluster.startup_nodes), params)
 
 
-class _Writes(logging.Handler):
-    """The wire trace's (address, first command) per write batch."""
-
-    def __init__(self) -> None:
-        super().__init__(TRACE)
-        self.writes: List[Tuple[str, int]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if " WRITE " in record.msg:
-            address = record.args[0]  # type: ignore[index]
-            self.writes.append((address.host, address.port))
-
-
 @pytest.fixture
-def writes() -> Iterator[_Writes]:
-    logger = logging.getLogger("clustercore.wire")
-    handler = _Writes()
-    old = logger.level, logger.propagate
-    logger.setLevel(TRACE)
-    logger.propagate = False
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old[0])
-    logger.propagate = old[1]
+def writes() -> Iterator[WireWrites]:
+    with wire_writes() as handler:
+        yield handler
 
 
 def test_incr_is_atomic_across_threads_and_backend_objects(cluster: LocalCluster) -> None:
@@ -126,7 +107,7 @@ def test_lock_excludes_other_threads(cluster: LocalCluster) -> None:
 
 
 def test_reads_go_to_replicas_by_option_and_writes_to_primaries(cluster: LocalCluster,
-                                                                writes: _Writes) -> None:
+                                                                writes: WireWrites) -> None:
     cache = _cache(cluster, OPTIONS={"read_policy": "replicas"})
     client = cache.get_client()
     replicas = {(n.host, n.port) for n in client.get_replicas()}
@@ -143,7 +124,7 @@ def test_reads_go_to_replicas_by_option_and_writes_to_primaries(cluster: LocalCl
 
 
 def test_multi_key_calls_write_once_per_node_on_the_real_cluster(cluster: LocalCluster,
-                                                                 writes: _Writes) -> None:
+                                                                 writes: WireWrites) -> None:
     cache = _cache(cluster)
     cache.get("warm-up")
     keys = [f"item:{i}" for i in range(90)]
@@ -154,13 +135,9 @@ def test_multi_key_calls_write_once_per_node_on_the_real_cluster(cluster: LocalC
         assert node is not None
         owners.add((node.host, node.port))
     assert len(owners) == 3
-    for call in (lambda: cache.set_many({k: k for k in keys}, 60),
-                 lambda: cache.get_many(keys),
-                 lambda: cache.delete_many(keys)):
-        writes.writes.clear()
-        call()
-        per_node = Counter(writes.writes)
-        assert set(per_node) == owners and set(per_node.values()) == {1}, per_node
+    assert_one_write_per_node(writes, owners, [lambda: cache.set_many({k: k for k in keys}, 60),
+                                               lambda: cache.get_many(keys),
+                                               lambda: cache.delete_many(keys)])
 
 
 def test_tls_location_and_options(tls_cluster: LocalCluster) -> None:

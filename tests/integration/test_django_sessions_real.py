@@ -10,11 +10,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
-from clustercore.contrib.django.client import registry
 from clustercore.testing import LocalCluster
 
 from ..django_support import caches as caches_setting
-from ..django_support import configure, location, session_tables
+from ..django_support import close_shared_clients, configure, location, session_tables
 
 configure()
 
@@ -30,8 +29,7 @@ def on_cluster(cluster: LocalCluster) -> Iterator[None]:
                                                  KEY_PREFIX="sess-test")):
         yield
         caches["default"].clear()
-    for client in registry.reset():
-        client.connection_pool.close()
+    close_shared_clients()
 
 
 def _store(engine: str, key: Any = None) -> Any:

@@ -7,11 +7,9 @@ check (tests/integration/test_django_basecache.py).
 
 from __future__ import annotations
 
-import logging
 import pickle
 import threading
 import warnings
-from collections import Counter
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -36,7 +34,12 @@ from clustercore.contrib.django.redis_compat import DjangoRedisClusterPool
 from clustercore.contrib.django.serializers import COMPRESSED_MAGIC, Codec
 from clustercore.testing import FakeCluster
 
-TRACE = 5
+from ..django_support import (
+    WireWrites,
+    assert_one_write_per_node,
+    close_shared_clients,
+    wire_writes,
+)
 
 
 @pytest.fixture
@@ -48,8 +51,7 @@ def fake() -> FakeCluster:
 def _fresh_registry() -> Iterator[None]:
     """Each test builds its own clients; they are closed afterwards."""
     yield
-    for client in registry.reset():
-        client.connection_pool.close()
+    close_shared_clients()
 
 
 def _cache(fake: FakeCluster, **params: Any) -> RedisClusterCache:
@@ -58,31 +60,11 @@ def _cache(fake: FakeCluster, **params: Any) -> RedisClusterCache:
     return RedisClusterCache(location, {"OPTIONS": options, **params})
 
 
-class _Writes(logging.Handler):
-    """Counts the wire trace's WRITE records (one per socket write batch) by node."""
-
-    def __init__(self) -> None:
-        super().__init__(TRACE)
-        self.writes: List[NodeAddress] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if " WRITE " in record.msg:
-            self.writes.append(record.args[0])  # type: ignore[index]
-
-
 @pytest.fixture
-def writes() -> Iterator[_Writes]:
+def writes() -> Iterator[WireWrites]:
     """Wire-trace writes of the connections opened from now on."""
-    logger = logging.getLogger("clustercore.wire")
-    handler = _Writes()
-    old_level, old_propagate = logger.level, logger.propagate
-    logger.setLevel(TRACE)
-    logger.propagate = False
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
-    logger.propagate = old_propagate
+    with wire_writes() as handler:
+        yield handler
 
 
 # --- the codec ------------------------------------------------------------------------------
@@ -233,21 +215,16 @@ def test_a_pickle_error_reaches_the_caller_and_nothing_is_sent(fake: FakeCluster
 
 
 def test_multi_key_calls_make_one_round_trip_per_node(fake: FakeCluster,
-                                                      writes: _Writes) -> None:
+                                                      writes: WireWrites) -> None:
     cache = _cache(fake)
     cache.get("warm-up")  # discovery and the first connection
     keys = [f"key{i}" for i in range(60)]
     owners = {fake.owner_of(cache.make_key(k)).address for k in keys}
     assert len(owners) == 3
-    for call in (lambda: cache.set_many({k: k for k in keys}, 100),
-                 lambda: cache.get_many(keys),
-                 lambda: cache.delete_many(keys)):
-        writes.writes.clear()
-        call()
-        per_node = Counter((a.host, a.port) for a in writes.writes)
-        assert set(per_node) == {(a.host, a.port) for a in
-                                 (NodeAddress.parse(f"{h}:{p}") for h, p in owners)}
-        assert set(per_node.values()) == {1}, per_node
+    assert_one_write_per_node(writes, {(host, port) for host, port in owners},
+                              [lambda: cache.set_many({k: k for k in keys}, 100),
+                               lambda: cache.get_many(keys),
+                               lambda: cache.delete_many(keys)])
 
 
 def test_get_many_keeps_the_callers_keys_and_skips_misses(fake: FakeCluster) -> None:
