@@ -30,7 +30,7 @@ from clustercore.contrib.django.client import (
     registry,
     split_location,
 )
-from clustercore.contrib.django.redis_compat import DjangoRedisClusterPool
+from clustercore.contrib.django.redis_compat import ClusterUnreachableError, DjangoRedisClusterPool
 from clustercore.contrib.django.serializers import COMPRESSED_MAGIC, Codec
 from clustercore.testing import FakeCluster
 
@@ -365,3 +365,22 @@ def test_json_and_zlib_options_end_to_end(fake: FakeCluster) -> None:
     custom.set("p", ("t",))
     assert fake.get(":1:p").startswith(b"\x80\x02")  # type: ignore[union-attr]
     assert custom.get("p") == ("t",)
+
+
+def test_django_redis_pool_reports_an_unreachable_cluster_as_a_connection_error(
+        fake: FakeCluster) -> None:
+    import redis.exceptions
+
+    node = fake.startup_nodes[0]
+    pool = DjangoRedisClusterPool.from_url(f"redis://{node['host']}:{node['port']}",
+                                           probe_timeout=0.2, **fake.connection_kwargs())
+    for each in fake.nodes:
+        fake.kill(each)
+    with pytest.raises(ClusterUnreachableError) as info:
+        pool.ensure_topology()
+    assert isinstance(info.value, redis.exceptions.ConnectionError)  # IGNORE_EXCEPTIONS' class
+    assert "unreachable" in str(info.value)
+    for each in fake.nodes:
+        fake.revive(each)
+    assert pool.ensure_topology().shards  # discovered once the cluster is back
+    pool.close()
