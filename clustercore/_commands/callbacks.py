@@ -235,6 +235,18 @@ def parse_cluster_slots(response: Any, **options: Any) -> Dict[Tuple[int, int], 
     return out
 
 
+def parse_cluster_shards(response: Any, **options: Any) -> List[Dict[str, Any]]:
+    """CLUSTER SHARDS as redis-py's list of shard dicts: str keys ``slots`` (the flat
+    start/end list) and ``nodes`` (one dict per node, keys as the reply gives them)."""
+    shards: List[Dict[str, Any]] = []
+    for shard in response or ():
+        entry = _str_pairs(shard)
+        if "nodes" in entry:
+            entry["nodes"] = [_pairs(node) for node in entry["nodes"] or ()]
+        shards.append(entry)
+    return shards
+
+
 def parse_client_list(response: Any, **options: Any) -> List[Dict[str, str]]:
     """CLIENT LIST as a list of ``{field: value}`` dicts (str)."""
     clients = []
@@ -553,6 +565,7 @@ DEFAULT_CALLBACKS: Mapping[str, Callback] = MappingProxyType({
     "CLIENT KILL": parse_client_kill,
     "CLIENT LIST": parse_client_list,
     "CLUSTER INFO": parse_cluster_info,
+    "CLUSTER SHARDS": parse_cluster_shards,
     "CLUSTER SLOTS": parse_cluster_slots,
     "CONFIG GET": parse_config_get,
     "GEOPOS": parse_geopos,

@@ -36,7 +36,7 @@ CACHING, SCRIPT DEBUG, WAIT): the pipeline, pub/sub and connection layers own th
 client must refuse them in ``execute_command`` unless the caller names the node
 (``target_nodes=``). ``DEFAULT_NODE`` commands go where redis-py 8 sends them: its default node
 (a primary; ``RedisCluster.set_default_node`` changes it), one reply returned as it is: INFO,
-CONFIG *, CLIENT LIST/ID/INFO/GETNAME/SETNAME/PAUSE/UNPAUSE/UNBLOCK, ACL *, SLOWLOG *,
+CONFIG *, CLIENT LIST/KILL/ID/INFO/GETNAME/SETNAME/PAUSE/UNPAUSE/UNBLOCK, ACL *, SLOWLOG *,
 LATENCY *, MEMORY STATS/PURGE/DOCTOR/MALLOC-STATS, LASTSAVE, TIME, PING, COMMAND *, MODULE
 LIST/LOAD/UNLOAD, DEBUG, SAVE, BGSAVE and the read-only CLUSTER INFO/NODES/SLOTS/SHARDS/...
 (``target_nodes=`` sends any of them elsewhere, several nodes giving redis-py's
@@ -51,8 +51,7 @@ key's.
 
 Fan-out, deliberately wider than redis-py's default node (same return shapes): DBSIZE, KEYS,
 SCAN, FLUSHALL/FLUSHDB and FUNCTION LOAD/DELETE/FLUSH/RESTORE/STATS go to every primary
-(functions replicate to replicas); PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARD*, ROLE and CLIENT KILL
-(the client is on whichever node has it; the counts add up) to every node;
+(functions replicate to replicas); PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARD* and ROLE to every node;
 SCRIPT LOAD/EXISTS/FLUSH to every node too, because scripts do not replicate and replicas serve
 EVALSHA_RO (the server's own tips say all_nodes for LOAD and FLUSH). FUNCTION LIST goes to every
 primary as in redis-py, returning ``{node name: reply}``.
@@ -474,7 +473,7 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _node("CLIENT HELP", _RN),
     _node("CLIENT ID", _D),
     _node("CLIENT INFO", _D),
-    _node("CLIENT KILL", _A, Merge.SUM),
+    _node("CLIENT KILL", _D, idempotent=False),
     _node("CLIENT LIST", _D),
     _conn("CLIENT NO-EVICT"),
     _conn("CLIENT NO-TOUCH"),

@@ -241,6 +241,12 @@ class NodeClient(CommandsMixin):
         self.response_callbacks = client.response_callbacks
         self.result_callbacks = client.result_callbacks
 
+    @property
+    def connection_pool(self) -> Any:
+        """The client's cluster pool (it holds this node's connections; redis-py's per-node
+        ``Redis.connection_pool``)."""
+        return self.client.connection_pool
+
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Run one command on this node (its reply parsed by the client's callbacks)."""
         options["target_nodes"] = self.address
@@ -311,8 +317,9 @@ class NodesManagerView:
 
     @property
     def startup_nodes(self) -> Dict[str, ClusterNode]:
-        """name -> ClusterNode of the pool's startup nodes."""
-        return {a.name: ClusterNode(a.host, a.port)
+        """name -> ClusterNode of the pool's startup nodes (bound to the client: their
+        ``redis_connection`` sends to that node)."""
+        return {a.name: self._client.node_for_address(a)
                 for a in self._client.connection_pool.startup_nodes}
 
     @property

@@ -341,17 +341,21 @@ def test_cluster_routes_without_target_nodes(rc: RedisCluster, cluster: LocalClu
     rc.delete(*keys)
 
 
-def test_client_kill_finds_the_client_on_any_node(rc: RedisCluster,
-                                                  cluster: LocalCluster) -> None:
-    node = cluster.nodes[-1]
+def test_client_kill_goes_to_the_default_node_or_the_target(rc: RedisCluster,
+                                                            cluster: LocalCluster) -> None:
+    """CLIENT KILL goes where redis-py sends it: the default node, or ``target_nodes``."""
+    default = rc.get_default_node()
+    node = next(n for n in cluster.nodes if f"{n.host}:{n.port}" != default.name)
     victim = OneNode(node.host, node.port, decode_responses=True)
     try:
         victim.conn.execute("CLIENT", "SETNAME", "victim-rc")
-        lists = rc.client_list(target_nodes=rc.ALL_NODES)
-        addr = next(c["addr"] for clients in lists.values() for c in clients
-                    if c.get("name") == "victim-rc")
-        assert rc.client_kill(addr) is True
+        target = rc.get_node(node.host, node.port)
+        clients = rc.client_list(target_nodes=target)
+        addr = next(c["addr"] for c in clients if c.get("name") == "victim-rc")
         with pytest.raises(ResponseError, match="No such client"):
-            rc.client_kill(addr)
+            rc.client_kill(addr)  # asked of the default node, which does not have it
+        assert rc.client_kill(addr, target_nodes=target) is True
+        with pytest.raises(ResponseError, match="No such client"):
+            rc.client_kill(addr, target_nodes=target)
     finally:
         victim.close()

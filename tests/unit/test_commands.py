@@ -352,7 +352,6 @@ _NOT_DEFAULT_NODE = {
     "KEYS": Route.ALL_PRIMARIES,              # the whole key space, not one node's share
     "DBSIZE": Route.ALL_PRIMARIES,            # the cluster's size, not one node's
     "RANDOMKEY": Route.RANDOM_PRIMARY,        # a random key of the cluster
-    "CLIENT KILL": Route.ALL_NODES,           # the client is found on whichever node has it
     "PUBSUB CHANNELS": Route.ALL_NODES,       # subscriptions live on every node
     "PUBSUB NUMPAT": Route.ALL_NODES,
     "PUBSUB NUMSUB": Route.ALL_NODES,
