@@ -206,28 +206,24 @@ def test_shim_binds_like_redis_py_and_translates() -> None:
     assert client.kwargs == {
         "host": "h", "port": 7000,
         "startup_nodes": [{"host": "a", "port": 1}, {"host": "b", "port": 2}],
-        "cluster_down_retry_attempts": 4, "skip_full_coverage_check": True,
+        "cluster_error_retry_attempts": 4, "require_full_coverage": False,
         "decode_responses": True,
-    }
+    }  # redis-py's keywords reach clustercore as they are: its constructor takes them
     assert made == [1]
     assert cls().kwargs == {}  # nothing passed, nothing forwarded
     with pytest.raises(TypeError, match="not a valid redis-py RedisCluster call"):
         cls(1, 2, 3, 4, 5, 6)
 
 
-def test_shim_translation_errors_are_shim_errors() -> None:
+def test_shim_passes_redis_py_keywords_through() -> None:
     class Strategy:
         name = "ROUND_ROBIN_REPLICAS"
 
-    class Odd:
-        name = "SOMETHING_NEW"
-
-    assert shim.translate({"load_balancing_strategy": Strategy()}, {}) == {
-        "read_from_replicas": True, "read_policy": "replicas"}
-    with pytest.raises(shim.ShimError):
-        shim.translate({"load_balancing_strategy": Odd()}, {})
-    with pytest.raises(shim.ShimError):
-        shim.translate({"cluster_error_retry_attempts": 1}, {"cluster_down_retry_attempts": 2})
+    strategy = Strategy()
+    assert shim.translate({"load_balancing_strategy": strategy}, {}) == {
+        "load_balancing_strategy": strategy}
+    with pytest.raises(shim.ShimError, match="given twice"):
+        shim.translate({"decode_responses": True}, {"decode_responses": False})
 
 
 def test_shim_install_replaces_both_names(monkeypatch: pytest.MonkeyPatch) -> None:
