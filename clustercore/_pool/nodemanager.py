@@ -77,21 +77,25 @@ class NodeManager:
     """redis-py-cluster 2.1.3's NodeManager surface over a clustercore topology."""
 
     REDIS_CLUSTER_HASH_SLOTS = NUM_SLOTS
+    #: The older name of REDIS_CLUSTER_HASH_SLOTS.
+    RedisClusterHashSlots = NUM_SLOTS
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
                  reinitialize_steps: Optional[int] = None,
                  skip_full_coverage_check: bool = False,
                  nodemanager_follow_cluster: bool = False, host_port_remap: Any = None,
                  **connection_kwargs: Any) -> None:
-        """Standalone, as redis-py-cluster built it: RedisClusterException without seeds,
-        RedisClusterConfigError for a bad ``host_port_remap``; no I/O until initialize()."""
+        """Standalone, as redis-py-cluster built it: RedisClusterException without startup
+        nodes, RedisClusterConfigError for a bad ``host_port_remap``. No I/O until
+        initialize(), and the startup nodes are only read then (redis-py-cluster accepted
+        any dicts here, e.g. ``NodeManager([{}])`` to compute key slots)."""
         connection_kwargs.pop("max_connections", None)  # the pool's, passed along by rpc
-        seeds = parse_startup_nodes(startup_nodes)
-        if not seeds:
+        if not startup_nodes:
             raise RedisClusterException("No startup nodes provided")
         self._pool: Optional[BoundPool] = None
-        self._seeds = seeds
-        self._known: List[NodeAddress] = list(seeds)
+        self._given: List[Any] = list(startup_nodes)
+        self._seeds: List[NodeAddress] = []
+        self._known: List[NodeAddress] = []
         self._topology = Topology((), epoch=0)
         self._epochs = itertools.count(1)
         self._rng = random.Random()
@@ -117,6 +121,7 @@ class NodeManager:
         """The manager a cluster pool shows as ``pool.nodes``: its layout, its discovery."""
         self = cls.__new__(cls)
         self._pool = pool
+        self._given = []
         self._seeds = list(pool.orig_startup_nodes)
         self._known = []
         self._topology = pool.topology
@@ -189,18 +194,20 @@ class NodeManager:
         self._slots = value
 
     @property
-    def startup_nodes(self) -> List[NodeDict]:
-        """The seeds (``{'host', 'port', 'name'}``), then every node discovered since."""
-        seeds = self._pool.startup_nodes if self._pool is not None else self._known
-        out = [{"host": a.host, "port": a.port, "name": a.name} for a in seeds]
-        named = {n["name"] for n in out}
-        out += [dict(n) for n in self.nodes.values() if n["name"] not in named]
-        return out
+    def startup_nodes(self) -> List[Any]:
+        """The startup nodes (a pool's as ``{'host', 'port', 'name'}``, a standalone
+        manager's as given), then every node discovered since."""
+        if self._pool is not None:
+            out: List[Any] = [_seed(a) for a in self._pool.startup_nodes]
+        else:
+            out = list(self._given) + [_seed(a) for a in self._known]
+        named = {n.get("name") for n in out if isinstance(n, Mapping)}
+        return out + [dict(n) for n in self.nodes.values() if n["name"] not in named]
 
     @property
-    def orig_startup_nodes(self) -> List[NodeDict]:
-        """The seeds given at construction."""
-        return [{"host": a.host, "port": a.port, "name": a.name} for a in self._seeds]
+    def orig_startup_nodes(self) -> List[Any]:
+        """The startup nodes given at construction."""
+        return list(self._given) or [_seed(a) for a in self._seeds]
 
     @property
     def reinitialize_steps(self) -> int:
@@ -270,7 +277,8 @@ class NodeManager:
         """Make every known node a startup node (standalone managers; a pool-bound one
         follows its pool's ``startup_nodes``)."""
         if self._pool is None:
-            self._known += [a for a in self.topology.nodes if a not in self._known]
+            self._known += [a for a in self.topology.nodes
+                            if a not in self._known and a not in self._seeds]
 
     # --- discovery ------------------------------------------------------------------------------
     def initialize(self) -> None:
@@ -282,7 +290,9 @@ class NodeManager:
             self._pool.initialize()
             return
         assert self._discovery is not None
-        seeds = self._known if self._follow else self._seeds
+        if not self._seeds:
+            self._seeds = parse_startup_nodes(self._given)
+        seeds = [*self._seeds, *self._known] if self._follow else self._seeds
         discovery = self._discovery
         deadline = monotonic() + discovery.probe_timeout * 2 + 1.0
         self._topology = discovery.discover(
@@ -290,7 +300,11 @@ class NodeManager:
         self.populate_startup_nodes()
 
     def reset(self) -> None:
-        """Rediscover from the startup nodes (redis-py-cluster's reset)."""
+        """Forget the layout (``nodes`` and ``slots`` empty) and rediscover from the startup
+        nodes (redis-py-cluster's reset)."""
+        if self._pool is None:
+            self._topology = Topology((), epoch=self._topology.epoch)
+        self._shown, self._nodes, self._slots = None, {}, {}
         self.initialize()
 
     def increment_reinitialize_counter(self, ct: int = 1, count: int = 1) -> None:
@@ -313,3 +327,7 @@ class NodeManager:
         source = "pool" if self._pool is not None else "standalone"
         return (f"<NodeManager {source} nodes={len(self.nodes)} "
                 f"epoch={self.topology.epoch}>")
+
+
+def _seed(address: NodeAddress) -> NodeDict:
+    return {"host": address.host, "port": address.port, "name": address.name}
