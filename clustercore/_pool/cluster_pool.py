@@ -27,7 +27,7 @@ import logging
 import random
 import threading
 from time import monotonic
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection
@@ -93,7 +93,7 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         self,
         startup_nodes: Optional[Sequence[NodeLike]] = None,
         init_slot_cache: bool = True,
-        connection_class: Optional[Type[ClusterConnection]] = None,
+        connection_class: Optional[type] = None,
         max_connections: Optional[int] = None,
         max_connections_per_node: Union[bool, int] = False,
         reinitialize_steps: Optional[int] = None,
@@ -634,7 +634,7 @@ class ClusterBlockingConnectionPool(ClusterConnectionPool):
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
                  init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
+                 connection_class: Optional[type] = None,
                  max_connections: Optional[int] = 50,
                  max_connections_per_node: Union[bool, int] = False,
                  reinitialize_steps: Optional[int] = None,
@@ -651,24 +651,32 @@ class ClusterReadOnlyConnectionPool(ReadOnlyApi, ClusterConnectionPool):
     """READONLY on every connection; read commands go to replicas (primary when none)."""
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
-                 init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
-                 **kwargs: Any) -> None:
+                 init_slot_cache: bool = True, connection_class: Optional[type] = None,
+                 max_connections: Optional[int] = None,
+                 nodemanager_follow_cluster: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("readonly", True)
         kwargs.setdefault("read_policy", "replicas")
-        super().__init__(startup_nodes, init_slot_cache, connection_class, **kwargs)
+        super().__init__(startup_nodes, init_slot_cache, connection_class,
+                         max_connections=max_connections,
+                         nodemanager_follow_cluster=nodemanager_follow_cluster, **kwargs)
 
 
 class ClusterWithReadReplicasConnectionPool(ClusterConnectionPool):
     """Reads spread over the primary and its replicas; writes to the primary."""
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
-                 init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
+                 init_slot_cache: bool = True, connection_class: Optional[type] = None,
+                 max_connections: Optional[int] = None,
+                 max_connections_per_node: Union[bool, int] = False,
+                 reinitialize_steps: Optional[int] = None,
+                 skip_full_coverage_check: bool = False,
+                 nodemanager_follow_cluster: bool = False, host_port_remap: Any = None,
                  **kwargs: Any) -> None:
         kwargs.setdefault("readonly", True)
         kwargs.setdefault("read_policy", "any")
-        super().__init__(startup_nodes, init_slot_cache, connection_class, **kwargs)
+        super().__init__(startup_nodes, init_slot_cache, connection_class, max_connections,
+                         max_connections_per_node, reinitialize_steps, skip_full_coverage_check,
+                         nodemanager_follow_cluster, host_port_remap, **kwargs)
 
 
 def _lending(pool: NodePool) -> bool:

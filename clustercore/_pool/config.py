@@ -16,7 +16,19 @@ import codecs
 import random
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+    cast,
+)
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection, SSLClusterConnection
@@ -115,7 +127,7 @@ class PoolConfig:
 
 def build_pool_config(
     startup_nodes: Optional[Sequence[NodeLike]], connection_kwargs: Mapping[str, Any], *,
-    init_slot_cache: bool, connection_class: Optional[Type[ClusterConnection]],
+    init_slot_cache: bool, connection_class: Optional[type],
     max_connections: Optional[int], max_connections_per_node: Union[bool, int],
     reinitialize_steps: Optional[int], skip_full_coverage_check: bool,
     nodemanager_follow_cluster: bool, host_port_remap: Any, blocking: bool,
@@ -147,7 +159,9 @@ def build_pool_config(
         raise RedisClusterConfigError(f"encoding/encoding_errors: {exc}") from None
     if ssl and connection_class is None:
         connection_class = SSLClusterConnection
-    cls = connection_class or ClusterConnection
+    # A foreign class is typed as ours from here on: the pool only builds, counts and closes
+    # its instances (see foreign.py), never calls clustercore's connection methods on them.
+    cls = cast(Type[ClusterConnection], connection_class or ClusterConnection)
     if is_native(cls):
         own, own_kwargs = cls, kwargs
     else:  # the caller's class gets its keywords as given; discovery speaks through ours

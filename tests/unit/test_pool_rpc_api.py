@@ -566,3 +566,18 @@ def test_node_manager_warns_nothing(fake: FakeCluster) -> None:
         warnings.simplefilter("error")
         NodeManager(fake.startup_nodes, transport=fake.network).initialize()
 
+
+
+def test_the_pools_take_rpcs_positional_arguments(fake: FakeCluster) -> None:
+    seeds = fake.startup_nodes
+    readonly = ClusterReadOnlyConnectionPool(seeds, False, None, 7, True, transport=fake.network)
+    assert (readonly.max_connections, readonly.nodemanager_follow_cluster) == (7, True)
+    replicas = ClusterWithReadReplicasConnectionPool(seeds, False, None, 9, 2, 5, True, True,
+                                                     transport=fake.network)
+    assert (replicas.max_connections, replicas.max_connections_per_node) == (9, 2)
+    assert replicas.reinitialize_steps == 5 and replicas.config.skip_full_coverage_check
+    blocking = ClusterBlockingConnectionPool(seeds, False, None, 4, False, None, False, False,
+                                             0.5, transport=fake.network)
+    assert (blocking.max_connections, blocking.timeout) == (4, 0.5)
+    for pool in (readonly, replicas, blocking):
+        pool.close()
