@@ -40,6 +40,12 @@ def _url(cluster: LocalCluster, scheme: str = "redis") -> str:
     return f"{scheme}://{node.host}:{node.port}"
 
 
+def _ping(conn: Any) -> None:
+    """PING through redis-py's two-step API, as redis-py-cluster's tests do."""
+    conn.send_command("PING")
+    assert conn.read_response() == b"PONG"
+
+
 def _name(node: Any) -> str:
     return f"{node.host}:{node.port}"
 
@@ -171,8 +177,7 @@ def _child_uses_pool(pool: ClusterConnectionPool, parent_pid: int, key: str) -> 
     try:
         conn = pool.get_random_connection()
         assert conn.pid != parent_pid, "the child got a connection of its parent"
-        conn.send_command("PING")
-        assert conn.read_response() == b"PONG"
+        _ping(conn)
         pool.release(conn)
         by_key = pool.get_connection_by_key(key)
         assert by_key.execute("SET", key, "child") == b"OK"
@@ -184,12 +189,10 @@ def _child_uses_pool(pool: ClusterConnectionPool, parent_pid: int, key: str) -> 
 def _child_survives_parent_disconnect(pool: ClusterConnectionPool, ready: Any,
                                       parent_done: Any) -> None:
     conn = pool.get_random_connection()
-    conn.send_command("PING")
-    assert conn.read_response() == b"PONG"
+    _ping(conn)
     ready.set()
     assert parent_done.wait(CHILD_DEADLINE)
-    conn.send_command("PING")
-    assert conn.read_response() == b"PONG"
+    _ping(conn)
     pool.release(conn)
 
 
@@ -200,8 +203,7 @@ def test_a_from_url_pool_shared_with_a_forked_child(cluster: LocalCluster,
     pool = ClusterConnectionPool.from_url(_url(cluster), max_connections=max_connections)
     try:
         conn = pool.get_random_connection()
-        conn.send_command("PING")
-        assert conn.read_response() == b"PONG"
+        _ping(conn)
         pool.release(conn)
         _no_probe_threads()
         proc = context.Process(target=_child_uses_pool,
@@ -212,8 +214,7 @@ def test_a_from_url_pool_shared_with_a_forked_child(cluster: LocalCluster,
         # the child disconnected its own pool: the parent's connection is untouched
         again = pool.get_connection_by_address(conn.address)
         assert again is conn
-        again.send_command("PING")
-        assert again.read_response() == b"PONG"
+        _ping(again)
         pool.release(again)
         check = pool.get_connection_by_key(f"rpc:mp:{max_connections}")
         assert check.execute("GET", f"rpc:mp:{max_connections}") == b"child"
@@ -229,8 +230,7 @@ def test_the_parent_disconnecting_leaves_a_childs_connections_alone(
     pool = ClusterConnectionPool.from_url(_url(cluster), max_connections=max_connections)
     try:
         conn = pool.get_random_connection()
-        conn.send_command("PING")
-        assert conn.read_response() == b"PONG"
+        _ping(conn)
         ready, parent_done = context.Event(), context.Event()
         _no_probe_threads()
         proc = context.Process(target=_child_survives_parent_disconnect,
