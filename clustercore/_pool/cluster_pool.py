@@ -231,7 +231,7 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
             if getattr(conn, "address", None) is None:
                 conn.address = address
         role = self._topology.role_of(address)
-        conn.node = node_record(address, role or Role.PRIMARY)  # type: ignore[attr-defined]
+        conn.node = node_record(address, role or Role.PRIMARY)
         return conn
 
     def _probe_connection(self, address: NodeAddress, timeout: float) -> ClusterConnection:
