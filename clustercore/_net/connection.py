@@ -218,6 +218,9 @@ class ClusterConnection:
         self.last_used = 0.0
         #: Called with each RESP3 push message that arrives between replies.
         self.push_handler: Optional[Callable[[Any], None]] = None
+        #: redis-py-cluster's node dict (``host``, ``port``, ``name``, ``server_type``), set by
+        #: the cluster pool that made the connection; None for one made directly.
+        self.node: Optional[Dict[str, Any]] = None
 
     # --- identity -----------------------------------------------------------------------------
     def __repr__(self) -> str:

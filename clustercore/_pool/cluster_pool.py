@@ -27,18 +27,27 @@ import logging
 import random
 import threading
 from time import monotonic
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection
 from .._slots import NUM_SLOTS, key_slot, slot_number
 from .._topology.discovery import Discovery
-from .._topology.snapshot import Role, Shard, Topology
+from .._topology.snapshot import Role, Shard, Topology, node_record
 from ..errors import PoolClosedError, SlotNotCoveredError
-from .config import READ_POLICIES, NodeLike, build_pool_config, connection_arguments, parse_startup_nodes
+from .config import (
+    READ_POLICIES,
+    UNCAPPED,
+    NodeLike,
+    build_pool_config,
+    connection_arguments,
+    parse_startup_nodes,
+)
+from .foreign import pooled_class
 from .fork import fork_generation, restart_lock
-from .node_pool import Budget, NodePool
+from .node_pool import Budget, LenientNodePool, NodePool
 from .refresher import Refresher
+from .rpc_api import ReadOnlyApi, RpcPoolApi
 from .stats import EventHook, PoolStats, call_hook
 from .views import NodeRecords
 
@@ -54,7 +63,7 @@ __all__ = [
 _log = logging.getLogger("clustercore.pool")
 
 
-class ClusterConnectionPool(NodeRecords):
+class ClusterConnectionPool(NodeRecords, RpcPoolApi):
     """Connections to every node of one cluster, routed by slot (redis-py-cluster's API).
 
     The positional arguments are redis-py-cluster's. The keyword options: ``blocking`` waits
@@ -69,13 +78,22 @@ class ClusterConnectionPool(NodeRecords):
     no lock held); ``ssl`` picks SSLClusterConnection; ``rng`` and ``clock`` are injectable for
     tests, as is ``background_refresh=False`` (refreshes inline). Every other keyword argument
     goes to the connection class.
+
+    ``connection_class`` may be any class: a ClusterConnection subclass serves discovery too;
+    another class (redis-py-cluster's tests use one with nothing but ``__init__``) is used
+    only for the connections the pool hands out, built as redis-py-cluster built them
+    (``cls(host=, port=, **connection_kwargs)``), reused without liveness checks, and never
+    connected by the pool; discovery and refreshes speak through clustercore's own class.
     """
+
+    #: redis-py-cluster's default ``socket_timeout`` (None), put into ``connection_kwargs``.
+    RedisClusterDefaultTimeout: Optional[float] = None
 
     def __init__(
         self,
         startup_nodes: Optional[Sequence[NodeLike]] = None,
         init_slot_cache: bool = True,
-        connection_class: Optional[Type[ClusterConnection]] = None,
+        connection_class: Optional[type] = None,
         max_connections: Optional[int] = None,
         max_connections_per_node: Union[bool, int] = False,
         reinitialize_steps: Optional[int] = None,
@@ -119,11 +137,17 @@ class ClusterConnectionPool(NodeRecords):
             clock=clock, background_refresh=background_refresh)
         # What redis-py-cluster code (and the client) reads off a pool.
         self.connection_class = config.connection_class
+        self._foreign_class = pooled_class(config.connection_class)
         self.connection_kwargs: Dict[str, Any] = dict(config.connection_kwargs)
+        # redis-py-cluster's pools always carry the key (None: wait for replies without limit,
+        # unless the client's own deadlines apply).
+        self.connection_kwargs.setdefault("socket_timeout", self.RedisClusterDefaultTimeout)
         #: Where discovery starts; follows the cluster with nodemanager_follow_cluster.
         self.startup_nodes: List[NodeAddress] = list(config.startup_nodes)
         self.orig_startup_nodes: List[NodeAddress] = list(config.startup_nodes)
-        self.max_connections = config.max_connections
+        #: redis-py-cluster's reading: the number given, else 2**31 (the real caps are
+        #: ``config.max_connections`` and ``config.max_connections_per_node``).
+        self.max_connections = max_connections or UNCAPPED
         self.max_connections_per_node = config.max_connections_per_node
         self.reinitialize_steps = config.reinitialize_steps
         self.nodemanager_follow_cluster = config.nodemanager_follow_cluster
@@ -166,18 +190,54 @@ class ClusterConnectionPool(NodeRecords):
             self.initialize()
         self._refresher.start()
 
-    # --- node pools -----------------------------------------------------------------------------
+    # --- connections ------------------------------------------------------------------------
     def make_connection(self, node: NodeLike, **overrides: Any) -> ClusterConnection:
-        """A new, unconnected connection to ``node`` with this pool's settings (not counted)."""
+        """redis-py-cluster's ``make_connection(node)``: a new connection to ``node``, counted
+        and capped like any the pool lends (TooManyConnectionsError, "Too many connections",
+        at the cap; never waiting), carrying ``.node``; not connected yet (it connects on its
+        first command); give it back with release().
+
+        With keyword ``overrides`` it is :meth:`dedicated_connection` instead (uncounted:
+        what pub/sub and MONITOR keep for themselves)."""
+        if overrides:
+            return self.dedicated_connection(node, **overrides)
         address = self.address_of(node)
-        kwargs = connection_arguments(self.connection_kwargs, overrides)
+        if self._closed or self._fork_generation != fork_generation[0]:
+            self._check_usable()
+        pool = self._pools.get(address) or self._node_pool(address)
+        return pool.open_new(connect=False)
+
+    def dedicated_connection(self, node: NodeLike, **overrides: Any) -> ClusterConnection:
+        """A new, unconnected connection to ``node`` that no node pool counts or takes back
+        (the caller closes it), of the pool's own connection class (clustercore's when
+        ``connection_class`` is a foreign one) with the pool's settings and ``overrides``."""
+        address = self.address_of(node)
+        config = self.config
+        base = self.connection_kwargs if config.native else config.own_connection_kwargs
+        kwargs = connection_arguments(base, overrides)
         kwargs.setdefault("readonly", self.readonly)
-        return self.connection_class(address.host, address.port, **kwargs)
+        return config.own_connection_class(address.host, address.port, **kwargs)
+
+    def _new_connection(self, address: NodeAddress) -> ClusterConnection:
+        """A node pool's factory: the caller's class with the caller's keywords (a foreign
+        class gets them exactly as redis-py-cluster passed them), carrying its node dict."""
+        if self.config.native:
+            conn = self.dedicated_connection(address)
+        else:
+            kwargs = dict(self.connection_kwargs)
+            if self.readonly:
+                kwargs.setdefault("readonly", True)
+            conn = self._foreign_class(host=address.host, port=address.port, **kwargs)
+            if getattr(conn, "address", None) is None:
+                conn.address = address
+        role = self._topology.role_of(address)
+        conn.node = node_record(address, role or Role.PRIMARY)
+        return conn
 
     def _probe_connection(self, address: NodeAddress, timeout: float) -> ClusterConnection:
         timeouts = [t for t in (self.connection_kwargs.get("socket_timeout"), timeout) if t]
-        return self.make_connection(address, readonly=False, socket_timeout=min(timeouts),
-                                    socket_connect_timeout=min(timeouts))
+        return self.dedicated_connection(address, readonly=False, socket_timeout=min(timeouts),
+                                         socket_connect_timeout=min(timeouts))
 
     def _node_pool(self, address: NodeAddress) -> NodePool:
         pool = self._pools.get(address)
@@ -189,12 +249,14 @@ class ClusterConnectionPool(NodeRecords):
             pool = self._pools.get(address)
             if pool is None:
                 role = self._topology.role_of(address)
-                pool = NodePool(
-                    address, self.make_connection, max_size=config.max_connections_per_node,
+                kind = NodePool if config.native else LenientNodePool
+                pool = kind(
+                    address, self._new_connection, max_size=config.max_connections_per_node,
                     budget=self._budget, blocking=config.blocking, timeout=config.timeout,
                     max_waiters=config.max_waiters, max_idle_time=config.max_idle_time,
                     failure_cooldown=config.failure_cooldown, event_hook=self._hook,
-                    clock=config.clock, role=role.value if role is not None else None)
+                    clock=config.clock, role=role.value if role is not None else None,
+                    connect_new=config.native)
                 pools = dict(self._pools)
                 pools[address] = pool
                 self._pools = pools  # copy-on-write: readers never see a dict being resized
@@ -379,17 +441,6 @@ class ClusterConnectionPool(NodeRecords):
     def get_connection_by_node(self, node: NodeLike) -> ClusterConnection:
         """A connection to ``node`` (a node dict, "host:port" or NodeAddress)."""
         return self.get_connection_by_address(self.address_of(node))
-
-    def get_connection_by_key(self, key: Any, read_command: bool = False) -> ClusterConnection:
-        """A connection to the node serving ``key``'s slot."""
-        return self.get_connection_by_slot(self._keyslot(key), read_command)
-
-    def get_connection(self, command_name: str = "", *keys: Any,
-                       **options: Any) -> ClusterConnection:
-        """Route by the first key (its slot), or to a random primary when there is none."""
-        if keys:
-            return self.get_connection_by_key(keys[0], bool(options.get("read_command")))
-        return self.get_random_connection()
 
     def get_random_connection(self) -> ClusterConnection:
         """A connection to a random primary (redis-py-cluster's behaviour)."""
@@ -583,7 +634,7 @@ class ClusterBlockingConnectionPool(ClusterConnectionPool):
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
                  init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
+                 connection_class: Optional[type] = None,
                  max_connections: Optional[int] = 50,
                  max_connections_per_node: Union[bool, int] = False,
                  reinitialize_steps: Optional[int] = None,
@@ -596,28 +647,36 @@ class ClusterBlockingConnectionPool(ClusterConnectionPool):
                          nodemanager_follow_cluster, host_port_remap, timeout=timeout, **kwargs)
 
 
-class ClusterReadOnlyConnectionPool(ClusterConnectionPool):
+class ClusterReadOnlyConnectionPool(ReadOnlyApi, ClusterConnectionPool):
     """READONLY on every connection; read commands go to replicas (primary when none)."""
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
-                 init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
-                 **kwargs: Any) -> None:
+                 init_slot_cache: bool = True, connection_class: Optional[type] = None,
+                 max_connections: Optional[int] = None,
+                 nodemanager_follow_cluster: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("readonly", True)
         kwargs.setdefault("read_policy", "replicas")
-        super().__init__(startup_nodes, init_slot_cache, connection_class, **kwargs)
+        super().__init__(startup_nodes, init_slot_cache, connection_class,
+                         max_connections=max_connections,
+                         nodemanager_follow_cluster=nodemanager_follow_cluster, **kwargs)
 
 
 class ClusterWithReadReplicasConnectionPool(ClusterConnectionPool):
     """Reads spread over the primary and its replicas; writes to the primary."""
 
     def __init__(self, startup_nodes: Optional[Sequence[NodeLike]] = None,
-                 init_slot_cache: bool = True,
-                 connection_class: Optional[Type[ClusterConnection]] = None,
+                 init_slot_cache: bool = True, connection_class: Optional[type] = None,
+                 max_connections: Optional[int] = None,
+                 max_connections_per_node: Union[bool, int] = False,
+                 reinitialize_steps: Optional[int] = None,
+                 skip_full_coverage_check: bool = False,
+                 nodemanager_follow_cluster: bool = False, host_port_remap: Any = None,
                  **kwargs: Any) -> None:
         kwargs.setdefault("readonly", True)
         kwargs.setdefault("read_policy", "any")
-        super().__init__(startup_nodes, init_slot_cache, connection_class, **kwargs)
+        super().__init__(startup_nodes, init_slot_cache, connection_class, max_connections,
+                         max_connections_per_node, reinitialize_steps, skip_full_coverage_check,
+                         nodemanager_follow_cluster, host_port_remap, **kwargs)
 
 
 def _lending(pool: NodePool) -> bool:

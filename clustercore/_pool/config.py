@@ -14,18 +14,31 @@ from __future__ import annotations
 
 import codecs
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+    cast,
+)
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection, SSLClusterConnection
 from .._net.transport import make_ssl_context
 from .._topology.remap import Remapper
 from ..errors import RedisClusterConfigError, RedisClusterException
+from .foreign import is_native, own_keywords
 from .stats import EventHook
 
-__all__ = ["NodeLike", "PoolConfig", "build_pool_config", "connection_arguments",
+__all__ = ["UNCAPPED", "NodeLike", "PoolConfig", "build_pool_config", "connection_arguments",
            "parse_startup_nodes"]
 
 #: Where read commands go. "primary": never replicas. "replicas": round-robin over healthy
@@ -40,8 +53,8 @@ NodeLike = Union[NodeAddress, Mapping[str, Any], str, Tuple[str, Union[int, str]
 _SSL_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
              "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers")
 
-#: redis-py-cluster's "no cap" when ``max_connections_per_node=True`` comes without a number.
-_UNCAPPED = 2 ** 31
+#: redis-py-cluster's "no cap" (its ``max_connections`` when none is given).
+UNCAPPED = 2 ** 31
 
 
 @dataclass(frozen=True)
@@ -83,11 +96,20 @@ class PoolConfig:
     rng: random.Random
     #: Time source for cool-downs, idle times and refresh rate limits.
     clock: Callable[[], float]
+    #: The class and keywords of the pool's own connections (discovery, dedicated ones):
+    #: ``connection_class`` when it is a ClusterConnection, else clustercore's (see foreign).
+    own_connection_class: Type[ClusterConnection] = ClusterConnection
+    own_connection_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def native(self) -> bool:
+        """Whether ``connection_class`` is clustercore's (else the caller's foreign class)."""
+        return self.own_connection_class is self.connection_class
 
     @property
     def tls(self) -> bool:
         """Whether connections are TLS (and CLUSTER SHARDS' ``tls-port`` is preferred)."""
-        return issubclass(self.connection_class, SSLClusterConnection)
+        return issubclass(self.own_connection_class, SSLClusterConnection)
 
     @property
     def needs_maintenance(self) -> bool:
@@ -105,7 +127,7 @@ class PoolConfig:
 
 def build_pool_config(
     startup_nodes: Optional[Sequence[NodeLike]], connection_kwargs: Mapping[str, Any], *,
-    init_slot_cache: bool, connection_class: Optional[Type[ClusterConnection]],
+    init_slot_cache: bool, connection_class: Optional[type],
     max_connections: Optional[int], max_connections_per_node: Union[bool, int],
     reinitialize_steps: Optional[int], skip_full_coverage_check: bool,
     nodemanager_follow_cluster: bool, host_port_remap: Any, blocking: bool,
@@ -137,11 +159,18 @@ def build_pool_config(
         raise RedisClusterConfigError(f"encoding/encoding_errors: {exc}") from None
     if ssl and connection_class is None:
         connection_class = SSLClusterConnection
-    cls = connection_class or ClusterConnection
-    if issubclass(cls, SSLClusterConnection) and kwargs.get("ssl_context") is None:
+    # A foreign class is typed as ours from here on: the pool only builds, counts and closes
+    # its instances (see foreign.py), never calls clustercore's connection methods on them.
+    cls = cast(Type[ClusterConnection], connection_class or ClusterConnection)
+    if is_native(cls):
+        own, own_kwargs = cls, kwargs
+    else:  # the caller's class gets its keywords as given; discovery speaks through ours
+        own = SSLClusterConnection if ssl or kwargs.get("ssl") else ClusterConnection
+        own_kwargs = own_keywords(own, kwargs)
+    if issubclass(own, SSLClusterConnection) and own_kwargs.get("ssl_context") is None:
         # One TLS context for the whole pool, not one per connection.
-        kwargs["ssl_context"] = make_ssl_context(
-            **{k: kwargs.pop(k) for k in _SSL_KEYS if k in kwargs})
+        own_kwargs["ssl_context"] = make_ssl_context(
+            **{k: own_kwargs.pop(k) for k in _SSL_KEYS if k in own_kwargs})
     return PoolConfig(
         startup_nodes=tuple(remap(s) if remap else s for s in seeds), remap=remap,
         connection_class=cls, connection_kwargs=MappingProxyType(kwargs),
@@ -157,7 +186,8 @@ def build_pool_config(
         refresh_interval=refresh_interval, refresh_min_interval=refresh_min_interval,
         failure_cooldown=failure_cooldown, probe_timeout=probe_timeout,
         discovery_timeout=discovery_timeout, background_refresh=background_refresh,
-        event_hook=event_hook, rng=rng or random.Random(), clock=clock)
+        event_hook=event_hook, rng=rng or random.Random(), clock=clock,
+        own_connection_class=own, own_connection_kwargs=MappingProxyType(own_kwargs))
 
 
 def _connection_caps(max_connections: Optional[int], max_connections_per_node: Union[bool, int],
@@ -166,7 +196,7 @@ def _connection_caps(max_connections: Optional[int], max_connections_per_node: U
     ``max_connections_per_node=True`` makes ``max_connections`` a per-node cap; an int is a
     per-node cap and ``max_connections`` stays the cluster-wide total."""
     if max_connections_per_node is True:
-        per_node: Optional[int] = max_connections or _UNCAPPED
+        per_node: Optional[int] = max_connections or UNCAPPED
         total: Optional[int] = None
     elif max_connections_per_node:
         per_node, total = int(max_connections_per_node), max_connections

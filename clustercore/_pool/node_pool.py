@@ -175,8 +175,12 @@ class NodePool:
         event_hook: Optional[EventHook] = None,
         clock: Callable[[], float] = monotonic,
         role: Optional[str] = None,
+        connect_new: bool = True,
     ) -> None:
         self.address = address
+        #: Whether a new connection is connected before it is handed out (False for a caller's
+        #: own connection class, which connects itself, as redis-py-cluster's pools left it).
+        self.connect_new = connect_new
         self.role = role
         self._factory = factory
         self.max_size = max_size
@@ -359,8 +363,9 @@ class NodePool:
             cap = f"max {self.max_size} per node" if self.max_size is not None else "no node cap"
             if self._budget is not None and self._budget.limit is not None:
                 cap += f", {self._budget.limit} in all"
-            raise PoolTimeoutError(
-                f"no connection to {self.address} became free within {timeout}s ({cap})",
+            raise PoolTimeoutError(  # redis-py-cluster's blocking pool: "No connection available"
+                f"No connection available: no connection to {self.address} became free "
+                f"within {timeout}s ({cap})",
                 node=self.address)
         if not served:
             waiter.lock.acquire()  # the server has set the result; take it
@@ -409,7 +414,31 @@ class NodePool:
                 raise
         return conn
 
-    def _create(self) -> ClusterConnection:
+    def open_new(self, connect: bool = True) -> ClusterConnection:
+        """A new connection, counted as checked out, never waiting (redis-py-cluster's
+        ``make_connection``): an idle one elsewhere is closed to make room under the cluster-wide
+        cap; TooManyConnectionsError when there is no room. ``connect=False`` leaves it
+        unconnected (it connects on its first command)."""
+        while True:
+            with self._lock:
+                if self.closed:
+                    raise PoolClosedError(f"pool for {self.address} is closed", node=self.address)
+                if self.max_size is not None and self._count >= self.max_size:
+                    raise TooManyConnectionsError(
+                        f"Too many connections to {self.address} (max {self.max_size} per node)",
+                        node=self.address)
+                took = self._budget is None or self._budget.try_take()
+                if took:
+                    self._count += 1
+                    self._in_use += 1
+            if took:
+                return self._create(connect)
+            assert self._budget is not None
+            if not self._budget.reclaim_idle(exclude=self):
+                raise TooManyConnectionsError(
+                    f"Too many connections (max {self._budget.limit} in all)", node=self.address)
+
+    def _create(self, connect: bool = True) -> ClusterConnection:
         """Open a new connection for a slot already counted; give the slot back on failure."""
         now = self._clock()
         with self._lock:
@@ -424,7 +453,8 @@ class NodePool:
         try:
             conn = self._factory(self.address)
             conn.generation = self.generation
-            conn.connect()
+            if connect and self.connect_new:
+                conn.connect()
         except BaseException as exc:
             self._release_slot()
             if isinstance(exc, (ConnectionError, TimeoutError)):
@@ -691,3 +721,24 @@ class NodePool:
     def _emit_closed(self, conn: ClusterConnection, why: str) -> None:
         if self._hook is not None:
             self._emit("connection_closed", reason=why)
+
+
+class LenientNodePool(NodePool):
+    """A node pool for connections of a caller's own class (redis-py-cluster's
+    ``connection_class=``): counted, capped, handed over and closed like any other, but
+    reused without vetting -- no liveness poll, no health check, no connect before handing
+    out -- as redis-py-cluster's pools did (such a class connects itself and need not have
+    clustercore's connection methods). Only the generation is compared, so a disconnect()
+    or close() of the pool still retires what it lent before."""
+
+    def get(self, timeout: Optional[float] = None) -> ClusterConnection:
+        """Check out a connection (the last one released, else a new one), unvetted."""
+        conn = self._get(timeout, block=True)
+        assert conn is not None
+        return conn
+
+    def _prepare(self, conn: ClusterConnection) -> Optional[ClusterConnection]:
+        if conn.generation != self.generation:
+            self._discard(conn, "stale")
+            return None
+        return conn

@@ -11,14 +11,14 @@ NodeManager look-alike over one snapshot.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Protocol
+from typing import Any, Dict, List, Optional, Protocol
 
 from .._address import NodeAddress
-from .._slots import key_slot, slot_number
 from .._topology.snapshot import Role, Topology, node_record
 from .config import PoolConfig
+from .nodemanager import NodeManager
 
-__all__ = ["NodeManagerView", "NodeRecords", "ViewedPool"]
+__all__ = ["NodeManager", "NodeManagerView", "NodeRecords", "ViewedPool"]
 
 
 class ViewedPool(Protocol):
@@ -28,7 +28,9 @@ class ViewedPool(Protocol):
     startup_nodes: List[NodeAddress]
     reinitialize_steps: int
     connection_kwargs: Dict[str, Any]
-    _nodes_view: Optional[NodeManagerView]
+    orig_startup_nodes: List[NodeAddress]
+    nodemanager_follow_cluster: bool
+    _node_manager: Optional[NodeManager]
 
     @property
     def topology(self) -> Topology:
@@ -50,8 +52,8 @@ class ViewedPool(Protocol):
 class NodeRecords:
     """The cluster pool's redis-py-cluster node-dict methods (a mixin over ViewedPool)."""
 
-    #: The last NodeManagerView built, reused while the topology it shows is current.
-    _nodes_view: Optional[NodeManagerView] = None
+    #: The pool's NodeManager (made on first use).
+    _node_manager: Optional[NodeManager] = None
 
     def get_master_node_by_slot(self: ViewedPool, slot: int) -> Dict[str, Any]:
         """The primary's node record for ``slot``."""
@@ -71,74 +73,15 @@ class NodeRecords:
         return [node_record(a, role) for a in addresses]
 
     @property
-    def nodes(self: ViewedPool) -> NodeManagerView:
-        """redis-py-cluster's NodeManager surface (``nodes``, ``slots``, ``all_nodes()`` ...)
-        over the current topology (a new view when the topology has changed)."""
-        view = self._nodes_view
-        topology = self.topology
-        if view is None or view.topology is not topology:
-            view = self._nodes_view = NodeManagerView(self, topology)
-        return view
+    def nodes(self: ViewedPool) -> NodeManager:
+        """redis-py-cluster's NodeManager (``nodes``, ``slots``, ``all_nodes()``,
+        ``initialize()`` ...) over this pool's current topology: one object per pool, whose
+        dicts are rebuilt when the topology changes."""
+        manager = self._node_manager
+        if manager is None:
+            manager = self._node_manager = NodeManager.of_pool(self)
+        return manager
 
 
-class NodeManagerView:
-    """A read-only NodeManager look-alike over one Topology snapshot (for ported code)."""
-
-    def __init__(self, pool: ViewedPool, topology: Topology) -> None:
-        self._pool = pool
-        self.topology = topology
-        self._slots: Optional[Dict[int, List[Dict[str, Any]]]] = None
-        self.nodes: Dict[str, Dict[str, Any]] = {}
-        for address in topology.primaries:
-            self.nodes[address.name] = node_record(address, Role.PRIMARY)
-        for address in topology.replicas:
-            self.nodes[address.name] = node_record(address, Role.REPLICA)
-        self.startup_nodes = [{"host": a.host, "port": a.port} for a in pool.startup_nodes]
-        self.reinitialize_steps = pool.reinitialize_steps
-
-    @property
-    def slots(self) -> Dict[int, List[Dict[str, Any]]]:
-        """slot -> [primary record, replica records...], built on first use."""
-        if self._slots is None:
-            out: Dict[int, List[Dict[str, Any]]] = {}
-            for shard in self.topology.shards:
-                records = [self.nodes[shard.primary.name]] + [
-                    self.nodes[r.name] for r in shard.replicas if r.name in self.nodes]
-                for start, end in shard.ranges:
-                    for slot in range(start, end + 1):
-                        out[slot] = records
-            self._slots = out
-        return self._slots
-
-    def all_nodes(self) -> Iterator[Dict[str, Any]]:
-        """Every node record."""
-        return iter(list(self.nodes.values()))
-
-    def all_masters(self) -> Iterator[Dict[str, Any]]:
-        """Every primary's record."""
-        return (n for n in list(self.nodes.values()) if n["server_type"] == "master")
-
-    def random_node(self) -> Dict[str, Any]:
-        """A random node record (drawn from the pool's ``rng``)."""
-        return self._pool.config.rng.choice(list(self.nodes.values()))
-
-    def node_from_slot(self, slot: int) -> Optional[Dict[str, Any]]:
-        """The primary record of ``slot`` (None: uncovered); InvalidSlotError for a bad slot."""
-        shard = self.topology.slots[slot_number(slot)]
-        return self.nodes[shard.primary.name] if shard is not None else None
-
-    def keyslot(self, key: Any) -> int:
-        """The slot of ``key`` (encoded as the pool's connections encode it)."""
-        return key_slot(key, self._pool.connection_kwargs.get("encoding", "utf-8"))
-
-    def initialize(self) -> None:
-        """Rediscover the layout now."""
-        self._pool.initialize()
-
-    def reset(self) -> None:
-        """Rediscover the layout now (redis-py-cluster's NodeManager.reset)."""
-        self._pool.initialize()
-
-    def increment_reinitialize_counter(self, ct: int = 1) -> None:
-        """Count MOVEDs toward a refresh."""
-        self._pool.increment_reinitialize_counter(ct)
+#: The name this view had before NodeManager took redis-py-cluster's whole surface.
+NodeManagerView = NodeManager

@@ -292,7 +292,7 @@ def test_connections_no_node_pool_lent_are_closed_and_not_counted() -> None:
         pool.release(pool.get_connection_by_address(address))
         before = pool.stats().node(address)
         for give_back in (pool.release, pool.discard):
-            stranger = pool.make_connection(address)
+            stranger = pool.dedicated_connection(address)  # make_connection(node) is counted
             stranger.connect()
             give_back(stranger)
             assert not stranger.is_connected
@@ -358,7 +358,9 @@ def test_the_configuration_is_a_frozen_value_and_the_attributes_are_kept() -> No
         assert pool.connection_kwargs["transport"] is fake.network
     with ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network,
                                max_connections=5, max_connections_per_node=True) as pool:
-        assert (pool.max_connections, pool.max_connections_per_node) == (None, 5)
+        # redis-py-cluster's attribute keeps the number given; there is no cluster-wide cap
+        assert (pool.max_connections, pool.max_connections_per_node) == (5, 5)
+        assert pool.config.max_connections is None
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -1,0 +1,153 @@
+"""``ClusterConnectionPool.from_url``'s URL: redis-py 3.5's ``ConnectionPool.from_url`` reading,
+which redis-py-cluster 2.1.3's pools inherited.
+
+``redis://[[username]:password@]host[:port][/db][?option=value...]`` and ``rediss://`` (TLS).
+As redis-py 3.5 read it:
+
+* the URL's host and port become the one seed (port 6379 when absent);
+* ``username`` / ``password`` come from the user-info part (None when absent), percent-
+  decoded only with ``decode_components=True``;
+* the database is the query's ``db``, else the path, else the ``db`` argument, else 0; the
+  cluster has only database 0, so any other number is refused here (redis-py-cluster passed it
+  on and failed at the first SELECT);
+* query options: ``socket_timeout`` / ``socket_connect_timeout`` are floats,
+  ``socket_keepalive`` / ``retry_on_timeout`` / ``ssl_check_hostname`` booleans (redis-py's
+  ``to_bool``: ``0 f false n no`` are false, case-insensitive), ``max_connections`` /
+  ``health_check_interval`` integers; an unparsable value warns (UserWarning) and is dropped;
+  options without a value are dropped; other options stay strings;
+* the keyword arguments come next and the URL's values replace them (redis-py's
+  ``kwargs.update(url_options)``); ``charset`` / ``errors`` are renamed ``encoding`` /
+  ``encoding_errors`` with a DeprecationWarning.
+
+Beyond redis-py 3.5, the cluster pools' own options given in the query (``max_connections_per_node``,
+``skip_full_coverage_check``, ``readonly``, ``timeout`` ...) get their types too (redis-py 3.5
+left them strings, so ``skip_full_coverage_check=false`` was true); ``unix://`` is refused
+with RedisClusterConfigError (cluster nodes are reached over TCP).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Dict, Optional, Union
+from urllib.parse import parse_qs, unquote, urlparse
+
+from ..errors import RedisClusterConfigError
+
+__all__ = ["parse_url", "to_bool"]
+
+_FALSE_STRINGS = ("0", "F", "FALSE", "N", "NO")
+
+
+def to_bool(value: Any) -> Optional[bool]:
+    """redis-py 3.5's ``to_bool``: None or "" -> None; "0 f false n no" (any case) -> False;
+    anything else by truth value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.upper() in _FALSE_STRINGS:
+        return False
+    return bool(value)
+
+
+def _per_node(value: str) -> Union[bool, int]:
+    flag = to_bool(value)
+    try:
+        return int(value)
+    except ValueError:
+        if flag is None:
+            raise
+        return flag
+
+
+#: redis-py 3.5's URL_QUERY_ARGUMENT_PARSERS.
+_REDIS_PY_PARSERS: Dict[str, Callable[[str], Any]] = {
+    "socket_timeout": float,
+    "socket_connect_timeout": float,
+    "socket_keepalive": to_bool,
+    "retry_on_timeout": to_bool,
+    "max_connections": int,
+    "health_check_interval": int,
+    "ssl_check_hostname": to_bool,
+}
+
+#: The cluster pools' own options (typed here; redis-py 3.5 would have left them strings).
+_POOL_PARSERS: Dict[str, Callable[[str], Any]] = {
+    "init_slot_cache": to_bool,
+    "skip_full_coverage_check": to_bool,
+    "nodemanager_follow_cluster": to_bool,
+    "readonly": to_bool,
+    "blocking": to_bool,
+    "decode_responses": to_bool,
+    "reinitialize_steps": int,
+    "max_connections_per_node": _per_node,
+    "timeout": float,
+    "max_waiters": int,
+    "max_idle_time": float,
+    "min_idle_per_node": int,
+    "refresh_interval": float,
+    "refresh_min_interval": float,
+    "failure_cooldown": float,
+    "probe_timeout": float,
+    "discovery_timeout": float,
+    "protocol": int,
+}
+
+
+def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = False,
+              **kwargs: Any) -> Dict[str, Any]:
+    """The pool's keyword arguments for ``url`` plus ``kwargs`` (see the module text)."""
+    if not isinstance(url, str):
+        raise RedisClusterConfigError(f"the URL must be a str; got {url!r}")
+    parts = urlparse(url)
+    options: Dict[str, Any] = {}
+    for name, values in parse_qs(parts.query).items():
+        if not values:
+            continue
+        parser = _REDIS_PY_PARSERS.get(name) or _POOL_PARSERS.get(name)
+        if parser is None:
+            options[name] = values[0]
+            continue
+        try:
+            options[name] = parser(values[0])
+        except (TypeError, ValueError):
+            warnings.warn(UserWarning(f"Invalid value for `{name}` in connection URL."),
+                          stacklevel=3)
+    if decode_components:
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password else None
+        path = unquote(parts.path) if parts.path else None
+        hostname = unquote(parts.hostname) if parts.hostname else None
+    else:
+        username, password = parts.username or None, parts.password or None
+        path, hostname = parts.path, parts.hostname
+    if parts.scheme not in ("redis", "rediss"):
+        raise RedisClusterConfigError(
+            "Redis URL must specify one of the following schemes (redis://, rediss://); "
+            f"got {url!r} (cluster nodes are reached over TCP: no unix://)")
+    try:
+        port = int(parts.port or 6379)
+    except ValueError as exc:  # urlparse raises on a port out of range or not a number
+        raise RedisClusterConfigError(f"bad port in {url!r}: {exc}") from None
+    options.update({"host": hostname or "localhost", "port": port, "username": username,
+                    "password": password})
+    if "db" not in options and path:
+        try:
+            options["db"] = int(path.replace("/", ""))
+        except ValueError:
+            pass
+    try:
+        options["db"] = int(options.get("db", db or 0))
+    except (TypeError, ValueError):
+        raise RedisClusterConfigError(f"db must be a number; got {options.get('db', db)!r}",
+                                      ) from None
+    if options["db"] != 0:
+        raise RedisClusterConfigError(
+            f"Redis Cluster has only database 0; the URL or db= names {options['db']}")
+    if parts.scheme == "rediss":
+        options["ssl"] = True
+    kwargs.update(options)
+    for old, new in (("charset", "encoding"), ("errors", "encoding_errors")):
+        if old in kwargs:
+            warnings.warn(DeprecationWarning(f'"{old}" is deprecated. Use "{new}" instead'),
+                          stacklevel=3)
+            kwargs[new] = kwargs.pop(old)
+    return kwargs
