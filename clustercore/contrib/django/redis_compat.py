@@ -35,10 +35,13 @@ class DjangoRedisClusterPool(ClusterConnectionPool):
     """A clustercore cluster pool with the ``from_url`` django-redis calls."""
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> DjangoRedisClusterPool:
+    def from_url(cls, url: str, db: Any = None, decode_components: bool = False,
+                 **kwargs: Any) -> DjangoRedisClusterPool:
         """A pool for the cluster that ``url`` (``redis://[user:pass@]host:port``, ``rediss://``
         for TLS, several ``host:port`` separated by ``,`` allowed) names a startup node of.
 
+        The signature is the pools' (redis-py-cluster's); ``db`` may only be 0 and
+        ``decode_components`` is accepted for it (the URL's parts are always unquoted).
         ``parser_class`` (django-redis always passes redis-py's) is dropped: clustercore
         parses replies itself (hiredis when installed). Other keywords are the pool's.
         The layout is discovered on first use (``init_slot_cache=False`` unless given), as a
@@ -46,6 +49,9 @@ class DjangoRedisClusterPool(ClusterConnectionPool):
         its client fails the first command, inside django-redis's IGNORE_EXCEPTIONS net,
         not the construction outside it."""
         kwargs.pop("parser_class", None)
+        if db not in (None, 0, "0"):
+            raise RedisClusterConfigError(
+                f"Redis Cluster has only database 0; got db={db!r} for {url!r}")
         kwargs.setdefault("init_slot_cache", False)
         nodes, credentials = cluster_url_parts(url)
         for key, value in credentials.items():
