@@ -48,6 +48,8 @@ ALLOWED: Dict[str, Set[str]] = {
     "pipeline": {"_execution"},
     "pubsub": {"_execution", "errors"},
     "script": {"_execution"},
+    # Framework integrations: the public root package (and its errors) only.
+    "contrib": {"__init__", "errors"},
 }
 #: Only this module imports these: it alone opens sockets and polls or waits on them.
 SOCKET_MODULES = {"socket", "ssl", "select", "selectors"}
