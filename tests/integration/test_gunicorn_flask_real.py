@@ -264,7 +264,7 @@ def run_checks(lc: LocalCluster, server: Gunicorn, preload_report: Path,
         assert status == 503 and isinstance(body, dict) and body["error"], (status, body)
     # at most the requests in flight when the node died could lose their reply
     assert load.statuses[503] <= WORKERS * THREADS, load.failures
-    assert load.pids == set(server.worker_pids)
+    assert load.pids <= set(server.worker_pids)  # only workers answer (both did, above)
 
     check = RedisCluster(startup_nodes=[n for n in lc.startup_nodes if n["port"] != victim.port])
     try:
