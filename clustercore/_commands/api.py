@@ -36,9 +36,9 @@ The methods live in one mixin per command family, in this order: ``strings``, ``
 (the hooks and the callback registry). No two families define the same method, so the order
 only fixes the MRO. The reply callbacks are in :mod:`.callbacks`, the argument helpers the
 families share in :mod:`.args`.
-The Redis 8 families come last: ``arrays``, ``vectorsets`` (``vset()``) and ``redis8`` (the
-other Redis 8.x commands); their table rows are :mod:`.specs_redis8`, their callbacks
-:mod:`.callbacks_redis8`.
+The Redis 8 families come last: ``arrays``, ``vectorsets`` (``vset()``), ``redis8`` (the
+other Redis 8.x commands) and ``himport`` (HIMPORT and its fieldset registry); their table rows
+are :mod:`.specs_redis8`, their callbacks :mod:`.callbacks_redis8`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from .bitmaps import BitmapCommands
 from .cluster import ClusterCommands
 from .geo import GeoCommands
 from .hashes import HashCommands
+from .himport import HImportCommands
 from .hyperloglog import HyperLogLogCommands
 from .keyspace import KeyspaceCommands
 from .lists import ListCommands
@@ -82,6 +83,7 @@ class CommandsMixin(
     ArrayCommands,
     VectorSetCommands,
     Redis8Commands,
+    HImportCommands,
 ):
     """redis-py's command methods over ``execute_command`` (see the module docstring)."""
 

@@ -15,6 +15,7 @@ client sends a sample of the commands.
 from __future__ import annotations
 
 import builtins
+import threading
 import types
 import warnings
 from typing import Any, Callable, Dict, List, Tuple
@@ -44,7 +45,7 @@ from redis.commands.core import (
 from redis.commands.vectorset.commands import QuantizationOptions as RpQuantization
 
 from clustercore import RedisCluster, errors
-from clustercore._commands import arrays, redis8, vectorsets
+from clustercore._commands import arrays, himport, redis8, vectorsets
 from clustercore._commands.api import CommandsMixin
 from clustercore._commands.callbacks_redis8 import REDIS8_CALLBACKS
 from clustercore._commands.keys import keys_of, slot_of
@@ -255,6 +256,14 @@ CASES: List[Tuple[str, Tuple[Any, ...], Dict[str, Any]]] = [
     ("debug_segfault", (), {}),
     ("failover", (), {}),
     ("script_debug", ("YES",), {}),
+    # HIMPORT: the raw wire mappings, and SET of a fieldset the registry does not know
+    ("himport_prepare_internal", ("fs", ["name", "email"]), {}),
+    ("himport_prepare_internal", ("fs", ("a",)), {}),
+    ("himport_discard_internal", ("fs",), {}),
+    ("himport_discard_all_internal", (), {}),
+    ("himport_set", ("h", "fs", ["x", 2]), {}),
+    ("himport_set", ("h", "fs", "xy"), {}),
+    ("himport_set", ("h", "fs", b"xy"), {}),
     # vector sets
     ("vset.vadd", ("v", [0.1, 0.2, 0.3], "e"), {}),
     ("vset.vadd", ("v", b"\x00\x00\x80?", "e"), {"reduce_dim": 2, "cas": True,
@@ -301,7 +310,7 @@ def test_same_wire_form_as_redis_py(name: str, args: Tuple[Any, ...], kwargs: Di
 def test_every_method_the_brief_names_has_a_case() -> None:
     """No method of the new families escapes the dual test."""
     covered = {c[0] for c in CASES}
-    for family in (arrays.ArrayCommands, redis8.Redis8Commands):
+    for family in (arrays.ArrayCommands, redis8.Redis8Commands):  # himport: below
         public = {n for n in vars(family) if not n.startswith("_")}
         assert public <= covered, public - covered
     vector = {f"vset.{n}" for n in vars(vectorsets.VectorSet) if not n.startswith("_")}
@@ -315,9 +324,7 @@ def test_every_new_command_is_in_the_table_and_sent_by_some_case() -> None:
         if run(name, client, client.calls, args, kwargs) and client.calls:
             sent.add(name_of(normalize_args(client.calls[0][0])))
     assert set(COMMANDS) >= REDIS8_NAMES
-    # HIMPORT's rows are for execute_command users; its methods are not built (see redis8)
-    assert REDIS8_NAMES - sent == {"HIMPORT PREPARE", "HIMPORT SET", "HIMPORT DISCARD",
-                                   "HIMPORT DISCARDALL"}
+    assert REDIS8_NAMES - sent == set()
 
 
 @pytest.mark.parametrize("ours, theirs", [
@@ -580,3 +587,175 @@ def test_the_public_client_has_the_new_methods() -> None:
     """RedisCluster composes the new families (the public client, not only the mixin)."""
     for name in ("arset", "vset", "lmovem", "hotkeys_get", "xnack", "stralgo"):
         assert callable(getattr(RedisCluster, name))
+
+
+# --- HIMPORT: the registry, next to redis-py's; himport_set's one-connection pair --------------------
+def _registry_steps(client: Any) -> List[Any]:
+    """One script of registry calls; each step's result or the refusal's class name."""
+    steps: List[Callable[[], Any]] = [
+        lambda: client.himport_prepare("fs", ["a", "b"]),
+        lambda: client.himport_prepare("fs", iter(["c"])),  # replaces, any iterable
+        lambda: client.himport_prepare("other", ("x",)),
+        lambda: client.himport_prepare("bad", "ab"),
+        lambda: client.himport_prepare("bad", b"ab"),
+        lambda: client.himport_prepare("bad", []),
+        lambda: client.himport_registry.get("fs").fields,
+        lambda: sorted(client.himport_registry.names()),
+        lambda: ("fs" in client.himport_registry, len(client.himport_registry)),
+        lambda: client.himport_registry.names_to_discard(["fs", "gone"]),
+        lambda: client.himport_discard("fs"),
+        lambda: client.himport_discard("fs"),
+        lambda: client.himport_discard_all(),
+        lambda: client.himport_discard_all(),
+        lambda: list(client.himport_registry),
+    ]
+    out = []
+    for step in steps:
+        try:
+            out.append(step())
+        except Exception as exc:  # the refusal's class is what is compared
+            out.append(type(exc).__name__)
+    return out
+
+
+def test_registry_answers_as_redis_pys() -> None:
+    from redis.himport import HImportRegistry as RpRegistry
+    theirs = redispy_client(False, [])
+    theirs._himport_registry = RpRegistry()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = _registry_steps(theirs)
+    ours = Recorder(False)
+    assert _registry_steps(ours) == expected
+    assert ours.calls == []  # the registry calls send nothing
+
+
+def test_registry_is_one_per_client_even_when_first_asked_by_many_threads() -> None:
+    client = Recorder(False)
+    barrier = threading.Barrier(8)
+    seen: List[Any] = []
+
+    def first_use() -> None:
+        barrier.wait(timeout=10)
+        seen.append(client.himport_registry)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(seen) == 8 and all(r is seen[0] for r in seen)
+    assert Recorder(False).himport_registry is not seen[0]
+
+
+def test_registry_changes_from_threads_all_land() -> None:
+    registry = himport.HImportRegistry()
+    barrier = threading.Barrier(4)
+
+    def declare(worker: int) -> None:
+        barrier.wait(timeout=10)
+        for i in range(50):
+            registry.prepare(f"w{worker}-{i}", [f"f{i}"])
+
+    threads = [threading.Thread(target=declare, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(registry) == 200 and registry.revision == 200
+    assert sorted(f.version for _, f in registry.items()) == list(range(1, 201))
+
+
+def test_fake_cluster_sends_prepare_then_set_to_the_keys_owner() -> None:
+    fake = FakeCluster()
+    rc, _ = make_client(fake)
+    try:
+        assert rc.himport_prepare("fs", ["name", "age"]) is True
+        fake.clear_commands_seen()
+        with pytest.raises(ResponseError, match="unknown command"):  # the fake has no HIMPORT
+            rc.himport_set("user:1", "fs", ["ann", 7])
+        owner = fake.owner_of("user:1")
+        assert _seen(fake, b"HIMPORT") == [owner.address]
+        sent = [c for c in fake.commands_seen(owner) if c[0] == b"HIMPORT"]
+        assert sent == [[b"HIMPORT", b"PREPARE", b"fs", b"name", b"age"],
+                        [b"HIMPORT", b"SET", b"user:1", b"fs", b"ann", b"7"]]
+        with rc.pipeline() as pipe:
+            assert pipe.himport_registry is rc.himport_registry
+            with pytest.raises(RedisClusterException, match="cluster client only"):
+                pipe.himport_set("user:1", "fs", ["bob", 8])
+        with pytest.raises(RedisClusterException, match="HIMPORT PREPARE"):
+            rc.himport_prepare_internal("fs", ["name"])
+    finally:
+        rc.close()
+
+
+class ScriptedPipe:
+    """A pipeline stand-in: records what is queued, answers execute() from a script."""
+
+    def __init__(self, owner: PairClient) -> None:
+        self.owner = owner
+        self.queued: List[Call] = []
+
+    def execute_command(self, *args: Any, **options: Any) -> None:
+        self.queued.append((args, options))
+
+    def execute(self, raise_on_error: bool = True) -> List[Any]:
+        self.owner.batches.append(self.queued)
+        return self.owner.script.pop(0)
+
+    def reset(self) -> None:
+        self.owner.resets += 1
+
+
+class PairClient(Recorder):
+    """A client whose node API and pipeline are scripted (himport_set's retry logic)."""
+
+    def __init__(self, script: List[List[Any]]) -> None:
+        super().__init__(False)
+        self.script = script
+        self.batches: List[List[Call]] = []
+        self.resets = 0
+        self.owners = iter(["node-a", "node-b", "node-c"])
+
+    def get_node_from_key(self, key: Any) -> str:
+        return next(self.owners)
+
+    def pipeline(self, transaction: Any = None) -> ScriptedPipe:
+        assert transaction is False
+        return ScriptedPipe(self)
+
+
+def test_himport_set_pairs_prepare_with_set_on_the_owner() -> None:
+    client = PairClient([[True, True]])
+    client.himport_prepare("fs", ["a", "b"])
+    assert client.himport_set("k", "fs", iter([1, 2])) is True
+    assert client.batches == [[(("HIMPORT", "PREPARE", "fs", "a", "b"),
+                                {"target_nodes": "node-a"}),
+                               (("HIMPORT", "SET", "k", "fs", 1, 2), {})]]
+    assert client.resets == 1 and client.calls == []
+
+
+def test_himport_set_runs_the_pair_once_more_when_a_move_split_it() -> None:
+    lost = ResponseError("ERR no such fieldset 'fs'")
+    client = PairClient([[True, lost], [True, True]])
+    client.himport_prepare("fs", ["a"])
+    assert client.himport_set("k", "fs", ["v"]) is True
+    assert [b[0][1]["target_nodes"] for b in client.batches] == ["node-a", "node-b"]
+    assert client.resets == 2
+    twice = PairClient([[True, lost], [True, lost]])
+    twice.himport_prepare("fs", ["a"])
+    with pytest.raises(ResponseError, match="no such fieldset"):
+        twice.himport_set("k", "fs", ["v"])
+    assert len(twice.batches) == 2  # bounded: no third attempt
+
+
+def test_himport_set_raises_the_prepare_error_and_other_set_errors_at_once() -> None:
+    client = PairClient([[ResponseError("ERR wrong number of fields"), True]])
+    client.himport_prepare("fs", ["a"])
+    with pytest.raises(ResponseError, match="wrong number of fields"):
+        client.himport_set("k", "fs", ["v"])
+    other = PairClient([[True, ResponseError("WRONGTYPE not a hash")]])
+    other.himport_prepare("fs", ["a"])
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        other.himport_set("k", "fs", ["v"])
+    assert len(client.batches) == len(other.batches) == 1
