@@ -16,8 +16,10 @@ timeout is ``args[5]``), SDIFFCARD/SUNIONCARD a numkeys count. MSETEX (``MSETEX 
 ...``) and STRALGO (``STRALGO LCS KEYS k1 k2`` / ``STRINGS a b``) name their keys in ways a
 range cannot say; :mod:`.keys` extracts them and the range given here only marks them keyed.
 HIMPORT PREPARE/DISCARD/DISCARDALL change one connection's session (the fieldsets) and are
-connection-bound; HIMPORT SET is routed by its key. HOTKEYS START/STOP/RESET/GET go to every
-primary (the server's per-node trackers; GET's per-node one-element lists concatenate).
+connection-bound (so, as every connection-bound command, never re-sent blindly); HIMPORT SET is
+routed by its key and, as it replaces the whole hash, safe to repeat. HOTKEYS START/STOP/RESET/GET
+go to every primary (the server's per-node trackers; GET's per-node one-element lists
+concatenate).
 
 These servers' readonly flags cannot be checked against the local Redis 7.0 (which does not know
 the commands); they follow the command documentation: every command that only reads is
@@ -90,7 +92,7 @@ REDIS8_ROWS: Tuple[_Row, ...] = (
     ("HIMPORT DISCARD", "conn", _NONE, {}),
     ("HIMPORT DISCARDALL", "conn", _NONE, {}),
     ("HIMPORT PREPARE", "conn", _NONE, {}),
-    ("HIMPORT SET", "once", _K2, {}),
+    ("HIMPORT SET", "conv", _K2, {}),
     # --- HOTKEYS ---------------------------------------------------------------------------------
     ("HOTKEYS GET", "node", _NONE, {"route": "all-primaries", "merge": "concat"}),
     ("HOTKEYS RESET", "node", _NONE, {"route": "all-primaries", "merge": "first"}),

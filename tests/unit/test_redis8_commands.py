@@ -491,6 +491,7 @@ def test_blmovem_timeout_is_known_to_the_table() -> None:
 def test_connection_bound_and_node_rows() -> None:
     for name in ("HIMPORT PREPARE", "HIMPORT DISCARD", "HIMPORT DISCARDALL"):
         assert COMMANDS[name].route is Route.CONNECTION
+    assert COMMANDS["HIMPORT SET"].idempotent and not COMMANDS["XNACK"].idempotent
     for name in ("HOTKEYS START", "HOTKEYS STOP", "HOTKEYS RESET"):
         assert COMMANDS[name].route is Route.ALL_PRIMARIES
     assert not COMMANDS["HOTKEYS START"].idempotent
