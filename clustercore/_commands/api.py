@@ -36,23 +36,30 @@ The methods live in one mixin per command family, in this order: ``strings``, ``
 (the hooks and the callback registry). No two families define the same method, so the order
 only fixes the MRO. The reply callbacks are in :mod:`.callbacks`, the argument helpers the
 families share in :mod:`.args`.
+The Redis 8 families come last: ``arrays``, ``vectorsets`` (``vset()``), ``redis8`` (the
+other Redis 8.x commands) and ``himport`` (HIMPORT and its fieldset registry); their table rows
+are :mod:`.specs_redis8`, their callbacks :mod:`.callbacks_redis8`.
 """
 
 from __future__ import annotations
 
+from .arrays import ArrayCommands
 from .bitmaps import BitmapCommands
 from .cluster import ClusterCommands
 from .geo import GeoCommands
 from .hashes import HashCommands
+from .himport import HImportCommands
 from .hyperloglog import HyperLogLogCommands
 from .keyspace import KeyspaceCommands
 from .lists import ListCommands
 from .pubsub import PubSubCommands
+from .redis8 import Redis8Commands
 from .scripting import ScriptingCommands
 from .server import ServerCommands
 from .sets import SetCommands
 from .streams import StreamCommands
 from .strings import StringCommands
+from .vectorsets import VectorSetCommands
 from .zsets import SortedSetCommands
 
 __all__ = ["CommandsMixin"]
@@ -73,6 +80,10 @@ class CommandsMixin(
     PubSubCommands,
     ServerCommands,
     ClusterCommands,
+    ArrayCommands,
+    VectorSetCommands,
+    Redis8Commands,
+    HImportCommands,
 ):
     """redis-py's command methods over ``execute_command`` (see the module docstring)."""
 

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional
 
 from .callbacks import Callback, _pairs, _s, _str_pairs, bool_ok, parse_client_info, str_list
+from .callbacks_redis8 import REDIS8_CALLBACKS
 
 __all__ = [
     "ADMIN_CALLBACKS",
@@ -128,4 +129,5 @@ ADMIN_CALLBACKS: Mapping[str, Callback] = MappingProxyType({
     "DEBUG OBJECT": parse_debug_object,
     "MODULE LIST": parse_module_list,
     "SLOWLOG GET": parse_slowlog_get,
+    **REDIS8_CALLBACKS,
 })

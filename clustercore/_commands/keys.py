@@ -140,9 +140,22 @@ def sort_keys(args: Sequence[Any]) -> List[Arg]:
     return keys
 
 
+def msetex_keys(args: Sequence[Any]) -> List[Arg]:
+    # MSETEX numkeys key value [key value ...] [NX|XX] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]
+    count = _numkeys(args, 1)
+    return list(args[2:2 + 2 * count:2])
+
+
+def stralgo_keys(args: Sequence[Any]) -> List[Arg]:
+    # STRALGO LCS KEYS k1 k2 [...]: two keys; STRALGO LCS STRINGS a b [...]: none
+    return list(args[3:5]) if len(args) > 2 and upper_word(args[2]) == "KEYS" else []
+
+
 _CUSTOM_KEYS: Dict[str, Callable[[Sequence[Any]], List[Arg]]] = {
     "MIGRATE": _migrate_keys,
     "SORT": sort_keys,
+    "MSETEX": msetex_keys,
+    "STRALGO": stralgo_keys,
     "GEORADIUS": lambda a: [*a[1:2], *option_keys(a, 6, ("STORE", "STOREDIST"))],
     "GEORADIUSBYMEMBER": lambda a: [*a[1:2], *option_keys(a, 5, ("STORE", "STOREDIST"))],
 }

@@ -73,6 +73,8 @@ from typing import (
     Union,
 )
 
+from .specs_redis8 import REDIS8_ROWS
+
 __all__ = [
     "COMMANDS",
     "FIRST_WORDS",
@@ -594,6 +596,17 @@ _TABLE: Tuple[CommandSpec, ...] = (
     _node("CLUSTER SLAVES", _RN),
     _node("CLUSTER SLOTS", _D),
 )
+
+def _from_row(name: str, kind: str, keys: _Keys, options: Mapping[str, Any]) -> CommandSpec:
+    """A spec from one :data:`.specs_redis8.REDIS8_ROWS` row (see that module)."""
+    kw = dict(options)
+    if kind == "node":
+        return _node(name, Route(kw.pop("route")), Merge(kw.pop("merge", "first")), **kw)
+    helpers = {"read": _read, "conv": _conv, "once": _once, "conn": _conn}
+    return helpers[kind](name, keys, **kw)
+
+
+_TABLE = _TABLE + tuple(_from_row(*row) for row in REDIS8_ROWS)
 
 #: Every command the table knows, by upper-case name ("GET", "CLUSTER SLOTS").
 COMMANDS: Mapping[str, CommandSpec] = MappingProxyType({s.name: s for s in _TABLE})
