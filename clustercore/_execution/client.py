@@ -317,7 +317,7 @@ class RedisCluster(CommandsMixin):
     def _execute_general(self, args: Tuple[Any, ...], options: Dict[str, Any]) -> Any:
         """execute_command for every command the fast path does not take."""
         if not args:
-            raise DataError("no command given")
+            raise ClusterUsageError("Unable to determine command to use (no arguments)")
         # never_decode: read the reply as bytes even with decode_responses (DUMP's payload)
         raw = pop_never_decode(options) if options else False
         targets = options.pop("target_nodes", None) if options else None

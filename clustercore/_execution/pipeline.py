@@ -45,7 +45,6 @@ from ..errors import (
     ClusterError,
     ClusterUsageError,
     CrossSlotTransactionError,
-    DataError,
     ResponseError,
 )
 from .executor import Batch, Round
@@ -220,7 +219,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
             command.parts = [Part(command, args, key_slot(args[spec.first_key], self._encoding))]
             return command
         if not args:
-            raise DataError("no command given")
+            raise ClusterUsageError("Unable to determine command to use (no arguments)")
         spec = lookup(args)
         if spec is None or has_space(args[0]):
             args = normalize_args(args)

@@ -80,6 +80,9 @@ def test_keyed_command_without_its_key_is_refused_before_sending() -> None:
         rc.execute_command("GET")
     assert isinstance(info.value, ClusterUsageError)
     assert all(seen(fake, n.address, b"GET") == 0 for n in fake.nodes)
+    for target in (rc, rc.pipeline()):  # redis-py-cluster's message for no command at all
+        with pytest.raises(ClusterUsageError, match="Unable to determine command to use"):
+            target.execute_command()
     rc.close()
 
 
