@@ -398,3 +398,18 @@ def test_emulations_survive_a_failover_between_their_steps(
         rc.close()
     assert {"rename", "rpoplpush", "smove"} <= set(failed_over)
     assert len(failed_over) == 6  # three markers and three failovers carried out
+
+
+def test_redis_py_35_signatures_on_the_real_cluster(cluster: LocalCluster,
+                                                     rc: rediscluster.RedisCluster) -> None:
+    geo, a, b = spread(cluster, "sig", 3)
+    assert rc.geoadd(geo, 13.361389, 38.115556, "Palermo", 15.087269, 37.502669, "Catania") == 2
+    assert round(rc.geodist(geo, "Palermo", "Catania", "km")) == 166
+    assert rc.mset({a: "1"}, **{b: "2"}) is True and rc.mget(a, b) == [b"1", b"2"]
+    assert rc.lpushx(a + ":l", "x") == 0
+    node = cluster.startup_nodes[0]
+    other = RC.from_url(f"redis://{node['host']}:{node['port']}/0", None, True)
+    try:
+        assert other.get(a) == b"1"
+    finally:
+        other.close()
