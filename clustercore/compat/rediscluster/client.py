@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ..._commands.callbacks import DEFAULT_CALLBACKS
+from ..._commands.callbacks_admin import ADMIN_CALLBACKS
 from ..._execution.client import RedisCluster as _CoreRedisCluster
 from ..._execution.nodes import ALL_NODES, PRIMARIES
 from ..._execution.pipeline import ClusterPipeline as _CorePipeline
@@ -55,6 +57,18 @@ PRIMARIES_BY_NODE = ("FLUSHALL", "FLUSHDB", "SCAN")
 #: Commands whose first argument is a subcommand (their table names are "CONFIG GET" ...).
 _CONTAINERS = frozenset({"ACL", "CLIENT", "CLUSTER", "CONFIG", "PUBSUB", "SCRIPT", "SENTINEL",
                          "SLOWLOG"})
+#: redis-py-cluster's CLUSTER_COMMANDS_RESPONSE_CALLBACKS names (merged into every client's
+#: response callbacks; clustercore's callbacks for them are the same shapes).
+_CLUSTER_CALLBACK_NAMES = (
+    "CLUSTER ADDSLOTS", "CLUSTER COUNT-FAILURE-REPORTS", "CLUSTER COUNTKEYSINSLOT",
+    "CLUSTER DELSLOTS", "CLUSTER FAILOVER", "CLUSTER FORGET", "CLUSTER GETKEYSINSLOT",
+    "CLUSTER INFO", "CLUSTER KEYSLOT", "CLUSTER MEET", "CLUSTER NODES", "CLUSTER REPLICATE",
+    "CLUSTER RESET", "CLUSTER SAVECONFIG", "CLUSTER SET-CONFIG-EPOCH", "CLUSTER SETSLOT",
+    "CLUSTER SLAVES", "CLUSTER SLOTS", "ASKING", "READONLY", "READWRITE",
+)
+_RESPONSE_CALLBACKS: Dict[str, Callable[..., Any]] = {**DEFAULT_CALLBACKS, **ADMIN_CALLBACKS}
+_CLUSTER_CALLBACKS = {name: _RESPONSE_CALLBACKS[name] for name in _CLUSTER_CALLBACK_NAMES
+                      if name in _RESPONSE_CALLBACKS}
 _FORCED = {**dict.fromkeys(ALL_NODES_BY_NODE, ALL_NODES),
            **dict.fromkeys(("FLUSHALL", "FLUSHDB"), PRIMARIES)}
 
@@ -111,6 +125,12 @@ class RedisCluster(_CoreRedisCluster):
         string_keys_to_dict(["PUBSUB NUMSUB"], parse_pubsub_numsub),
         string_keys_to_dict(["PUBSUB NUMPAT"], parse_pubsub_numpat),
     )
+
+    #: The response callbacks every client starts with (redis-py 3.5's class attribute;
+    #: each client has its own case-insensitive copy in ``response_callbacks``).
+    RESPONSE_CALLBACKS: Dict[str, Callable[..., Any]] = _RESPONSE_CALLBACKS
+    #: redis-py-cluster's table of the CLUSTER commands' callbacks (part of the above).
+    CLUSTER_COMMANDS_RESPONSE_CALLBACKS: Dict[str, Callable[..., Any]] = _CLUSTER_CALLBACKS
 
     def __init__(self, *args: Any, emulation_hook: Optional[Callable[[str, str], None]] = None,
                  **kwargs: Any) -> None:
@@ -248,6 +268,14 @@ class RedisCluster(_CoreRedisCluster):
     def pfcount(self, *sources: Any) -> int:
         """PFCOUNT of the union, across slots (copies into one slot, one PFCOUNT)."""
         return crossslot.pfcount(self, *sources)
+
+    def client_unblock(self, client_id: int, error: bool = False, **kwargs: Any) -> bool:
+        """CLIENT UNBLOCK on every node (client ids are per node): whether any node had that
+        client blocked. With ``target_nodes``: clustercore's (those nodes' replies)."""
+        if kwargs.get("target_nodes") is not None:
+            return bool(super().client_unblock(client_id, error, **kwargs))
+        return any(super(RedisCluster, self).client_unblock(client_id, error, target_nodes=node)
+                   for node in self.get_nodes())
 
     # --- PUBSUB introspection with redis-py-cluster's ``aggregate`` ------------------------------
     def _per_node(self, *args: Any) -> Dict[str, Any]:
