@@ -111,6 +111,20 @@ class _Reset(base._NodeReset):
 _reset = _Reset(base.NODES)
 
 
+def _instrument_mock_package() -> None:
+    """Count the ``mock`` package's mocks too (the reference venv has the real package, which
+    is not ``unittest.mock``), as redispy_suite counts unittest.mock's."""
+    package = sys.modules.get("mock") or importlib.import_module("mock")
+    if package is unittest.mock:
+        return
+    base._wrap_method(package.NonCallableMock, "__init__", "mocked", main_thread_only=True,
+                      ignore=base._is_child_mock)
+    for name in ("_patch", "_patch_dict"):
+        cls = getattr(package, name, None) or getattr(getattr(package, "mock", None), name, None)
+        if cls is not None:
+            base._wrap_method(cls, "__enter__", "mocked", main_thread_only=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Start recording; count mocks and the suite's RedisCluster constructions."""
     base._recorder.write("session", mode=MODE, pid=os.getpid())
@@ -120,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
                     returncode=4)
     try:
         base._instrument_mocks()
+        _instrument_mock_package()
         rediscluster = importlib.import_module("rediscluster")
         base._wrap_method(rediscluster.RedisCluster, "__init__", "constructed")
         base._recorder.write("shim", installed=rediscluster.RedisCluster.__module__,

@@ -14,6 +14,7 @@ From the black-box tests that pass on redis-py-cluster (``results.compare``'s de
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -48,15 +49,20 @@ def _match(nodeid: str, table: Dict[str, str]) -> Optional[str]:
     return next((p for p in table if fnmatch.fnmatchcase(nodeid, p)), None)
 
 
+#: An import of (or attribute access on) redis-py itself that failed: ``No module named
+#: 'redis._compat'``, ``cannot import name 'X' from 'redis.client'``, ``module 'redis' has no
+#: attribute``. (Not ``rediscluster``: that is clustercore's compat package.)
+_REDIS_IMPORT = re.compile(
+    r"(No module named '|cannot import name '[^']+' from '|module ')redis(\.[a-z_.]+)?'")
+
+
 def classify(test: results.TestResult) -> Optional[str]:
     """Why a clustercore failure is redis-py 8.1's, not clustercore's (None: it is not)."""
     message = test.message or ""
-    if test.outcome == "not-collected" and "redis" in message:
-        return f"{REDIS_PY_81}: the module imports what redis-py 8.1 lacks ({message})"
-    if test.exc_type in ("ImportError", "ModuleNotFoundError") and "redis" in message:
-        return f"{REDIS_PY_81}: {test.exc_type}: {message}"
-    if test.exc_type == "AttributeError" and "module 'redis" in message:
-        return f"{REDIS_PY_81}: {message}"
+    if _REDIS_IMPORT.search(message) and (
+            test.outcome == "not-collected"
+            or test.exc_type in ("ImportError", "ModuleNotFoundError", "AttributeError")):
+        return f"{REDIS_PY_81}: {test.exc_type or test.outcome}: {message}"
     where = test.where or ""
     if where.startswith("redis/") and not test.where_ours:
         return f"{REDIS_PY_81}: raised inside redis-py ({where}): {test.exc_type}: {message}"

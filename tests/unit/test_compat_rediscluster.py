@@ -8,7 +8,7 @@ clusters in tests/integration/test_compat_rediscluster_real.py).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -307,3 +307,81 @@ def test_get_message_before_subscribe_is_a_runtime_error(rc: rediscluster.RedisC
     with pytest.raises(RuntimeError, match="subscribe"):
         ps.get_message()
     ps.close()
+
+
+# --- compat/rpc_suite's report (the measuring tool) ------------------------------------------------
+def _events(tmp: Any, name: str, tests: Dict[str, Dict[str, Any]]) -> Any:
+    """A results file as the plugin writes it: one test per entry, its phases' outcomes."""
+    import json
+
+    path = tmp / f"{name}.jsonl"
+    lines = [{"ev": "collected", "items": [{"nodeid": n, "private": []} for n in tests]}]
+    for nodeid, spec in tests.items():
+        lines.append({"ev": "begin", "nodeid": nodeid})
+        for when in ("setup", "call", "teardown"):
+            outcome = spec.get(when, "passed")
+            event: Dict[str, Any] = {"ev": "phase", "nodeid": nodeid, "when": when,
+                                     "outcome": outcome}
+            if outcome == "failed":
+                event.update(exc_type=spec["exc"], message=spec.get("message", ""),
+                             where=spec.get("where"), where_ours=spec.get("where_ours"))
+            lines.append(event)
+        lines.append({"ev": "end", "nodeid": nodeid, "constructed": spec.get("built", 1),
+                      "mocked": spec.get("mocked", 0)})
+    lines.append({"ev": "finish"})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_rpc_suite_report_partitions_the_failures(tmp_path: Any) -> None:
+    from compat.redispy_suite import results
+    from compat.rpc_suite import report
+
+    ids = {k: f"tests/test_x.py::{k}" for k in (
+        "ok", "refusal", "old_redis", "inside_redis", "documented", "open", "mocked", "skip")}
+    reference = results.parse_run(_events(tmp_path, "ref", {
+        ids["ok"]: {}, ids["refusal"]: {}, ids["old_redis"]: {}, ids["inside_redis"]: {},
+        ids["documented"]: {}, ids["open"]: {}, ids["mocked"]: {"mocked": 2},
+        ids["skip"]: {"call": "skipped"}}), "redis-py")
+    candidate = results.parse_run(_events(tmp_path, "cc", {
+        ids["ok"]: {},
+        ids["refusal"]: {"call": "failed", "exc": "Failed", "message": "DID NOT RAISE"},
+        ids["old_redis"]: {"call": "failed", "exc": "ImportError",
+                           "message": "cannot import name 'b' from 'redis._compat'"},
+        ids["inside_redis"]: {"call": "failed", "exc": "TypeError", "message": "x",
+                              "where": "redis/client.py:10 in parse"},
+        ids["documented"]: {"call": "failed", "exc": "AssertionError", "message": "differs"},
+        ids["open"]: {"call": "failed", "exc": "AssertionError", "message": "wrong"},
+    }), "clustercore")
+    tables = ({ids["refusal"]: "rpc refused it", "tests/test_x.py::nothing*": "stale"},
+              {ids["documented"]: "documented difference"})
+    rep = report.build(reference, candidate, {"git_head": "abc"}, tables)
+    h = rep["headline"]
+    assert h["black_box_passing_on_rpc"] == 6  # the mocked and the skipped one are out
+    assert (h["excluded"], h["applicable"], h["pass_on_clustercore"]) == (1, 5, 1)
+    assert (h["redis_py_81"], h["deliberate_differences"], h["open"]) == (2, 1, 1)
+    assert set(rep["redis_py_81"]) == {ids["old_redis"], ids["inside_redis"]}
+    assert rep["open"] == [{"reason": "AssertionError: wrong", "count": 1, "tests": [ids["open"]]}]
+    assert rep["stale_patterns"] == ["tests/test_x.py::nothing*"]
+    text = report.markdown(rep)
+    assert "**1 of the 5 applicable tests pass (20.0%).**" in text
+    assert "rpc refused it" in text and "documented difference" in text
+
+
+def test_rpc_suite_allowlist_needs_reasons(tmp_path: Any) -> None:
+    from compat.rpc_suite import report
+
+    path = tmp_path / "allow.toml"
+    path.write_text('[excluded]\n"a::b" = "why"\n[tests]\n"c::d" = ""\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match="needs a reason"):
+        report.load_tables(path)
+    path.write_text('[excluded]\n"a::b" = "why"\n', encoding="utf-8")
+    assert report.load_tables(path) == ({"a::b": "why"}, {})
+    shipped = report.load_tables(report_path())
+    assert shipped[0] and all(reason.strip() for reason in shipped[0].values())
+
+
+def report_path() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "compat" / "rpc_deliberate.toml"
