@@ -74,6 +74,8 @@ def _ports_free() -> List[int]:
     busy = []
     for port in (*PORTS, *(p + BUS_OFFSET for p in PORTS)):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as redis-server binds: a port in TIME_WAIT after the last run is free for it
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

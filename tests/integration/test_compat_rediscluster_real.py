@@ -278,50 +278,48 @@ def hook_at(step: str, action: Callable[[], None]) -> Callable[[str, str], None]
     return hook
 
 
-def test_rename_keeps_a_source_that_changed_while_it_was_copied(cluster: LocalCluster) -> None:
+@pytest.fixture
+def hooked(cluster: LocalCluster, rc: rediscluster.RedisCluster
+           ) -> Iterator[Callable[[Callable[[str, str], None]], rediscluster.RedisCluster]]:
+    """Clients with an emulation hook (``hooked(hook)``), closed after the test; ``rc`` (the
+    other client, which interferes) deletes the test's keys."""
+    made: List[rediscluster.RedisCluster] = []
+
+    def make(hook: Callable[[str, str], None]) -> rediscluster.RedisCluster:
+        made.append(RC(startup_nodes=cluster.startup_nodes, emulation_hook=hook))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_rename_keeps_a_source_that_changed_while_it_was_copied(
+        cluster: LocalCluster, rc: rediscluster.RedisCluster, hooked: Any) -> None:
     src, dst = spread(cluster, "renchg", 2)
-    writer = RC(startup_nodes=cluster.startup_nodes)
-    rc = RC(startup_nodes=cluster.startup_nodes,
-            emulation_hook=hook_at("delete-source", lambda: writer.set(src, "new")))
-    try:
-        rc.set(src, "old")
-        with pytest.raises(CrossSlotEmulationError, match="changed"):
-            rc.rename(src, dst)
-        assert rc.get(src) == b"new" and rc.get(dst) == b"old"
-    finally:
-        rc.delete(src, dst)
-        writer.close()
-        rc.close()
+    mover = hooked(hook_at("delete-source", lambda: rc.set(src, "new")))
+    mover.set(src, "old")
+    with pytest.raises(CrossSlotEmulationError, match="changed"):
+        mover.rename(src, dst)
+    assert rc.get(src) == b"new" and rc.get(dst) == b"old"
 
 
-def test_renamenx_does_not_overwrite_a_dest_created_meanwhile(cluster: LocalCluster) -> None:
+def test_renamenx_does_not_overwrite_a_dest_created_meanwhile(
+        cluster: LocalCluster, rc: rediscluster.RedisCluster, hooked: Any) -> None:
     src, dst = spread(cluster, "rennx", 2)
-    writer = RC(startup_nodes=cluster.startup_nodes)
-    rc = RC(startup_nodes=cluster.startup_nodes,
-            emulation_hook=hook_at("restore", lambda: writer.set(dst, "theirs")))
-    try:
-        rc.set(src, "mine")
-        assert rc.renamenx(src, dst) is False
-        assert rc.get(dst) == b"theirs" and rc.get(src) == b"mine"
-    finally:
-        rc.delete(src, dst)
-        writer.close()
-        rc.close()
+    mover = hooked(hook_at("restore", lambda: rc.set(dst, "theirs")))
+    mover.set(src, "mine")
+    assert mover.renamenx(src, dst) is False
+    assert rc.get(dst) == b"theirs" and rc.get(src) == b"mine"
 
 
-def test_smove_of_a_member_removed_meanwhile_moves_nothing(cluster: LocalCluster) -> None:
+def test_smove_of_a_member_removed_meanwhile_moves_nothing(
+        cluster: LocalCluster, rc: rediscluster.RedisCluster, hooked: Any) -> None:
     src, dst = spread(cluster, "smchg", 2)
-    writer = RC(startup_nodes=cluster.startup_nodes)
-    rc = RC(startup_nodes=cluster.startup_nodes,
-            emulation_hook=hook_at("remove", lambda: writer.srem(src, "m")))
-    try:
-        rc.sadd(src, "m", "n")
-        assert rc.smove(src, dst, "m") is False
-        assert rc.smembers(src) == {b"n"} and not rc.exists(dst)
-    finally:
-        rc.delete(src, dst)
-        writer.close()
-        rc.close()
+    mover = hooked(hook_at("remove", lambda: rc.srem(src, "m")))
+    mover.sadd(src, "m", "n")
+    assert mover.smove(src, dst, "m") is False
+    assert rc.smembers(src) == {b"n"} and not rc.exists(dst)
 
 
 def test_rpoplpush_puts_the_element_back_when_the_push_fails(
@@ -335,23 +333,17 @@ def test_rpoplpush_puts_the_element_back_when_the_push_fails(
     assert leftovers(rc) == []
 
 
-def test_msetnx_rolls_back_its_own_writes_only(cluster: LocalCluster) -> None:
+def test_msetnx_rolls_back_its_own_writes_only(
+        cluster: LocalCluster, rc: rediscluster.RedisCluster, hooked: Any) -> None:
     a, b = spread(cluster, "msrb", 2)
-    writer = RC(startup_nodes=cluster.startup_nodes)
     calls = itertools.count()
 
     def hook(command: str, step: str) -> None:
         if step == "group" and next(calls) == 1:
-            writer.set(b, "theirs")  # appears after the EXISTS check, before b's group
+            rc.set(b, "theirs")  # appears after the EXISTS check, before b's group
 
-    rc = RC(startup_nodes=cluster.startup_nodes, emulation_hook=hook)
-    try:
-        assert rc.msetnx({a: "1", b: "2"}) is False
-        assert rc.get(a) is None and rc.get(b) == b"theirs"
-    finally:
-        rc.delete(a, b)
-        writer.close()
-        rc.close()
+    assert hooked(hook).msetnx({a: "1", b: "2"}) is False
+    assert rc.get(a) is None and rc.get(b) == b"theirs"
 
 
 # --- a CLUSTER FAILOVER in the middle of multi-step emulations -------------------------------------
