@@ -65,14 +65,16 @@ def _download() -> str:
     return digest
 
 
-def suite_dir(tests_from: Optional[Path] = None) -> Path:
-    """The suite's root (``tests/`` and ``pytest.ini`` in it), fetched or copied if needed."""
+def suite_dir(tests_from: Optional[Path] = None, note: Optional[str] = None) -> Path:
+    """The suite's root (``tests/`` and ``pytest.ini`` in it), fetched or copied if needed;
+    ``note`` says where copied tests came from (recorded in SOURCE and the report)."""
     SUITE_DIR.mkdir(parents=True, exist_ok=True)
     if tests_from is not None:
         if not (tests_from / "conftest.py").is_file():
             raise SystemExit(f"--tests-from {tests_from}: no conftest.py there (give the tests/ "
                              "directory of redis-py-cluster's tag 2.1.3)")
-        _install_tests(tests_from, f"copied from {tests_from.resolve()}")
+        _install_tests(tests_from, f"copied from {tests_from.resolve()}"
+                       + (f": {note}" if note else ""))
     elif not (SUITE_DIR / "tests" / "conftest.py").is_file():
         try:
             _download()

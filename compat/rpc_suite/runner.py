@@ -167,6 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="module globs under the suite's tests/")
     parser.add_argument("--tests-from", type=Path, metavar="DIR",
                         help="the 2.1.3 tag's tests/ directory (when GitHub is out of reach)")
+    parser.add_argument("--source-note", metavar="TEXT",
+                        help="with --tests-from: where those files came from (for the report)")
     parser.add_argument("--allowlist", type=Path, default=ALLOWLIST)
     parser.add_argument("--reference-from", type=Path, metavar="RUN_DIR",
                         help="reuse the reference run of an earlier run directory")
@@ -187,7 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     t_start = time.monotonic()
     deadline = t_start + args.budget
-    suite_dir = fetch.suite_dir(args.tests_from)
+    suite_dir = fetch.suite_dir(args.tests_from, args.source_note)
     reference_python = fetch.reference_python()
     files = sorted({str(p.relative_to(suite_dir)) for pattern in args.files
                     for p in (suite_dir / "tests").glob(pattern)})
