@@ -147,7 +147,7 @@ def markdown(rep: Dict[str, Any]) -> str:
         "# redis-py-cluster 2.1.3's own suite against clustercore.compat.rediscluster",
         "",
         f"git HEAD `{rep.get('git_head')}` (working tree as found), reference: "
-        f"{rep.get('reference')}, clustercore run on redis-py {rep.get('redis_py_version')}, "
+        f"{rep.get('reference_client')}, clustercore run on redis-py {rep.get('redis_py_version')}, "
         f"Redis server {rep.get('server_version')}, Python {rep.get('python')}, "
         f"{rep.get('started')}. Suite source: {rep.get('suite_source')}. Definitions: "
         "`compat/rpc_suite/report.py`.",

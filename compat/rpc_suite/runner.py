@@ -127,7 +127,7 @@ def _meta(args: argparse.Namespace, server_version: str, suite_dir: Path,
     return {
         "git_head": head,
         "redis_py_version": redis.__version__,
-        "reference": "redis-py-cluster 2.1.3 on redis-py 3.5.3 "
+        "reference_client": "redis-py-cluster 2.1.3 on redis-py 3.5.3 "
                      f"({reference_python.parent.parent})",
         "server_version": server_version,
         "python": platform.python_version(),
