@@ -385,3 +385,19 @@ def report_path() -> Any:
     from pathlib import Path
 
     return Path(__file__).resolve().parents[2] / "compat" / "rpc_deliberate.toml"
+
+
+def test_emulations_with_decode_responses(fake: FakeCluster) -> None:
+    client = RC(startup_nodes=fake.startup_nodes, transport=fake.network, clock=fake.clock,
+                background_refresh=False, refresh_min_interval=0, decode_responses=True)
+    try:
+        src, dst, other = keys_in_other_slots(3)
+        client.rpush(src, "é", "x")
+        assert client.rpoplpush(src, dst) == "x"  # moved as bytes, returned decoded
+        assert client.lrange(dst, 0, -1) == ["x"]
+        client.sadd(other, "é")
+        assert client.sinter(src + "s", other) == set()
+        assert client.sunion(other, dst + "s") == {"é"}
+        assert client.ping() == dict.fromkeys(names(fake), True)
+    finally:
+        client.close()
