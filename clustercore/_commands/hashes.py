@@ -108,8 +108,9 @@ class HashCommands(CommandsBase):
     def hmset(self, name: KeyT, mapping: Mapping[Any, EncodableT]) -> Any:
         """Set several fields (deprecated; use hset(mapping=...)); True. Warns
         DeprecationWarning, as redis-py (since 3.5) does."""
-        warnings.warn("Redis.hmset() is deprecated. Use Redis.hset() instead.",
-                      DeprecationWarning, stacklevel=2)
+        name_of_class = type(self).__name__  # redis-py 3.5's text, with the caller's class
+        warnings.warn(f"{name_of_class}.hmset() is deprecated. Use {name_of_class}.hset() "
+                      "instead.", DeprecationWarning, stacklevel=2)
         if not mapping:
             raise DataError("'hmset' with 'mapping' of length 0")
         items: List[Any] = []
