@@ -31,6 +31,7 @@ from .._commands.idempotency import is_idempotent
 from .._commands.keys import SINGLE_KEY, slot_of
 from .._commands.specs import Route, has_space, lookup, normalize_args
 from .._net.connection import ClusterConnection
+from .._net.encoding import Encoder
 from .._pool.cluster_pool import (
     ClusterConnectionPool,
     ClusterReadOnlyConnectionPool,
@@ -705,34 +706,6 @@ class RedisCluster(CommandsMixin):
 
     def __repr__(self) -> str:
         return f"<RedisCluster {self.connection_pool!r}>"
-
-
-class Encoder:
-    """redis-py's ``Encoder`` surface: values as the wire sends them, replies as decoded."""
-
-    def __init__(self, encoding: str, encoding_errors: str, decode_responses: bool) -> None:
-        self.encoding = encoding
-        self.encoding_errors = encoding_errors
-        self.decode_responses = decode_responses
-
-    def encode(self, value: Any) -> bytes:
-        """bytes as is; str encoded; int/float as their decimal text; DataError otherwise."""
-        if isinstance(value, (bytes, memoryview, bytearray)):
-            return bytes(value)
-        if isinstance(value, bool):
-            raise DataError(f"Invalid input of type: 'bool' ({value!r}); convert to bytes, "
-                            "str or a number first")
-        if isinstance(value, (int, float)):
-            return repr(value).encode()
-        if isinstance(value, str):
-            return value.encode(self.encoding, self.encoding_errors)
-        raise DataError(f"Invalid input of type: {type(value).__name__!r} ({value!r})")
-
-    def decode(self, value: Any, force: bool = False) -> Any:
-        """bytes decoded when ``decode_responses`` (or ``force``); anything else as is."""
-        if (self.decode_responses or force) and isinstance(value, (bytes, memoryview, bytearray)):
-            return bytes(value).decode(self.encoding, self.encoding_errors)
-        return value
 
 
 #: Commands that change one connection's state: never sent on a pooled connection.
