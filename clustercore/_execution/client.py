@@ -683,7 +683,7 @@ class RedisCluster(CommandsMixin):
         node = self.get_default_node() if target_node is None else target_node
         address = cluster_node(self.executor.pool, node, None, None)
         assert address is not None
-        conn = self.executor.pool.make_connection(address, readonly=False, protocol=2,
+        conn = self.executor.pool.dedicated_connection(address, readonly=False, protocol=2,
                                                   socket_timeout=timeout)
         return Monitor(conn, address)
 

@@ -487,7 +487,7 @@ class ClusterPubSub(PubSubApiMixin):
     # --- connections -----------------------------------------------------------------------------
     def _open(self, address: NodeAddress, sharded: bool) -> Link:
         """Connect a new dedicated link to ``address`` (a sharded one is kept by node)."""
-        conn = self.client.executor.pool.make_connection(
+        conn = self.client.executor.pool.dedicated_connection(
             address, readonly=False, protocol=2, socket_timeout=self._read_timeout)
         conn.connect()
         self._links_opened += 1
