@@ -279,6 +279,7 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         self._retired = ()
         self._budget = Budget(self.config.max_connections)
         self._refresher.after_fork()
+        self._discovery.after_fork()
         self._fork_generation = fork_generation[0]
 
     # --- topology -------------------------------------------------------------------------------

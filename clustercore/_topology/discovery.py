@@ -174,6 +174,12 @@ class Discovery:
         reply = conn.execute("CLUSTER", "SLOTS")
         return parse_cluster_slots(reply, address, remap=self.remap, epoch=epoch)
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's probe threads do not exist here, and their lock may
+        have been held at the instant of the fork; start with none and a new lock."""
+        self._threads = []
+        self._threads_lock = threading.Lock()
+
     def join(self, timeout: float) -> None:
         """Wait (bounded) for probe threads still running; used by the pool's close()."""
         end = monotonic() + timeout

@@ -1013,3 +1013,28 @@ def test_bad_slot_numbers_are_typed_on_the_topology_as_in_the_pools() -> None:
             t.primary_for_slot(bad)  # type: ignore[arg-type]
     assert issubclass(InvalidSlotError, SlotNotCoveredError)
     assert issubclass(InvalidSlotError, DataError)
+
+
+def test_discovery_after_fork_forgets_a_lock_held_at_the_instant_of_the_fork() -> None:
+    """A probe thread of the parent may hold the probe list's lock when the process forks;
+    in the child no thread will ever release it. after_fork() (called by the pool when it
+    starts over in a child) gives the child a new lock and no probe threads."""
+    import threading
+
+    from clustercore._topology.discovery import Discovery
+
+    def no_connect(address: Any, timeout: float) -> Any:
+        raise AssertionError("no probe is started by this test")
+
+    discovery = Discovery(no_connect)
+    held = discovery._threads_lock  # what a parent probe thread holds when fork() happens
+    held.acquire()
+    try:
+        discovery.after_fork()
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (discovery.join(0.1), done.set()))
+        worker.start()
+        assert done.wait(5), "join() blocked on the parent's lock after after_fork()"
+        worker.join(5)
+    finally:
+        held.release()
