@@ -519,20 +519,29 @@ def parse_redirect(text: str) -> Tuple[int, str, int]:
     """Parse ``MOVED|ASK <slot> <host>:<port>`` into (slot, host, port).
 
     The host may be an IPv6 address (bracketed or not) or empty (meaning: the node that replied).
-    Raises ProtocolError when the text is not of that form.
+    Raises ProtocolError when the text is not of that form: the slot and the port must be
+    ASCII decimal digits (``str.isdigit`` also accepts "²", which ``int`` refuses), the slot in
+    0..16383 and the port in 1..65535.
     """
     parts = text.split()
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or not _decimal(parts[1]):
         raise ProtocolError(f"malformed redirect reply {text!r}")
     host, sep, port_text = parts[2].rpartition(":")
-    if not sep or not port_text.isdigit():
+    if not sep or not _decimal(port_text):
         raise ProtocolError(f"malformed redirect address in {text!r}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    slot = int(parts[1])
+    slot, port = int(parts[1]), int(port_text)
     if slot >= 16384:
         raise ProtocolError(f"redirect to slot {slot} outside 0..16383 in {text!r}")
-    return slot, host, int(port_text)
+    if not 0 < port < 65536:
+        raise ProtocolError(f"redirect to port {port} outside 1..65535 in {text!r}")
+    return slot, host, port
+
+
+def _decimal(text: str) -> bool:
+    """ASCII digits only, at most 6 of them (a slot or a port)."""
+    return 0 < len(text) <= 6 and text.isascii() and text.isdigit()
 
 
 # --- the redis-py bridge --------------------------------------------------------------------------

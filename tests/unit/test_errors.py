@@ -63,6 +63,13 @@ def test_redirect_parsing_ipv4_ipv6_and_empty_host() -> None:
     assert parse_redirect("MOVED 1 ::1:7000") == (1, "::1", 7000)
     assert parse_redirect("ASK 16383 [fe80::1]:7000") == (16383, "fe80::1", 7000)
     assert parse_redirect("ASK 7 :7000") == (7, "", 7000)
+    # digits the way the wire carries them only: a bare ValueError never escapes
+    for bad in ("MOVED \u00b2 10.0.0.1:7000", "MOVED 1 10.0.0.1:\u00b9", "MOVED 1 h:0",
+                "MOVED 1 h:65536", "MOVED 1 h:99999999999", "MOVED 16384 h:1",
+                "MOVED \u0661 h:1", "MOVED 1 h:-1"):
+        with pytest.raises(ProtocolError):
+            parse_redirect(bad)
+    assert parse_redirect("MOVED 0 h:65535") == (0, "h", 65535)
     for bad in ("MOVED", "MOVED x 1:2", "MOVED 1 nohostport", "MOVED 16384 h:1", "MOVED 1 h:p"):
         with pytest.raises(ProtocolError):
             parse_redirect(bad)
