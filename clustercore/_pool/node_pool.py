@@ -58,10 +58,19 @@ _GENERATION_BLOCK = 1 << 40
 _serials = itertools.count(1)
 
 
-class _Waiter:
-    """One parked caller: a pre-acquired lock that the server releases after setting ``result``."""
+#: How long a waiter that leaves by an exception waits for a hand-off already under way (its
+#: server dequeued it and sets the result moments later, without blocking in between).
+_HANDOFF_GRACE = 5.0
 
-    __slots__ = ("lock", "on_budget", "pool", "result")
+
+class _Waiter:
+    """One parked caller: a pre-acquired lock that the server releases after setting ``result``.
+
+    ``left`` is set (under the node lock) once the caller has taken itself out of the line and
+    its counters; ``done`` once it has consumed ``result`` or knows none will come: from then on
+    nothing is owed to it (see :meth:`NodePool._abandon`)."""
+
+    __slots__ = ("done", "left", "lock", "on_budget", "pool", "result")
 
     def __init__(self, pool: NodePool, on_budget: bool) -> None:
         self.pool = pool
@@ -69,6 +78,8 @@ class _Waiter:
         self.lock = threading.Lock()
         self.lock.acquire()
         self.result: Union[ClusterConnection, str, BaseException, None] = None
+        self.done = False
+        self.left = False
 
     def wake(self, result: Union[ClusterConnection, str, BaseException]) -> None:
         self.result = result
@@ -151,8 +162,12 @@ class Budget:
         candidates = sorted((p for p in self._pools if p is not exclude and p.idle_count),
                             key=lambda p: -p.idle_count)
         for pool in candidates:
-            if pool.close_coldest_idle("reclaimed"):
-                self.give_back()
+            conn = pool.take_coldest_idle()
+            if conn is not None:
+                try:
+                    pool.close_taken(conn, "reclaimed")
+                finally:  # even if the hook raised: the connection is closed, its slot is free
+                    self.give_back()
                 return True
         return False
 
@@ -234,8 +249,13 @@ class NodePool:
                 conn = self._idle.pop()
                 self._in_use += 1
         if conn is not None:
-            if (conn.generation == self.generation and not conn.health_check_interval
-                    and conn.is_connected and not conn.has_pending_input()):
+            try:
+                fresh = (conn.generation == self.generation and not conn.health_check_interval
+                         and conn.is_connected and not conn.has_pending_input())
+            except BaseException:
+                self._discard(conn, "checkout interrupted")
+                raise
+            if fresh:
                 return conn
             conn = self._prepare(conn)  # stale (closed now, None) or a health check due
             if conn is not None:
@@ -299,9 +319,13 @@ class NodePool:
                         node=self.address)
                 continue
             assert waiter is not None
-            if deadline is None and timeout is not None:
-                deadline = self._clock() + timeout
-            result = self._wait(waiter, deadline, timeout)
+            try:
+                if deadline is None and timeout is not None:
+                    deadline = self._clock() + timeout
+                result = self._wait(waiter, deadline, timeout)
+            except BaseException:  # a timeout, or Ctrl-C / a raising hook or clock mid-wait
+                self._abandon(waiter)
+                raise
             if isinstance(result, ClusterConnection):
                 ready = self._prepare(result)
                 if ready is not None:
@@ -343,6 +367,7 @@ class NodePool:
         ended = self._clock()
         timed_out = False
         with self._lock:
+            waiter.left = True
             if not served:
                 if waiter.on_budget:
                     assert self._budget is not None
@@ -358,6 +383,7 @@ class NodePool:
             self.total_wait_time += ended - started
             if timed_out:
                 self.wait_timeouts += 1
+                waiter.done = True  # out of the line, never served: nothing is owed
         if timed_out:
             self._emit("checkout_timeout", timeout=timeout)
             cap = f"max {self.max_size} per node" if self.max_size is not None else "no node cap"
@@ -367,13 +393,50 @@ class NodePool:
                 f"No connection available: no connection to {self.address} became free "
                 f"within {timeout}s ({cap})",
                 node=self.address)
-        if not served:
-            waiter.lock.acquire()  # the server has set the result; take it
+        if not served:  # the server dequeued us and sets the result without blocking
+            waiter.lock.acquire(timeout=_HANDOFF_GRACE)
         result = waiter.result
+        waiter.done = True
         if isinstance(result, BaseException):
             raise result
         assert result is not None
         return result
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """The waiter leaves by an exception: take it out of its line and counters, and pass on
+        whatever a server handed it just before (a connection, a node slot, a budget slot), so
+        no capacity is lost with it."""
+        if waiter.done:
+            return
+        queued = False
+        with self._lock:
+            if not waiter.left:
+                waiter.left = True
+                if waiter.on_budget:
+                    assert self._budget is not None
+                    queued = self._budget.dequeue(waiter)
+                    self._budget_waiting -= 1
+                else:
+                    try:
+                        self._waiters.remove(waiter)
+                        queued = True
+                    except ValueError:
+                        queued = False  # a server took it out: its result is ours to pass on
+        waiter.done = True
+        if queued:
+            return  # never served
+        result = waiter.result
+        if result is None:  # dequeued by a server that is about to set the result
+            waiter.lock.acquire(timeout=_HANDOFF_GRACE)
+            result = waiter.result
+        if isinstance(result, ClusterConnection):
+            self.put(result)  # idle again, or on to the next waiter
+        elif result == _NODE_SLOT:
+            self._release_slot()
+        elif result == _BUDGET_SLOT:
+            assert self._budget is not None
+            self._budget.give_back()
+        # an exception (the pool was closed) or nothing: no capacity was handed over
 
     def _use_budget_slot(self) -> Optional[ClusterConnection]:
         """Woken with a cluster-wide slot: reuse an idle one, create one, or wait on the node."""
@@ -401,17 +464,25 @@ class NodePool:
 
     def _prepare(self, conn: ClusterConnection) -> Optional[ClusterConnection]:
         """Vet a reused connection outside the lock; None if it was stale (and is now closed)."""
-        if conn.generation != self.generation or not conn.is_connected or conn.has_pending_input():
+        try:
+            stale = (conn.generation != self.generation or not conn.is_connected
+                     or conn.has_pending_input())
+            if not stale and conn.health_check_interval:
+                try:
+                    conn.check_health(self._clock())
+                except ClusterCoreError:
+                    with self._lock:
+                        self.health_check_failures += 1
+                    self._discard(conn, "health check failed")
+                    raise
+        except ClusterCoreError:
+            raise
+        except BaseException:  # Ctrl-C mid-check: the connection's state is unknown
+            self._discard(conn, "checkout interrupted")
+            raise
+        if stale:
             self._discard(conn, "stale")
             return None
-        if conn.health_check_interval:
-            try:
-                conn.check_health(self._clock())
-            except ClusterCoreError:
-                with self._lock:
-                    self.health_check_failures += 1
-                self._discard(conn, "health check failed")
-                raise
         return conn
 
     def open_new(self, connect: bool = True) -> ClusterConnection:
@@ -440,7 +511,11 @@ class NodePool:
 
     def _create(self, connect: bool = True) -> ClusterConnection:
         """Open a new connection for a slot already counted; give the slot back on failure."""
-        now = self._clock()
+        try:
+            now = self._clock()
+        except BaseException:
+            self._release_slot()
+            raise
         with self._lock:
             failing = now < self._failed_until or self._probing
             if not failing and self._failed_until:
@@ -471,9 +546,13 @@ class NodePool:
             self._failed_until = 0.0
             self._probing = False
         if self._hook is not None:
-            self._emit("connection_created")
-            if recovered:
-                self._emit("node_recovered")
+            try:
+                self._emit("connection_created")
+                if recovered:
+                    self._emit("node_recovered")
+            except BaseException:  # call_hook swallows Exception; this is Ctrl-C or alike
+                self._discard(conn, "event hook raised")
+                raise
         return conn
 
     def _mark_failing(self, exc: BaseException) -> None:
@@ -511,7 +590,11 @@ class NodePool:
         reusable = conn.generation == self.generation and conn.is_connected
         if not reusable and not self.owns(conn):
             return False
-        now = conn.last_used = self._clock()  # idle time counts from here, on the pool's clock
+        try:
+            now = conn.last_used = self._clock()  # idle time counts from here, the pool's clock
+        except BaseException:
+            self._discard(conn, "release interrupted")
+            raise
         budget = self._budget
         reaped: Optional[List[ClusterConnection]] = None
         with self._lock:
@@ -549,9 +632,8 @@ class NodePool:
         if reaped is not None:
             self._close_all(reaped, "idle")
             return True
-        self._emit_closed(conn, "making room" if reusable and not self.closed
-                          else "released to a closed or reset pool")
-        conn.disconnect()
+        self.close_taken(conn, "making room" if reusable and not self.closed
+                         else "released to a closed or reset pool")
         return True
 
     release = put
@@ -563,8 +645,7 @@ class NodePool:
             self._count -= 1
             self.closed_count += 1
             self._grant_locked()
-        self._emit_closed(conn, why)
-        conn.disconnect()
+        self.close_taken(conn, why)
 
     def discard(self, conn: ClusterConnection) -> bool:
         """The connection broke or timed out: close it, never reuse it, pass its slot on.
@@ -593,15 +674,30 @@ class NodePool:
     def close_coldest_idle(self, why: str) -> bool:
         """Close the idle connection unused longest, for the budget: its cluster-wide slot is
         then the caller's to pass on (it is not given back here). False if none was idle."""
+        conn = self.take_coldest_idle()
+        if conn is None:
+            return False
+        self.close_taken(conn, why)
+        return True
+
+    def take_coldest_idle(self) -> Optional[ClusterConnection]:
+        """Uncount the idle connection unused longest and return it for the caller to close
+        (with :meth:`close_taken`); its cluster-wide slot is the caller's. None if none idle."""
         with self._lock:
             if not self._idle:
-                return False
+                return None
             conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
             self._count -= 1
             self.closed_count += 1
-        self._emit_closed(conn, why)
-        conn.disconnect()
-        return True
+        return conn
+
+    def close_taken(self, conn: ClusterConnection, why: str) -> None:
+        """Tell the hook and close a connection already uncounted; the socket is closed even
+        if the hook raises (a BaseException, which call_hook lets through)."""
+        try:
+            self._emit_closed(conn, why)
+        finally:
+            conn.disconnect()
 
     # --- maintenance --------------------------------------------------------------------------
     def _collect_idle_locked(self, now: float, keep: int = 0) -> List[ClusterConnection]:
@@ -645,10 +741,15 @@ class NodePool:
             opened += 1
 
     def _close_all(self, conns: List[ClusterConnection], why: str) -> None:
-        """Tell the hook and close each connection; never called with the lock held."""
-        for conn in conns:
-            self._emit_closed(conn, why)
-            conn.disconnect()
+        """Tell the hook and close each connection; never called with the lock held. If the hook
+        raises, the remaining connections are still closed before the exception goes on."""
+        for i, conn in enumerate(conns):
+            try:
+                self.close_taken(conn, why)
+            except BaseException:
+                for rest in conns[i + 1:]:
+                    rest.disconnect()
+                raise
 
     def disconnect(self) -> None:
         """Close idle connections now and in-use ones when they come back; stay usable."""
