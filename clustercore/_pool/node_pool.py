@@ -162,12 +162,15 @@ class Budget:
         candidates = sorted((p for p in self._pools if p is not exclude and p.idle_count),
                             key=lambda p: -p.idle_count)
         for pool in candidates:
-            conn = pool.take_coldest_idle()
-            if conn is not None:
-                try:
-                    pool.close_taken(conn, "reclaimed")
-                finally:  # even if the hook raised: the connection is closed, its slot is free
-                    self.give_back()
+            try:
+                found = pool.close_coldest_idle("reclaimed")
+            except BaseException:
+                # Only its hook can raise, after the connection was uncounted and closed
+                # (_close_taken): the slot is free all the same.
+                self.give_back()
+                raise
+            if found:
+                self.give_back()
                 return True
         return False
 
@@ -632,7 +635,7 @@ class NodePool:
         if reaped is not None:
             self._close_all(reaped, "idle")
             return True
-        self.close_taken(conn, "making room" if reusable and not self.closed
+        self._close_taken(conn, "making room" if reusable and not self.closed
                          else "released to a closed or reset pool")
         return True
 
@@ -645,7 +648,7 @@ class NodePool:
             self._count -= 1
             self.closed_count += 1
             self._grant_locked()
-        self.close_taken(conn, why)
+        self._close_taken(conn, why)
 
     def discard(self, conn: ClusterConnection) -> bool:
         """The connection broke or timed out: close it, never reuse it, pass its slot on.
@@ -674,24 +677,16 @@ class NodePool:
     def close_coldest_idle(self, why: str) -> bool:
         """Close the idle connection unused longest, for the budget: its cluster-wide slot is
         then the caller's to pass on (it is not given back here). False if none was idle."""
-        conn = self.take_coldest_idle()
-        if conn is None:
-            return False
-        self.close_taken(conn, why)
-        return True
-
-    def take_coldest_idle(self) -> Optional[ClusterConnection]:
-        """Uncount the idle connection unused longest and return it for the caller to close
-        (with :meth:`close_taken`); its cluster-wide slot is the caller's. None if none idle."""
         with self._lock:
             if not self._idle:
-                return None
+                return False
             conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
             self._count -= 1
             self.closed_count += 1
-        return conn
+        self._close_taken(conn, why)
+        return True
 
-    def close_taken(self, conn: ClusterConnection, why: str) -> None:
+    def _close_taken(self, conn: ClusterConnection, why: str) -> None:
         """Tell the hook and close a connection already uncounted; the socket is closed even
         if the hook raises (a BaseException, which call_hook lets through)."""
         try:
@@ -745,7 +740,7 @@ class NodePool:
         raises, the remaining connections are still closed before the exception goes on."""
         for i, conn in enumerate(conns):
             try:
-                self.close_taken(conn, why)
+                self._close_taken(conn, why)
             except BaseException:
                 for rest in conns[i + 1:]:
                     rest.disconnect()
