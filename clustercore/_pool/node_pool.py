@@ -27,7 +27,7 @@ import itertools
 import threading
 from collections import deque
 from time import monotonic
-from typing import Any, Callable, Deque, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, List, Optional, Union
 
 from .._address import NodeAddress
 from .._net.connection import ClusterConnection
@@ -41,120 +41,18 @@ from ..errors import (
     TooManyConnectionsError,
     TooManyWaitersError,
 )
+from .budget import _BUDGET_SLOT, _HANDOFF_GRACE, _NODE_SLOT, Budget, _Waiter
 from .stats import EventHook, NodeStats, call_hook
 
 __all__ = ["Budget", "NodePool"]
 
 ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
 
-# Tokens a waiter can be woken with besides a connection.
-_NODE_SLOT = "node-slot"      # node and budget capacity reserved for the waiter: create one
-_BUDGET_SLOT = "budget-slot"  # only a cluster-wide slot was handed over
-
 #: Pool number ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK``
 #: upward, one per disconnect()/close(); block 0 is no pool's (a connection that no pool
 #: created keeps generation 0). 2**40 bumps per pool is more than any process lives to make.
 _GENERATION_BLOCK = 1 << 40
 _serials = itertools.count(1)
-
-
-class _Waiter:
-    """One parked caller: a pre-acquired lock that the server releases after setting ``result``."""
-
-    __slots__ = ("lock", "on_budget", "pool", "result")
-
-    def __init__(self, pool: NodePool, on_budget: bool) -> None:
-        self.pool = pool
-        self.on_budget = on_budget
-        self.lock = threading.Lock()
-        self.lock.acquire()
-        self.result: Union[ClusterConnection, str, BaseException, None] = None
-
-    def wake(self, result: Union[ClusterConnection, str, BaseException]) -> None:
-        self.result = result
-        self.lock.release()
-
-
-class Budget:
-    """A cluster-wide cap on open connections, shared by every NodePool of one cluster pool.
-
-    Lock order: a NodePool's lock may be held while taking the budget's lock, never the reverse.
-    """
-
-    def __init__(self, limit: Optional[int]) -> None:
-        self.limit = limit
-        self.used = 0
-        self.waiters: Deque[_Waiter] = deque()
-        self._pools: Tuple[NodePool, ...] = ()  # copy-on-write: reclaim_idle reads it unlocked
-        self._lock = threading.Lock()
-
-    def register(self, pool: NodePool) -> None:
-        """A node pool that shares this budget: its idle connections may be reclaimed."""
-        with self._lock:
-            self._pools = (*self._pools, pool)
-
-    def try_take(self) -> bool:
-        """Reserve one connection slot if the cap allows."""
-        with self._lock:
-            if self.limit is not None and self.used >= self.limit:
-                return False
-            self.used += 1
-            return True
-
-    def give_back(self) -> None:
-        """A connection closed: pass its slot to the first budget waiter, or free it."""
-        with self._lock:
-            if self.waiters:
-                self.waiters.popleft().wake(_BUDGET_SLOT)
-            else:
-                self.used -= 1
-
-    def pop_waiter(self) -> Optional[_Waiter]:
-        """Dequeue the first budget waiter, if any (caller then serves it)."""
-        if not self.waiters:  # unlocked peek; the caller holds its node lock (see NodePool.put)
-            return None
-        with self._lock:
-            return self.waiters.popleft() if self.waiters else None
-
-    def enqueue(self, waiter: _Waiter) -> None:
-        """Park a caller in the cluster-wide line (served by give_back() or a release)."""
-        with self._lock:
-            self.waiters.append(waiter)
-
-    def dequeue(self, waiter: _Waiter) -> bool:
-        """Remove a waiter that timed out; False if it was already served."""
-        with self._lock:
-            try:
-                self.waiters.remove(waiter)
-                return True
-            except ValueError:
-                return False
-
-    def forget(self, pool: NodePool) -> None:
-        """A closed pool no longer offers idle connections for reclaiming."""
-        with self._lock:
-            self._pools = tuple(p for p in self._pools if p is not pool)
-
-    def remove_waiters_of(self, pool: NodePool) -> List[_Waiter]:
-        """Take a closing pool's waiters out of the budget line."""
-        with self._lock:
-            mine = [w for w in self.waiters if w.pool is pool]
-            for w in mine:
-                self.waiters.remove(w)
-            return mine
-
-    def reclaim_idle(self, exclude: NodePool) -> bool:
-        """Close one idle connection on another node to free a slot; True if one was found.
-
-        Called with no lock held: the node pool closes its connection (and tells the event
-        hook) outside its lock, then the freed slot is passed on here."""
-        candidates = sorted((p for p in self._pools if p is not exclude and p.idle_count),
-                            key=lambda p: -p.idle_count)
-        for pool in candidates:
-            if pool.close_coldest_idle("reclaimed"):
-                self.give_back()
-                return True
-        return False
 
 
 class NodePool:
@@ -234,8 +132,13 @@ class NodePool:
                 conn = self._idle.pop()
                 self._in_use += 1
         if conn is not None:
-            if (conn.generation == self.generation and not conn.health_check_interval
-                    and conn.is_connected and not conn.has_pending_input()):
+            try:
+                fresh = (conn.generation == self.generation and not conn.health_check_interval
+                         and conn.is_connected and not conn.has_pending_input())
+            except BaseException:
+                self._discard(conn, "checkout interrupted")
+                raise
+            if fresh:
                 return conn
             conn = self._prepare(conn)  # stale (closed now, None) or a health check due
             if conn is not None:
@@ -299,9 +202,13 @@ class NodePool:
                         node=self.address)
                 continue
             assert waiter is not None
-            if deadline is None and timeout is not None:
-                deadline = self._clock() + timeout
-            result = self._wait(waiter, deadline, timeout)
+            try:
+                if deadline is None and timeout is not None:
+                    deadline = self._clock() + timeout
+                result = self._wait(waiter, deadline, timeout)
+            except BaseException:  # a timeout, or Ctrl-C / a raising hook or clock mid-wait
+                self._abandon(waiter)
+                raise
             if isinstance(result, ClusterConnection):
                 ready = self._prepare(result)
                 if ready is not None:
@@ -343,6 +250,7 @@ class NodePool:
         ended = self._clock()
         timed_out = False
         with self._lock:
+            waiter.left = True
             if not served:
                 if waiter.on_budget:
                     assert self._budget is not None
@@ -358,6 +266,7 @@ class NodePool:
             self.total_wait_time += ended - started
             if timed_out:
                 self.wait_timeouts += 1
+                waiter.done = True  # out of the line, never served: nothing is owed
         if timed_out:
             self._emit("checkout_timeout", timeout=timeout)
             cap = f"max {self.max_size} per node" if self.max_size is not None else "no node cap"
@@ -367,13 +276,50 @@ class NodePool:
                 f"No connection available: no connection to {self.address} became free "
                 f"within {timeout}s ({cap})",
                 node=self.address)
-        if not served:
-            waiter.lock.acquire()  # the server has set the result; take it
+        if not served:  # the server dequeued us and sets the result without blocking
+            waiter.lock.acquire(timeout=_HANDOFF_GRACE)
         result = waiter.result
+        waiter.done = True
         if isinstance(result, BaseException):
             raise result
         assert result is not None
         return result
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """The waiter leaves by an exception: take it out of its line and counters, and pass on
+        whatever a server handed it just before (a connection, a node slot, a budget slot), so
+        no capacity is lost with it."""
+        if waiter.done:
+            return
+        queued = False
+        with self._lock:
+            if not waiter.left:
+                waiter.left = True
+                if waiter.on_budget:
+                    assert self._budget is not None
+                    queued = self._budget.dequeue(waiter)
+                    self._budget_waiting -= 1
+                else:
+                    try:
+                        self._waiters.remove(waiter)
+                        queued = True
+                    except ValueError:
+                        queued = False  # a server took it out: its result is ours to pass on
+        waiter.done = True
+        if queued:
+            return  # never served
+        result = waiter.result
+        if result is None:  # dequeued by a server that is about to set the result
+            waiter.lock.acquire(timeout=_HANDOFF_GRACE)
+            result = waiter.result
+        if isinstance(result, ClusterConnection):
+            self.put(result)  # idle again, or on to the next waiter
+        elif result == _NODE_SLOT:
+            self._release_slot()
+        elif result == _BUDGET_SLOT:
+            assert self._budget is not None
+            self._budget.give_back()
+        # an exception (the pool was closed) or nothing: no capacity was handed over
 
     def _use_budget_slot(self) -> Optional[ClusterConnection]:
         """Woken with a cluster-wide slot: reuse an idle one, create one, or wait on the node."""
@@ -401,17 +347,25 @@ class NodePool:
 
     def _prepare(self, conn: ClusterConnection) -> Optional[ClusterConnection]:
         """Vet a reused connection outside the lock; None if it was stale (and is now closed)."""
-        if conn.generation != self.generation or not conn.is_connected or conn.has_pending_input():
+        try:
+            stale = (conn.generation != self.generation or not conn.is_connected
+                     or conn.has_pending_input())
+            if not stale and conn.health_check_interval:
+                try:
+                    conn.check_health(self._clock())
+                except ClusterCoreError:
+                    with self._lock:
+                        self.health_check_failures += 1
+                    self._discard(conn, "health check failed")
+                    raise
+        except ClusterCoreError:
+            raise
+        except BaseException:  # Ctrl-C mid-check: the connection's state is unknown
+            self._discard(conn, "checkout interrupted")
+            raise
+        if stale:
             self._discard(conn, "stale")
             return None
-        if conn.health_check_interval:
-            try:
-                conn.check_health(self._clock())
-            except ClusterCoreError:
-                with self._lock:
-                    self.health_check_failures += 1
-                self._discard(conn, "health check failed")
-                raise
         return conn
 
     def open_new(self, connect: bool = True) -> ClusterConnection:
@@ -440,7 +394,11 @@ class NodePool:
 
     def _create(self, connect: bool = True) -> ClusterConnection:
         """Open a new connection for a slot already counted; give the slot back on failure."""
-        now = self._clock()
+        try:
+            now = self._clock()
+        except BaseException:
+            self._release_slot()
+            raise
         with self._lock:
             failing = now < self._failed_until or self._probing
             if not failing and self._failed_until:
@@ -471,9 +429,13 @@ class NodePool:
             self._failed_until = 0.0
             self._probing = False
         if self._hook is not None:
-            self._emit("connection_created")
-            if recovered:
-                self._emit("node_recovered")
+            try:
+                self._emit("connection_created")
+                if recovered:
+                    self._emit("node_recovered")
+            except BaseException:  # call_hook swallows Exception; this is Ctrl-C or alike
+                self._discard(conn, "event hook raised")
+                raise
         return conn
 
     def _mark_failing(self, exc: BaseException) -> None:
@@ -511,7 +473,11 @@ class NodePool:
         reusable = conn.generation == self.generation and conn.is_connected
         if not reusable and not self.owns(conn):
             return False
-        now = conn.last_used = self._clock()  # idle time counts from here, on the pool's clock
+        try:
+            now = conn.last_used = self._clock()  # idle time counts from here, the pool's clock
+        except BaseException:
+            self._discard(conn, "release interrupted")
+            raise
         budget = self._budget
         reaped: Optional[List[ClusterConnection]] = None
         with self._lock:
@@ -549,9 +515,8 @@ class NodePool:
         if reaped is not None:
             self._close_all(reaped, "idle")
             return True
-        self._emit_closed(conn, "making room" if reusable and not self.closed
-                          else "released to a closed or reset pool")
-        conn.disconnect()
+        self._close_taken(conn, "making room" if reusable and not self.closed
+                         else "released to a closed or reset pool")
         return True
 
     release = put
@@ -563,8 +528,7 @@ class NodePool:
             self._count -= 1
             self.closed_count += 1
             self._grant_locked()
-        self._emit_closed(conn, why)
-        conn.disconnect()
+        self._close_taken(conn, why)
 
     def discard(self, conn: ClusterConnection) -> bool:
         """The connection broke or timed out: close it, never reuse it, pass its slot on.
@@ -599,9 +563,16 @@ class NodePool:
             conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
             self._count -= 1
             self.closed_count += 1
-        self._emit_closed(conn, why)
-        conn.disconnect()
+        self._close_taken(conn, why)
         return True
+
+    def _close_taken(self, conn: ClusterConnection, why: str) -> None:
+        """Tell the hook and close a connection already uncounted; the socket is closed even
+        if the hook raises (a BaseException, which call_hook lets through)."""
+        try:
+            self._emit_closed(conn, why)
+        finally:
+            conn.disconnect()
 
     # --- maintenance --------------------------------------------------------------------------
     def _collect_idle_locked(self, now: float, keep: int = 0) -> List[ClusterConnection]:
@@ -645,10 +616,15 @@ class NodePool:
             opened += 1
 
     def _close_all(self, conns: List[ClusterConnection], why: str) -> None:
-        """Tell the hook and close each connection; never called with the lock held."""
-        for conn in conns:
-            self._emit_closed(conn, why)
-            conn.disconnect()
+        """Tell the hook and close each connection; never called with the lock held. If the hook
+        raises, the remaining connections are still closed before the exception goes on."""
+        for i, conn in enumerate(conns):
+            try:
+                self._close_taken(conn, why)
+            except BaseException:
+                for rest in conns[i + 1:]:
+                    rest.disconnect()
+                raise
 
     def disconnect(self) -> None:
         """Close idle connections now and in-use ones when they come back; stay usable."""
