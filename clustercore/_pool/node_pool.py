@@ -302,7 +302,7 @@ class NodePool:
             if deadline is None and timeout is not None:
                 deadline = self._clock() + timeout
             result = self._wait(waiter, deadline, timeout)
-            if isinstance(result, ClusterConnection):
+            if not isinstance(result, str):  # a connection, of any class (connection_class=)
                 ready = self._prepare(result)
                 if ready is not None:
                     return ready
