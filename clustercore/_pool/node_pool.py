@@ -209,7 +209,7 @@ class NodePool:
             except BaseException:  # a timeout, or Ctrl-C / a raising hook or clock mid-wait
                 self._abandon(waiter)
                 raise
-            if isinstance(result, ClusterConnection):
+            if not isinstance(result, str):  # a connection, of any class (connection_class=)
                 ready = self._prepare(result)
                 if ready is not None:
                     return ready
@@ -312,8 +312,8 @@ class NodePool:
         if result is None:  # dequeued by a server that is about to set the result
             waiter.lock.acquire(timeout=_HANDOFF_GRACE)
             result = waiter.result
-        if isinstance(result, ClusterConnection):
-            self.put(result)  # idle again, or on to the next waiter
+        if result is not None and not isinstance(result, (str, BaseException)):
+            self.put(result)  # a connection (of any class): idle again, or to the next waiter
         elif result == _NODE_SLOT:
             self._release_slot()
         elif result == _BUDGET_SLOT:

@@ -7,11 +7,17 @@ private attributes noted, selection by ``COMPAT_SELECT``: the same event files, 
 - with ``COMPAT_MODE=clustercore``, **maps** ``rediscluster`` and its submodules onto
   ``clustercore.compat.rediscluster`` in ``sys.modules`` when this plugin is imported, before
   the suite's conftest imports them (an app's one changed import line, done for the suite);
-- supplies two things the suite takes from its environment of 2021, only where missing: the
-  ``mock`` package (``unittest.mock`` is the same library) and redis-py 3.x's ``redis._compat``
-  helpers (``b``, ``unicode``, ``nativestr`` ...: Python 2/3 shims that redis-py 4 removed);
-  neither changes what clustercore does;
-- counts the suite's ``RedisCluster`` constructions (black-box tests build at least one);
+- supplies what the suite takes from its environment of 2021, only where missing: the
+  ``mock`` package (``unittest.mock`` is the same library), redis-py 3.x's ``redis._compat``
+  helpers (``b``, ``unicode``, ``nativestr``, ``ascii_letters`` ...: Python 2/3 shims that
+  redis-py 4 removed) and the redis-py names that moved (``MOVED``: ``redis.client.parse_info``,
+  ``redis.connection.ssl_available``); none of them changes what clustercore does;
+- counts the suite's constructions of redis-py-cluster's public objects (black-box tests build
+  at least one): ``RedisCluster``, the pool family and ``ClusterConnection`` of
+  ``rediscluster.connection`` and ``rediscluster.nodemanager.NodeManager`` (``COUNTED``). The
+  pool API is what the suite's connection-pool and node-manager modules test, so a test that
+  builds a pool is as black-box as one that builds a client; redis-py's own objects
+  (``redis.ConnectionPool``, ``redis.Redis``) are not counted;
 - resets every node after each test out of band (FLUSHALL, SCRIPT FLUSH, CLIENT UNPAUSE) with
   plain ``redis.Redis`` connections, in both runs (redis-py 3.5 in one, 8.1 in the other).
 """
@@ -19,7 +25,9 @@ private attributes noted, selection by ``COMPAT_SELECT``: the same event files, 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import string
 import sys
 import traceback
 import types
@@ -42,6 +50,15 @@ from compat.redispy_suite.plugin import (  # noqa: F401 - registered as hooks by
 MODE = base.MODE
 SUBMODULES = ("client", "connection", "exceptions", "nodemanager", "pipeline", "pubsub",
               "utils", "crc")
+#: (module, class names) whose construction marks a test as using redis-py-cluster's API.
+COUNTED = (
+    ("rediscluster", ("RedisCluster",)),
+    ("rediscluster.connection", ("ClusterConnectionPool", "ClusterBlockingConnectionPool",
+                                 "ClusterReadOnlyConnectionPool",
+                                 "ClusterWithReadReplicasConnectionPool", "ClusterConnection",
+                                 "SSLClusterConnection")),
+    ("rediscluster.nodemanager", ("NodeManager",)),
+)
 
 
 def _compat_module() -> types.ModuleType:
@@ -53,7 +70,7 @@ def _compat_module() -> types.ModuleType:
         "nativestr": lambda x: x if isinstance(x, str) else x.decode("utf-8", "replace"),
         "iteritems": lambda d: iter(d.items()), "iterkeys": lambda d: iter(d.keys()),
         "itervalues": lambda d: iter(d.values()), "izip": zip, "imap": map,
-        "xrange": range,
+        "xrange": range, "ascii_letters": string.ascii_letters,
     }
     for name, value in helpers.items():
         setattr(module, name, value)
@@ -73,6 +90,31 @@ def _supply_missing() -> None:
         compat = _compat_module()
         sys.modules["redis._compat"] = compat
         redis._compat = compat  # type: ignore[attr-defined]
+    _supply_moved()
+
+
+#: redis-py 3.5 names the suite imports that redis-py 4+ moved: (module, name, new home).
+MOVED = (
+    ("redis.client", "parse_info", "redis._parsers.helpers"),
+    ("redis.connection", "ssl_available", None),
+)
+
+
+def _supply_moved() -> None:
+    """Put the redis-py 3.5 names the suite imports back where it looks for them, only where
+    missing: the same redis-py function from its new module (``parse_info``), or the constant
+    a Python 3 with ``ssl`` implies (``ssl_available``). None of them is clustercore's."""
+    for module_name, name, home in MOVED:
+        module = importlib.import_module(module_name)
+        if hasattr(module, name):
+            continue
+        if home is None:
+            setattr(module, name, importlib.util.find_spec("ssl") is not None)
+            continue
+        try:
+            setattr(module, name, getattr(importlib.import_module(home), name))
+        except (ImportError, AttributeError):
+            pass  # the suite's import then fails, and the report says which name is missing
 
 
 def _alias_rediscluster() -> None:
@@ -136,7 +178,12 @@ def pytest_configure(config: pytest.Config) -> None:
         base._instrument_mocks()
         _instrument_mock_package()
         rediscluster = importlib.import_module("rediscluster")
-        base._wrap_method(rediscluster.RedisCluster, "__init__", "constructed")
+        for module_name, names in COUNTED:
+            module = importlib.import_module(module_name)
+            for name in names:
+                cls = getattr(module, name, None)
+                if isinstance(cls, type):
+                    base._wrap_method(cls, "__init__", "constructed")
         base._recorder.write("shim", installed=rediscluster.RedisCluster.__module__,
                              file=getattr(rediscluster, "__file__", None))
     except Exception:

@@ -290,6 +290,43 @@ def test_pipeline_keeps_call_order_around_emulated_commands(
     assert pipe.execute() == []
 
 
+def test_pipeline_error_names_its_command_in_call_order(
+        rc: rediscluster.RedisCluster) -> None:
+    a, b = keys_in_other_slots(2)
+    rc.set("c", "a")
+    pipe = rc.pipeline()
+    pipe.set("x", 1).sadd(a, "m").smove(a, b, "m").lpush("c", 3).set("y", 2)
+    with pytest.raises(RedisError) as info:
+        pipe.execute()
+    assert str(info.value).startswith("Command # 4 (LPUSH c 3) of pipeline caused error: ")
+    assert rc.get("y") == b"2" and rc.smembers(b) == {b"m"}  # everything else ran
+    pipe.set("x", 1).smove(a, b, "gone").lpush("c", 4)
+    results = pipe.execute(raise_on_error=False)  # returned errors are not annotated
+    assert results[:2] == [True, False] and not str(results[2]).startswith("Command #")
+    rc.set(a, "str")
+    pipe.sadd("s", "1").smove(a, b, "m")  # an emulated command's error names it too
+    with pytest.raises(RedisError) as info:
+        pipe.execute()
+    assert str(info.value).startswith(f"Command # 2 (SMOVE {a} {b} m) of pipeline caused error")
+
+
+def test_mget_of_no_keys_and_empty_startup_nodes(fake: FakeCluster,
+                                                 rc: rediscluster.RedisCluster) -> None:
+    before = sum(len(fake.commands_seen(n)) for n in fake.nodes)
+    assert rc.mget([]) == [] and rc.mget(()) == []
+    assert sum(len(fake.commands_seen(n)) for n in fake.nodes) == before  # no round trip
+    rc.set("a", "1")
+    assert rc.mget(["a", "missing"]) == [b"1", None]
+    with pytest.raises(RedisClusterException, match=r"^No startup nodes provided$"):
+        RC(startup_nodes=[])
+
+
+def test_unix_domain_socket_connection_is_importable_and_refused() -> None:
+    from clustercore.compat.rediscluster.connection import UnixDomainSocketConnection
+    with pytest.raises(RedisClusterException, match=r"Unix sockets.*'/tmp/x\.sock'"):
+        UnixDomainSocketConnection(path="/tmp/x.sock")
+
+
 def test_slot_tag_lands_in_the_slot() -> None:
     for slot in (0, 1, 8000, 16383):
         assert key_slot("{" + crossslot.slot_tag(slot) + "}anything") == slot

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 import warnings
 from typing import Any, Iterator, List, Type
@@ -321,6 +322,29 @@ def test_the_blocking_pool_waits_its_timeout_then_says_no_connection_available(
         assert isinstance(info.value, ConnectionError)
         pool.release(held)
         pool.release(pool.get_connection_by_slot(16383))  # the released one made room
+
+
+def test_the_blocking_pool_hands_a_released_foreign_connection_to_a_waiter(
+        fake: FakeCluster) -> None:
+    # A waiter served with a connection of the caller's class (not a ClusterConnection) once
+    # took it for a budget slot, lost it, and waited again until its timeout.
+    with _pool(fake, ClusterBlockingConnectionPool, connection_class=DummyConnection,
+               max_connections=1, max_connections_per_node=True, timeout=5) as pool:
+        node = pool.get_master_node_by_slot(0)
+        held = pool.get_connection_by_node(node)
+        other = pool.get_connection_by_node(pool.get_master_node_by_slot(16383))  # no wait
+        got: List[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(pool.get_connection_by_node(node)))
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while pool.stats().waits == 0 and time.monotonic() < deadline:  # it is parked
+            time.sleep(0.005)
+        started = time.monotonic()
+        pool.release(held)
+        waiter.join(5)
+        assert got == [held] and time.monotonic() - started < 1
+        pool.release(held)
+        pool.release(other)
 
 
 def test_the_non_blocking_pool_raises_at_once(fake: FakeCluster) -> None:

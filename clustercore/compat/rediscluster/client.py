@@ -134,6 +134,12 @@ class RedisCluster(_CoreRedisCluster):
 
     def __init__(self, *args: Any, emulation_hook: Optional[Callable[[str, str], None]] = None,
                  **kwargs: Any) -> None:
+        host = args[0] if args else kwargs.get("host")
+        startup_nodes = args[2] if len(args) > 2 else kwargs.get("startup_nodes")
+        if (startup_nodes is not None and not startup_nodes and not host
+                and not kwargs.get("connection_pool")):
+            # redis-py-cluster's message for an explicitly empty list and no host
+            raise RedisClusterException("No startup nodes provided")
         super().__init__(*args, **kwargs)
         #: Called as ``hook(command, step)`` before each step of a multi-step emulation.
         self.emulation_hook = emulation_hook
@@ -206,6 +212,13 @@ class RedisCluster(_CoreRedisCluster):
     def lpushx(self, name: Any, value: Any, *values: Any) -> Any:  # type: ignore[override]
         """LPUSHX with redis-py 3.5's one ``value`` (more are accepted, as redis-py 8.x does)."""
         return super().lpushx(name, value, *values)
+
+    def mget(self, keys: Any, *args: Any) -> Any:
+        """Values of many keys in order (split by slot); no keys at all gives ``[]`` without a
+        round trip, as redis-py 3.5's EMPTY_RESPONSE did (``mget([])``)."""
+        if not args and isinstance(keys, (list, tuple)) and not keys:
+            return []
+        return super().mget(keys, *args)
 
     def mset(self, *args: Any, **kwargs: Any) -> bool:
         """Set keys from one dict and/or keywords, across slots (not atomic); True."""

@@ -7,6 +7,8 @@ remain are listed in docs/migration-redis-py-cluster.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..._net.connection import ClusterConnection, SSLClusterConnection
 from ..._pool.cluster_pool import (
     ClusterBlockingConnectionPool,
@@ -14,6 +16,7 @@ from ..._pool.cluster_pool import (
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
+from ...errors import RedisClusterException
 
 __all__ = [
     "ClusterBlockingConnectionPool",
@@ -22,4 +25,18 @@ __all__ = [
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
     "SSLClusterConnection",
+    "UnixDomainSocketConnection",
 ]
+
+
+class UnixDomainSocketConnection:
+    """The name ``rediscluster.connection`` re-exported from redis-py, so that imports of it
+    keep working; a cluster is not reached over a Unix socket (redis-py-cluster refused
+    ``unix://`` URLs for the same reason), so making one raises RedisClusterException."""
+
+    description_format = "UnixDomainSocketConnection<path=%(path)s>"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RedisClusterException(
+            "Unix sockets do not work in a cluster environment: UnixDomainSocketConnection "
+            f"cannot be used (path={kwargs.get('path')!r})")

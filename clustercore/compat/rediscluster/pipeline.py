@@ -16,10 +16,10 @@ redis-py-cluster refused these commands in pipelines; it also refused ``multi()`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from ..._execution.pipeline import ClusterPipeline as _CorePipeline
-from ..._execution.pipeline_command import PipelineCommand
+from ..._execution.pipeline_command import PipelineCommand, annotate_exception
 from ...errors import RedisClusterException
 from .crossslot import mapping_args
 
@@ -32,7 +32,23 @@ __all__ = ["EMULATED", "ClusterPipeline"]
 EMULATED = ("rename", "renamenx", "smove", "rpoplpush", "brpoplpush", "msetnx", "sdiff",
             "sinter", "sunion", "sdiffstore", "sinterstore", "sunionstore", "pfmerge", "pfcount")
 
-Segment = Union[_CorePipeline, Callable[[], Any]]
+
+
+class _Deferred:
+    """An emulated command queued in its place: the client call, and the command as redis-py
+    would name it in an error ("Command # 2 (RENAME a b) of pipeline caused error: ...")."""
+
+    __slots__ = ("args", "call")
+
+    def __init__(self, call: Callable[[], Any], args: Tuple[Any, ...]) -> None:
+        self.call = call
+        self.args = args
+
+    def __call__(self) -> Any:
+        return self.call()
+
+
+Segment = Union[_CorePipeline, _Deferred]
 
 
 class ClusterPipeline(_CorePipeline):
@@ -61,7 +77,8 @@ class ClusterPipeline(_CorePipeline):
 
     def _defer(self, method: str, *args: Any, **kwargs: Any) -> ClusterPipeline:
         bound = getattr(self.client, method)
-        self._segments.append(lambda: bound(*args, **kwargs))
+        self._segments.append(_Deferred(lambda: bound(*args, **kwargs),
+                                        (method.upper(), *args)))
         return self
 
     # --- the emulated commands: run in their place ----------------------------------------------
@@ -166,6 +183,7 @@ class ClusterPipeline(_CorePipeline):
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Run the segments in order; the results in call order (module docstring)."""
         segments, self._segments = self._segments, []
+        queued = _queued_args(segments)
         results: List[Any] = []
         try:
             for segment in segments:
@@ -181,7 +199,20 @@ class ClusterPipeline(_CorePipeline):
                 if isinstance(segment, _CorePipeline):
                     segment.reset()
         if raise_on_error:
-            for result in results:
+            for number, result in enumerate(results, 1):
                 if isinstance(result, Exception):
+                    if number <= len(queued):
+                        annotate_exception(result, number, queued[number - 1])
                     raise result
         return results
+
+
+def _queued_args(segments: Sequence[Segment]) -> List[Tuple[Any, ...]]:
+    """Each queued command's arguments in call order (an error names its command by them)."""
+    out: List[Tuple[Any, ...]] = []
+    for segment in segments:
+        if isinstance(segment, _CorePipeline):
+            out.extend(tuple(c.args) for c in segment.command_stack)
+        else:
+            out.append(segment.args)
+    return out
