@@ -46,7 +46,14 @@ from ..errors import (
     ResponseError,
     TimeoutError,
 )
-from .transport import DEFAULT_TRANSPORT, Stream, Transport, TransportOptions, make_ssl_context
+from .transport import (
+    DEFAULT_TRANSPORT,
+    Stream,
+    Transport,
+    TransportOptions,
+    make_ssl_context,
+    shutdown_stream,
+)
 from .transport import translate_error as _translate
 
 if TYPE_CHECKING:
@@ -293,11 +300,15 @@ class ClusterConnection:
         return err
 
     def disconnect(self) -> None:
-        """Close the socket (idempotent; never raises)."""
+        """Close the socket (idempotent; never raises). In the process that connected it, the
+        socket is shut down first (as redis-py does), so a forked child's inherited copy
+        cannot keep the server-side connection open; a child closes only its own copy."""
         sock, self._sock = self._sock, None
         self.is_connected = False
         self._decoder = None
         if sock is not None:
+            if self.pid == os.getpid():
+                shutdown_stream(sock)
             try:
                 sock.close()
             except OSError:

@@ -38,6 +38,7 @@ __all__ = [
     "Transport",
     "TransportOptions",
     "make_ssl_context",
+    "shutdown_stream",
     "translate_error",
 ]
 
@@ -182,6 +183,21 @@ def _remaining(deadline: Optional[float], now: float) -> Optional[float]:
     if left <= 0:
         raise socket.timeout("deadline reached")
     return left
+
+
+def shutdown_stream(stream: Any) -> None:
+    """Shut a socket down both ways before it is closed, so the server sees the close at once
+    even while a forked child still holds a copy of the descriptor (close() alone ends only
+    this process's copy: under a pre-forking server the connection would stay open on the
+    server until every worker exits). A stream without ``shutdown`` (a test double) and a
+    socket already gone are left alone."""
+    shutdown = getattr(stream, "shutdown", None)
+    if shutdown is None:
+        return
+    try:
+        shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass
 
 
 def translate_error(exc: BaseException, address: Optional[NodeAddress],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -220,3 +221,41 @@ def test_server_closing_connection_is_detected(cluster: LocalCluster) -> None:
     assert conn.has_pending_input()  # EOF is visible before we try to reuse it
     with pytest.raises(ConnectionError):
         conn.execute("PING")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_disconnect_in_the_owner_closes_the_server_side_connection_despite_a_forked_copy(
+        cluster: LocalCluster) -> None:
+    """A forked child holds a copy of the parent's socket; the parent's disconnect() shuts the
+    socket down, so the server drops the connection at once (close() alone would leave it open
+    until the child exits), and the child's copy sees the end of the stream."""
+    node = cluster.primaries()[0]
+    conn = conn_to(node)
+    conn.connect()
+    client_id = conn.execute("CLIENT", "ID")
+    observer = conn_to(node)
+    go_read, done = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: wait for the parent's disconnect, then read the inherited copy
+        code = 1
+        try:
+            os.read(go_read[0], 1)
+            sock = socket.socket(fileno=os.dup(conn._sock.fileno()))  # type: ignore[union-attr]
+            sock.settimeout(5)
+            code = 0 if sock.recv(1) == b"" else 2  # end of stream, not a hang
+            os.write(done[1], b"x")
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    try:
+        conn.disconnect()
+        os.write(go_read[1], b"x")
+        deadline = time.monotonic() + 5
+        while str(client_id).encode() in observer.execute("CLIENT", "LIST", "ID", client_id):
+            assert time.monotonic() < deadline, "the server still has the connection"
+            time.sleep(0.02)  # a poll with a deadline
+    finally:
+        _, status = os.waitpid(pid, 0)
+        observer.disconnect()
+    assert os.waitstatus_to_exitcode(status) == 0
