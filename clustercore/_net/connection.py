@@ -213,6 +213,13 @@ class ClusterConnection:
                 "whose retry policy retries timed-out idempotent commands")
         if protocol not in (2, 3):
             raise DataError(f"protocol must be 2 or 3, not {protocol!r}")
+        for name, seconds in (("socket_timeout", socket_timeout),
+                              ("socket_connect_timeout", socket_connect_timeout)):
+            # None: no timeout; 0 would make the socket non-blocking, a negative one fails
+            # only at connect (the pools check these at construction, with their own error)
+            if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+                    seconds, (int, float)) or not seconds > 0):
+                raise DataError(f"{name} must be None or a number > 0, not {seconds!r}")
         self.host = host
         self.port = coerce_port(port)
         self.address = NodeAddress(host, self.port)

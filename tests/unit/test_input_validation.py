@@ -10,11 +10,13 @@ a hang at discovery); a lone surrogate in a key -> UnicodeEncodeError.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Dict, List
 
 import pytest
 
-from clustercore import ClusterConnectionPool, RedisCluster
+from clustercore import ClusterConnection, ClusterConnectionPool, RedisCluster
+from clustercore.compat.rediscluster import RedisCluster as CompatRedisCluster
 from clustercore.errors import DataError, RedisClusterConfigError
 from clustercore.testing import FakeCluster
 
@@ -199,3 +201,18 @@ def test_a_lone_surrogate_value_is_a_data_error_too(fake: FakeCluster) -> None:
             rc.set("k", "v\ud800")
     finally:
         rc.close()
+
+
+@pytest.mark.parametrize("kwargs", [{"socket_timeout": -1}, {"socket_timeout": 0},
+                                    {"socket_connect_timeout": "2"},
+                                    {"socket_connect_timeout": float("nan")}])
+def test_a_connection_refuses_a_bad_timeout_at_construction(kwargs: Dict[str, Any]) -> None:
+    name, value = next(iter(kwargs.items()))
+    with pytest.raises(DataError, match=f"{name} must be None or a number > 0, not "
+                                        f"{re.escape(repr(value))}"):
+        ClusterConnection("127.0.0.1", 7000, **kwargs)
+
+
+def test_compat_from_url_refuses_a_non_str_url_by_type() -> None:
+    with pytest.raises(RedisClusterConfigError, match="the URL must be a str; got int 12345"):
+        CompatRedisCluster.from_url(12345)
