@@ -204,6 +204,13 @@ class ClusterConnection:
     ) -> None:
         if db:
             raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
+        for name, seconds in (("socket_timeout", socket_timeout),
+                              ("socket_connect_timeout", socket_connect_timeout)):
+            # None: no timeout; 0 would make the socket non-blocking, a negative one fails
+            # only at connect (the pools check these at construction, with their own error)
+            if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+                    seconds, (int, float)) or not seconds > 0):
+                raise DataError(f"{name} must be None or a number > 0, not {seconds!r}")
         if retry_on_timeout:
             # redis-py's Connection keyword. A connection never re-sends by itself here: the
             # client's retry policy decides, so the promise is refused, not silently dropped.
@@ -213,13 +220,6 @@ class ClusterConnection:
                 "whose retry policy retries timed-out idempotent commands")
         if protocol not in (2, 3):
             raise DataError(f"protocol must be 2 or 3, not {protocol!r}")
-        for name, seconds in (("socket_timeout", socket_timeout),
-                              ("socket_connect_timeout", socket_connect_timeout)):
-            # None: no timeout; 0 would make the socket non-blocking, a negative one fails
-            # only at connect (the pools check these at construction, with their own error)
-            if seconds is not None and (isinstance(seconds, bool) or not isinstance(
-                    seconds, (int, float)) or not seconds > 0):
-                raise DataError(f"{name} must be None or a number > 0, not {seconds!r}")
         self.host = host
         self.port = coerce_port(port)
         self.address = NodeAddress(host, self.port)
