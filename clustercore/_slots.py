@@ -25,7 +25,10 @@ def key_to_bytes(key: Union[bytes, str, int, float, memoryview, bytearray],
     if isinstance(key, bytes):
         return key
     if isinstance(key, str):
-        return key.encode(encoding)
+        try:
+            return key.encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise _unencodable(key, encoding, exc) from None
     if isinstance(key, (bytearray, memoryview)):
         return bytes(key)
     if isinstance(key, bool) or not isinstance(key, (int, float)):
@@ -40,7 +43,10 @@ def key_slot(key: Union[bytes, str, int, float, memoryview, bytearray],
     if isinstance(key, bytes):
         data = key
     elif isinstance(key, str):
-        data = key.encode(encoding)
+        try:  # free when nothing is raised (CPython 3.11+): the GET/SET path pays nothing
+            data = key.encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise _unencodable(key, encoding, exc) from None
     else:
         data = key_to_bytes(key, encoding)
     start = data.find(b"{")
@@ -65,8 +71,19 @@ def key_slots(keys: Iterable[Any], encoding: str = "utf-8") -> List[int]:
             return [crc_hqx(key, 0) & 0x3FFF for key in keys]
     except (TypeError, BufferError, ValueError):  # not all bytes-like: str keys, ints ...
         if all(type(key) is str for key in keys):
-            return key_slots([key.encode(encoding) for key in keys])
+            try:
+                encoded = [key.encode(encoding) for key in keys]
+            except UnicodeEncodeError:
+                encoded = [key_to_bytes(key, encoding) for key in keys]  # names the bad key
+            return key_slots(encoded)
     return [key_slot(key, encoding) for key in keys]
+
+
+def _unencodable(key: str, encoding: str, exc: UnicodeEncodeError) -> DataError:
+    """The DataError for a str key the encoding cannot encode (a lone surrogate in UTF-8)."""
+    shown = repr(key) if len(key) <= 60 else repr(key[:57]) + "..."
+    return DataError(f"key {shown} cannot be encoded with {encoding!r}: {exc.reason} at "
+                     f"position {exc.start}")
 
 def slot_number(slot: Any) -> int:
     """``slot`` as an index into a topology's slot table, or InvalidSlotError naming it.

@@ -37,6 +37,7 @@ from .._pool.cluster_pool import (
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
+from .._pool.config import check_number
 from .._slots import key_slot
 from ..errors import (
     ClusterCrossSlotError,
@@ -177,6 +178,9 @@ class RedisCluster(CommandsMixin):
                 "Argument 'db' is not possible to use in cluster mode (Redis Cluster has only "
                 f"database 0); got db={kwargs['db']!r}")
         kwargs.pop("db", None)
+        check_number("retry_deadline", retry_deadline)  # the pool checks its own numbers
+        check_number("max_redirects", max_redirects, integer=True)
+        check_number("cluster_down_retry_attempts", cluster_down_retry_attempts, integer=True)
         for name, value in (("cache", cache), ("cache_config", cache_config),
                             ("event_dispatcher", event_dispatcher),
                             ("policy_resolver", policy_resolver)):

@@ -59,10 +59,11 @@ from __future__ import annotations
 
 import inspect
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Set, Type
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from .._address import NodeAddress
 from .._net.connection import ClusterConnection, SSLClusterConnection
+from .._pool.url import redact_url, split_url
 from ..errors import RedisClusterConfigError
 from .retry import RetryPolicy
 
@@ -211,6 +212,9 @@ def check_connection_keywords(kwargs: Mapping[str, Any],
                               ssl: bool) -> None:
     """RedisClusterConfigError naming every keyword neither the pool nor the connection
     class takes (a user-defined connection class that takes ``**kwargs`` takes anything)."""
+    if connection_class is not None and not isinstance(connection_class, type):
+        raise RedisClusterConfigError(
+            f"connection_class must be a class; got {connection_class!r}")
     cls = connection_class or (SSLClusterConnection if ssl else ClusterConnection)
     accepted = _accepted(cls)
     if accepted is None:
@@ -246,11 +250,13 @@ def _accepted(cls: type) -> Optional[FrozenSet[str]]:
 def url_options(url: str) -> Dict[str, Any]:
     """``redis://[user:pass@]h1:p1,h2:p2/0?opt=v`` (``rediss://`` for TLS) as constructor
     keywords: ``startup_nodes``, ``username``/``password``, ``ssl``, and every query option
-    with the known options' types. RedisClusterConfigError for another scheme or a database
-    other than 0."""
-    parts = urlsplit(url)
+    with the known options' types. RedisClusterConfigError for a URL that is not a str or
+    does not parse, another scheme, a bad host:port or option value, or a database other
+    than 0; no message shows the password."""
+    parts = split_url(url, check_port=False)  # the netloc may list several host:port
     if parts.scheme not in ("redis", "rediss"):
-        raise RedisClusterConfigError(f"URL scheme must be redis:// or rediss://: {url!r}")
+        raise RedisClusterConfigError(
+            f"URL scheme must be redis:// or rediss://: {redact_url(url)!r}")
     out: Dict[str, Any] = {}
     netloc = parts.netloc
     if "@" in netloc:
@@ -260,7 +266,11 @@ def url_options(url: str) -> Dict[str, Any]:
             out["username"] = unquote(user)
         if password:
             out["password"] = unquote(password)
-    nodes = [NodeAddress.parse(part) for part in netloc.split(",") if part]
+    try:
+        nodes = [NodeAddress.parse(part) for part in netloc.split(",") if part]
+    except ValueError as exc:  # the netloc has no credentials left: the port may be shown
+        raise RedisClusterConfigError(f"bad host:port in the URL {redact_url(url)!r}: {exc}"
+                                      ) from None
     out["startup_nodes"] = [{"host": n.host, "port": n.port} for n in nodes]
     path = parts.path.strip("/")
     if path and path != "0":
@@ -271,7 +281,12 @@ def url_options(url: str) -> Dict[str, Any]:
                 raise RedisClusterConfigError(
                     f"Redis Cluster has only database 0; URL names db={value}")
             continue
-        out.setdefault(key, _coerce_option(key, value))
+        try:
+            out.setdefault(key, _coerce_option(key, value))
+        except ValueError:
+            raise RedisClusterConfigError(
+                f"URL option {key}={value!r} is not a valid {_OPTION_KINDS.get(key, 'value')}"
+                ) from None
     if parts.scheme == "rediss":
         out.setdefault("ssl", True)
     return out
@@ -287,6 +302,11 @@ _FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_inte
 _INT_OPTIONS = {"max_connections", "reinitialize_steps", "cluster_down_retry_attempts",
                 "max_redirects", "protocol", "max_waiters", "min_idle_per_node",
                 "cluster_error_retry_attempts"}
+
+
+_OPTION_KINDS = {**dict.fromkeys(_FLOAT_OPTIONS, "number"),
+                 **dict.fromkeys(_INT_OPTIONS, "integer"),
+                 "max_connections_per_node": "integer or true/false"}
 
 
 def _coerce_option(key: str, value: str) -> Any:

@@ -18,6 +18,7 @@ from .._address import NodeAddress
 from .._commands.callbacks import pop_never_decode
 from .._commands.idempotency import is_idempotent
 from .._commands.specs import CommandSpec
+from .._net.connection import redact
 from ..errors import (
     AskError,
     BusyLoadingError,
@@ -76,8 +77,9 @@ def _safe_str(value: Any) -> str:
 def annotate_exception(exception: BaseException, number: int, command: Sequence[Any]) -> None:
     """Prefix ``exception``'s message with redis-py's pipeline context, in place:
     ``Command # {number} ({command, shortened to 100 characters}) of pipeline caused error:
-    {message}``. ``number`` counts from 1 in call order (0 is the MULTI of a transaction)."""
-    text = " ".join(_safe_str(arg) for arg in command)
+    {message}``. ``number`` counts from 1 in call order (0 is the MULTI of a transaction).
+    Credentials in the command (AUTH, CONFIG SET requirepass ...) are shown redacted."""
+    text = " ".join(_safe_str(arg) for arg in redact(command))
     shown = textwrap.shorten(text, width=_ANNOTATION_WIDTH, placeholder="...",
                              break_long_words=True)
     args = exception.args

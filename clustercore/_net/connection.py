@@ -11,8 +11,10 @@ error, which the client uses for its "never silently re-send a write" rule. Any 
 timeout closes the connection: a late reply must never be read as the answer to the next command.
 
 Wire trace: enable the logger ``clustercore.wire`` at level ``TRACE`` (5) and connections opened
-after that log every write and read as a hex dump, with AUTH/HELLO credentials redacted. When it
-is off, the hot path pays one boolean test.
+after that log every write and read as a hex dump, with credentials redacted (see ``redact``:
+AUTH, HELLO/MIGRATE AUTH, CONFIG SET of a password parameter, ACL SETUSER password rules; the
+replies to CONFIG GET / ACL GETUSER / ACL LIST are logged by size only). When it is off, the
+hot path pays one boolean test.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ __all__ = [
     "SSLClusterConnection",
     "handshake_plan",
     "redact",
+    "secret_reply",
     "wait_readable",
 ]
 
@@ -106,8 +109,18 @@ def handshake_plan(*, protocol: int = 2, username: Optional[str] = None,
     return plan
 
 
+#: CONFIG parameters whose values are credentials (CONFIG SET's value is redacted).
+_SECRET_CONFIG = frozenset({b"MASTERAUTH", b"REQUIREPASS", b"TLS-KEY-FILE-PASS",
+                            b"TLS-CLIENT-KEY-FILE-PASS"})
+#: ACL SETUSER rules that carry a password or its hash: ``>pw``, ``<pw``, ``#hash``, ``!hash``.
+_SECRET_RULE_PREFIXES = (b">", b"<", b"#", b"!")
+
+
 def redact(args: Sequence[Arg]) -> Tuple[Arg, ...]:
-    """Return ``args`` with AUTH / HELLO ... AUTH credentials replaced, for logs and traces."""
+    """Return ``args`` with every credential replaced, for logs, traces and error messages:
+    AUTH's arguments, HELLO ... AUTH and MIGRATE ... AUTH / AUTH2, CONFIG SET of a password
+    parameter (``masterauth``, ``requirepass``, the TLS key passphrases) and ACL SETUSER's
+    password rules (``>pw <pw #hash !hash``)."""
     if not args:
         return tuple(args)
     name = _upper(args[0])
@@ -125,7 +138,28 @@ def redact(args: Sequence[Arg]) -> Tuple[Arg, ...]:
                 out[j] = _REDACTED
             i += 1 + count
         return tuple(out)
+    sub = _upper(args[1]) if len(args) > 1 else b""
+    if name == b"CONFIG" and sub == b"SET":
+        out = list(args)
+        for i in range(2, len(out) - 1, 2):  # CONFIG SET param value [param value ...]
+            if _upper(out[i]) in _SECRET_CONFIG:
+                out[i + 1] = _REDACTED
+        return tuple(out)
+    if name == b"ACL" and sub == b"SETUSER":
+        return tuple(args[:3]) + tuple(
+            _REDACTED if _upper(rule).startswith(_SECRET_RULE_PREFIXES) else rule
+            for rule in args[3:])
     return tuple(args)
+
+
+def secret_reply(args: Sequence[Arg]) -> bool:
+    """Whether the reply to ``args`` may hold a credential (CONFIG GET can return
+    ``requirepass``; ACL GETUSER / ACL LIST show password hashes): its read is not dumped."""
+    if len(args) < 2:
+        return False
+    name, sub = _upper(args[0]), _upper(args[1])
+    return (name == b"CONFIG" and sub == b"GET") or (
+        name == b"ACL" and sub in (b"GETUSER", b"LIST"))
 
 
 def _upper(arg: Arg) -> bytes:
@@ -177,6 +211,13 @@ class ClusterConnection:
     ) -> None:
         if db:
             raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
+        for name, seconds in (("socket_timeout", socket_timeout),
+                              ("socket_connect_timeout", socket_connect_timeout)):
+            # None: no timeout; 0 would make the socket non-blocking, a negative one fails
+            # only at connect (the pools check these at construction, with their own error)
+            if seconds is not None and (isinstance(seconds, bool) or not isinstance(
+                    seconds, (int, float)) or not seconds > 0):
+                raise DataError(f"{name} must be None or a number > 0, not {seconds!r}")
         if retry_on_timeout:
             # redis-py's Connection keyword. A connection never re-sends by itself here: the
             # client's retry policy decides, so the promise is refused, not silently dropped.
@@ -214,6 +255,9 @@ class ClusterConnection:
         #: on every checkout and release.
         self.is_connected = False
         self._trace = False
+        #: Whether the replies being read answer a command whose reply may hold a credential
+        #: (see secret_reply): the wire trace then logs their size only.
+        self._trace_hide_reads = False
         #: Process that last connected this connection (redis-py's attribute; shown by repr).
         #: Pools never compare it: after a fork they drop every node pool, told by a counter
         #: that ``os.register_at_fork`` bumps.
@@ -548,10 +592,18 @@ class ClusterConnection:
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]
+        # Until the next write, the reads answer these commands: hide them if any may echo
+        # a credential back (an error reply may quote the arguments, a redacted one too).
+        self._trace_hide_reads = any(
+            secret_reply(cmd) or shown != tuple(cmd) for cmd, shown in zip(commands, safe))
         data = b"".join(bytes(c) for c in pack_commands(safe, self.encoding, "replace"))
         wire_logger.log(TRACE, "%s WRITE %dB\n%s", self.address, len(data), hexdump(data))
 
     def _trace_read(self, data: bytes) -> None:
+        if self._trace_hide_reads:
+            wire_logger.log(TRACE, "%s READ %dB <redacted: the reply may hold a credential>",
+                            self.address, len(data))
+            return
         wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
 
 

@@ -38,6 +38,7 @@ from ..errors import PoolClosedError, SlotNotCoveredError
 from .config import (
     READ_POLICIES,
     UNCAPPED,
+    ConnectionKwargs,
     NodeLike,
     build_pool_config,
     connection_arguments,
@@ -138,7 +139,7 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         # What redis-py-cluster code (and the client) reads off a pool.
         self.connection_class = config.connection_class
         self._foreign_class = pooled_class(config.connection_class)
-        self.connection_kwargs: Dict[str, Any] = dict(config.connection_kwargs)
+        self.connection_kwargs: Dict[str, Any] = ConnectionKwargs(config.connection_kwargs)
         # redis-py-cluster's pools always carry the key (None: wait for replies without limit,
         # unless the client's own deadlines apply).
         self.connection_kwargs.setdefault("socket_timeout", self.RedisClusterDefaultTimeout)

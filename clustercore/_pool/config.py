@@ -35,11 +35,12 @@ from .._net.connection import ClusterConnection, SSLClusterConnection
 from .._net.transport import make_ssl_context
 from .._topology.remap import Remapper
 from ..errors import RedisClusterConfigError, RedisClusterException
-from .foreign import is_native, own_keywords
+from .foreign import accepted_keywords, is_native, own_keywords, takes_any_keyword
 from .stats import EventHook
 
-__all__ = ["UNCAPPED", "NodeLike", "PoolConfig", "build_pool_config", "connection_arguments",
-           "parse_startup_nodes"]
+__all__ = ["UNCAPPED", "ConnectionKwargs", "NodeLike", "PoolConfig", "build_pool_config",
+           "check_number",
+           "connection_arguments", "parse_startup_nodes"]
 
 #: Where read commands go. "primary": never replicas. "replicas": round-robin over healthy
 #: replicas, the primary when there are none. "random_replica": a random healthy replica, else
@@ -56,6 +57,19 @@ _SSL_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ss
 #: redis-py-cluster's "no cap" (its ``max_connections`` when none is given).
 UNCAPPED = 2 ** 31
 
+#: Connection keywords whose values are credentials (never shown by a repr).
+_SECRET_KEYS = frozenset({"password", "ssl_password"})
+
+
+class ConnectionKwargs(Dict[str, Any]):
+    """A pool's ``connection_kwargs``: a plain dict (redis-py-cluster code reads and updates
+    it) whose repr shows the password and the TLS key passphrase as ``'***'``."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in _SECRET_KEYS and v is not None else v)
+                 for k, v in self.items()}
+        return repr(shown)
+
 
 @dataclass(frozen=True)
 class PoolConfig:
@@ -67,7 +81,7 @@ class PoolConfig:
     connection_class: Type[ClusterConnection]
     #: What every connection is built with (host and port removed, TLS options folded into
     #: ``ssl_context``); ``retry_on_timeout`` stays for redis-py-cluster code that reads it.
-    connection_kwargs: Mapping[str, Any]
+    connection_kwargs: Mapping[str, Any] = field(repr=False)  # holds the password
     #: Cluster-wide cap (None: none); per-node cap (None: none).
     max_connections: Optional[int]
     max_connections_per_node: Optional[int]
@@ -99,7 +113,8 @@ class PoolConfig:
     #: The class and keywords of the pool's own connections (discovery, dedicated ones):
     #: ``connection_class`` when it is a ClusterConnection, else clustercore's (see foreign).
     own_connection_class: Type[ClusterConnection] = ClusterConnection
-    own_connection_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    own_connection_kwargs: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False)  # holds the password
 
     @property
     def native(self) -> bool:
@@ -146,6 +161,17 @@ def build_pool_config(
     if read_policy not in READ_POLICIES:
         raise RedisClusterConfigError(
             f"read_policy must be one of {', '.join(READ_POLICIES)}; got {read_policy!r}")
+    _check_numbers(
+        timeout=timeout, max_idle_time=max_idle_time, refresh_interval=refresh_interval,
+        refresh_min_interval=refresh_min_interval, failure_cooldown=failure_cooldown)
+    _check_numbers(positive=True, probe_timeout=probe_timeout,
+                   discovery_timeout=discovery_timeout)
+    _check_numbers(integer=True, max_waiters=max_waiters, min_idle_per_node=min_idle_per_node,
+                   reinitialize_steps=reinitialize_steps)
+    _check_numbers(positive=True, **{k: connection_kwargs[k] for k in _POSITIVE_TIMEOUTS
+                                     if k in connection_kwargs})
+    if "health_check_interval" in connection_kwargs:
+        check_number("health_check_interval", connection_kwargs["health_check_interval"])
     kwargs = dict(connection_kwargs)
     seeds = parse_startup_nodes(startup_nodes, kwargs.pop("host", None), kwargs.pop("port", None))
     if not seeds:
@@ -159,10 +185,21 @@ def build_pool_config(
         raise RedisClusterConfigError(f"encoding/encoding_errors: {exc}") from None
     if ssl and connection_class is None:
         connection_class = SSLClusterConnection
+    if connection_class is not None and not isinstance(connection_class, type):
+        raise RedisClusterConfigError(
+            f"connection_class must be a class; got {connection_class!r}")
     # A foreign class is typed as ours from here on: the pool only builds, counts and closes
     # its instances (see foreign.py), never calls clustercore's connection methods on them.
     cls = cast(Type[ClusterConnection], connection_class or ClusterConnection)
     if is_native(cls):
+        unknown = () if takes_any_keyword(cls) else sorted(set(kwargs) - accepted_keywords(cls))
+        if unknown:  # else every connect fails, and discovery with it, on a TypeError
+            tls = [k for k in unknown if k in _SSL_KEYS]
+            hint = f"; {', '.join(tls)}: TLS options, give ssl=True or a rediss:// URL" if (
+                tls) else ""
+            raise RedisClusterConfigError(
+                f"unknown keyword argument(s) {', '.join(unknown)} (not taken by the pool "
+                f"or {cls.__name__}){hint}")
         own, own_kwargs = cls, kwargs
     else:  # the caller's class gets its keywords as given; discovery speaks through ours
         own = SSLClusterConnection if ssl or kwargs.get("ssl") else ClusterConnection
@@ -190,11 +227,44 @@ def build_pool_config(
         own_connection_class=own, own_connection_kwargs=MappingProxyType(own_kwargs))
 
 
+#: Connection timeouts that must be None or a number > 0 (0 would make sockets non-blocking).
+_POSITIVE_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")
+
+
+def check_number(name: str, value: Any, *, integer: bool = False, positive: bool = False,
+                 ) -> None:
+    """RedisClusterConfigError naming ``name`` and ``value`` unless it is None or a number
+    (an int when ``integer``; bools and numeric strings refused) that is >= 0 (> 0 when
+    ``positive``) and not NaN."""
+    if value is None:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an int" if integer else "a number"
+        raise RedisClusterConfigError(
+            f"{name} must be {kind}; got {value!r} of type {type(value).__name__}")
+    if not (value > 0 if positive else value >= 0):  # NaN fails both
+        raise RedisClusterConfigError(
+            f"{name} must be {'> 0' if positive else '>= 0'}; got {value!r}")
+
+
+def _check_numbers(*, integer: bool = False, positive: bool = False, **values: Any) -> None:
+    for name, value in values.items():
+        check_number(name, value, integer=integer, positive=positive)
+
+
 def _connection_caps(max_connections: Optional[int], max_connections_per_node: Union[bool, int],
                      ) -> Tuple[Optional[int], Optional[int]]:
     """(per-node cap, cluster-wide cap) as redis-py-cluster reads its two arguments:
     ``max_connections_per_node=True`` makes ``max_connections`` a per-node cap; an int is a
-    per-node cap and ``max_connections`` stays the cluster-wide total."""
+    per-node cap and ``max_connections`` stays the cluster-wide total. Both must be ints
+    (a bool only for the per-node switch): RedisClusterConfigError names anything else."""
+    for name, given in (("max_connections", max_connections),
+                        ("max_connections_per_node", max_connections_per_node)):
+        if (given is not None and not isinstance(given, int)) or (
+                isinstance(given, bool) and name == "max_connections"):
+            raise RedisClusterConfigError(
+                f"{name} must be an int; got {given!r} of type {type(given).__name__}")
     if max_connections_per_node is True:
         per_node: Optional[int] = max_connections or UNCAPPED
         total: Optional[int] = None

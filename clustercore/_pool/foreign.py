@@ -19,7 +19,8 @@ from typing import Any, Dict, FrozenSet, Mapping, Type
 
 from .._net.connection import ClusterConnection
 
-__all__ = ["is_native", "own_keywords", "pooled_class"]
+__all__ = ["accepted_keywords", "is_native", "own_keywords", "pooled_class",
+           "takes_any_keyword"]
 
 _lock = threading.Lock()
 _adapted: Dict[type, Type[ClusterConnection]] = {}
@@ -62,11 +63,12 @@ def own_keywords(cls: Type[ClusterConnection], kwargs: Mapping[str, Any]) -> Dic
     """The part of a foreign class's connection keywords that clustercore's own class
     ``cls`` takes (discovery's connections get the credentials, timeouts and transport, not
     the caller's private options)."""
-    accepted = _accepted(cls)
+    accepted = accepted_keywords(cls)
     return {k: v for k, v in kwargs.items() if k in accepted}
 
 
-def _accepted(cls: type) -> FrozenSet[str]:
+def accepted_keywords(cls: type) -> FrozenSet[str]:
+    """The keyword names ``cls(...)`` takes along its MRO (``**kwargs`` catch-alls aside)."""
     names = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -77,3 +79,19 @@ def _accepted(cls: type) -> FrozenSet[str]:
                 names.add(parameter.name)
     names.discard("self")
     return frozenset(names)
+
+
+def takes_any_keyword(cls: type) -> bool:
+    """Whether a class outside clustercore along ``cls``'s MRO takes ``**kwargs`` (then any
+    keyword may be meant for it)."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object or klass.__module__.startswith("clustercore."):
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return True
+        if any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return True
+    return False

@@ -23,17 +23,72 @@ Beyond redis-py 3.5, the cluster pools' own options given in the query (``max_co
 ``skip_full_coverage_check``, ``readonly``, ``timeout`` ...) get their types too (redis-py 3.5
 left them strings, so ``skip_full_coverage_check=false`` was true); ``unix://`` is refused
 with RedisClusterConfigError (cluster nodes are reached over TCP).
+
+No error names the URL with its password (:func:`redact_url`); a password holding ``#``, ``?``
+or ``/`` unencoded (which would end the host part early and be read as a port, a path or a
+query) is refused with RedisClusterConfigError asking for percent-encoding (:func:`split_url`),
+instead of an untyped ValueError quoting the password's start.
 """
 
 from __future__ import annotations
 
 import warnings
 from typing import Any, Callable, Dict, Optional, Union
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import ParseResult, SplitResult, parse_qs, unquote, urlparse, urlsplit
 
 from ..errors import RedisClusterConfigError
 
-__all__ = ["parse_url", "to_bool"]
+__all__ = ["parse_url", "redact_url", "split_url", "to_bool"]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user-info part shown as ``***``: the form every error
+    message quotes (everything between the user name's ``:`` and the last ``@`` is hidden,
+    so a password holding ``@`` or a delimiter is hidden whole)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at == -1:
+        return url
+    user, colon, _secret = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}{rest[at:]}"
+
+
+def split_url(url: Any, parse: Callable[[str], Any] = urlsplit, *, check_port: bool = True,
+              ) -> Union[SplitResult, ParseResult]:
+    """``parse(url)`` (urlsplit or urlparse) with every failure a RedisClusterConfigError
+    that names the URL without its password: not a str, unbalanced IPv6 brackets, a password
+    with ``#``, ``?`` or ``/`` left unencoded, and (``check_port``: a URL naming one host) a
+    port that is not a number in 1..65535."""
+    if not isinstance(url, str):
+        shown = type(url).__name__ if isinstance(url, (bytes, bytearray, memoryview)) else (
+            f"{type(url).__name__} {url!r}")
+        raise RedisClusterConfigError(f"the URL must be a str; got {shown}")
+    try:
+        parts = parse(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": says nothing of the URL's content
+        raise RedisClusterConfigError(f"cannot parse the URL {redact_url(url)!r}: {exc}"
+                                      ) from None
+    # An '@' after the host part: the user-info held '/', '?' or '#' (a legitimate path,
+    # first query option name or fragment never holds '@'), so the host part ends inside the
+    # password and its start would be read as a port. Quote nothing of it.
+    first_option = parts.query.split("&", 1)[0].split("=", 1)[0]
+    if "@" not in parts.netloc and ("@" in parts.path or "@" in parts.fragment
+                                    or "@" in first_option):
+        raise RedisClusterConfigError(
+            "the URL's user name or password holds '/', '?' or '#': percent-encode them "
+            "(%2F, %3F, %23); the URL is not shown as it holds the password")
+    if not check_port:
+        return parts  # type: ignore[no-any-return]
+    try:
+        port = parts.port  # urlsplit checks the port only when asked
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise RedisClusterConfigError(
+            f"invalid port in the URL {redact_url(url)!r}: it must be a number in 1..65535"
+            ) from None
+    return parts  # type: ignore[no-any-return]
+
 
 _FALSE_STRINGS = ("0", "F", "FALSE", "N", "NO")
 
@@ -95,9 +150,7 @@ _POOL_PARSERS: Dict[str, Callable[[str], Any]] = {
 def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = False,
               **kwargs: Any) -> Dict[str, Any]:
     """The pool's keyword arguments for ``url`` plus ``kwargs`` (see the module text)."""
-    if not isinstance(url, str):
-        raise RedisClusterConfigError(f"the URL must be a str; got {url!r}")
-    parts = urlparse(url)
+    parts = split_url(url, urlparse)
     options: Dict[str, Any] = {}
     for name, values in parse_qs(parts.query).items():
         if not values:
@@ -122,11 +175,8 @@ def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = Fals
     if parts.scheme not in ("redis", "rediss"):
         raise RedisClusterConfigError(
             "Redis URL must specify one of the following schemes (redis://, rediss://); "
-            f"got {url!r} (cluster nodes are reached over TCP: no unix://)")
-    try:
-        port = int(parts.port or 6379)
-    except ValueError as exc:  # urlparse raises on a port out of range or not a number
-        raise RedisClusterConfigError(f"bad port in {url!r}: {exc}") from None
+            f"got {redact_url(url)!r} (cluster nodes are reached over TCP: no unix://)")
+    port = parts.port or 6379  # split_url checked it
     options.update({"host": hostname or "localhost", "port": port, "username": username,
                     "password": password})
     if "db" not in options and path:

@@ -154,7 +154,7 @@ class RedisCluster(_CoreRedisCluster):
                  read_from_replicas: bool = False, **kwargs: Any) -> RedisCluster:
         """redis-py-cluster's positional ``from_url``; ``unix://`` is refused as it refused it
         (a socket file reaches one server, not a cluster)."""
-        if url.lower().startswith("unix://"):
+        if isinstance(url, str) and url.lower().startswith("unix://"):
             raise RedisClusterException("Unix sockets do not work in a cluster environment")
         if db is not None:
             kwargs["db"] = db
