@@ -198,10 +198,15 @@ class NodeManager:
         """The startup nodes (a pool's as ``{'host', 'port', 'name'}``, a standalone
         manager's as given), then every node discovered since."""
         if self._pool is not None:
-            out: List[Any] = [_seed(a) for a in self._pool.startup_nodes]
+            # redis-py-cluster names the startup nodes when it discovers the cluster
+            # (populate_startup_nodes); before that they are the {'host', 'port'} given
+            if self._pool.topology.shards:
+                out: List[Any] = [_seed(a) for a in self._pool.startup_nodes]
+            else:
+                out = [{"host": a.host, "port": a.port} for a in self._pool.startup_nodes]
         else:
             out = list(self._given) + [_seed(a) for a in self._known]
-        named = {n.get("name") for n in out if isinstance(n, Mapping)}
+        named = {f"{n.get('host')}:{n.get('port')}" for n in out if isinstance(n, Mapping)}
         return out + [dict(n) for n in self.nodes.values() if n["name"] not in named]
 
     @property

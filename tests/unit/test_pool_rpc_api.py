@@ -546,8 +546,8 @@ def test_a_standalone_node_manager_discovers_on_initialize_only(fake: FakeCluste
     assert masters == {p.address.name for p in fake.primaries()}
     assert manager.random_node() in list(manager.nodes.values())
     assert manager.random_startup_node() in manager.startup_nodes
-    names = {n.get("name") for n in manager.startup_nodes[1:]}
-    assert len(names) == 6  # every node became a startup node after initialize()
+    nodes = [f"{n['host']}:{n['port']}" for n in manager.startup_nodes]
+    assert len(nodes) == len(set(nodes)) == 6  # every node is a startup node after initialize()
 
 
 def test_node_manager_dict_helpers(fake: FakeCluster) -> None:
