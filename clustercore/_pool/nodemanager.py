@@ -43,7 +43,7 @@ from .._slots import NUM_SLOTS, key_slot, slot_number
 from .._topology.discovery import Discovery
 from .._topology.remap import Remapper
 from .._topology.snapshot import Role, Topology, node_record
-from ..errors import RedisClusterException
+from ..errors import RedisClusterConfigError, RedisClusterException
 from .config import NodeLike, PoolConfig, parse_startup_nodes
 from .foreign import own_keywords
 
@@ -102,6 +102,11 @@ class NodeManager:
         self._reinitialize_steps = reinitialize_steps or 25
         self.skip_full_coverage_check = skip_full_coverage_check
         self._follow = nodemanager_follow_cluster
+        if isinstance(host_port_remap, Mapping):
+            # redis-py-cluster's NodeManager takes a list of rule dicts (the pools also take
+            # clustercore's {(host, port): (host, port)} mapping)
+            raise RedisClusterConfigError(
+                f"host_port_remap must be a list of rule dicts; got {type(host_port_remap)!r}")
         self.host_port_remap = host_port_remap
         self.connection_kwargs: Dict[str, Any] = dict(connection_kwargs)
         remap = Remapper.from_config(host_port_remap)
@@ -213,6 +218,21 @@ class NodeManager:
     def orig_startup_nodes(self) -> List[Any]:
         """The startup nodes given at construction."""
         return list(self._given) or [_seed(a) for a in self._seeds]
+
+    @orig_startup_nodes.setter
+    def orig_startup_nodes(self, value: Optional[Sequence[Any]]) -> None:
+        """redis-py-cluster's attribute was assignable: new seeds for the next initialize()
+        of a standalone manager; None keeps the current ones (with nodemanager_follow_cluster
+        the known nodes are asked anyway). A pool-bound manager's seeds are its pool's."""
+        if value is None:
+            return
+        if self._pool is not None:
+            raise RedisClusterConfigError(
+                "orig_startup_nodes of a pool's NodeManager are the pool's startup nodes")
+        seeds = parse_startup_nodes(list(value))
+        if not seeds:
+            raise RedisClusterException("No startup nodes provided")
+        self._given, self._seeds = list(value), seeds
 
     @property
     def reinitialize_steps(self) -> int:

@@ -605,3 +605,20 @@ def test_the_pools_take_rpcs_positional_arguments(fake: FakeCluster) -> None:
     assert (blocking.max_connections, blocking.timeout) == (4, 0.5)
     for pool in (readonly, replicas, blocking):
         pool.close()
+
+
+def test_node_manager_seeds_are_assignable_and_remap_must_be_a_list(fake: FakeCluster) -> None:
+    """redis-py-cluster's NodeManager: orig_startup_nodes may be assigned (None keeps the
+    seeds), and host_port_remap must be a list of rule dicts (a dict is refused by name)."""
+    manager = NodeManager(startup_nodes=[{"host": "10.255.0.1", "port": 1}],
+                          transport=fake.network)
+    manager.orig_startup_nodes = None
+    assert manager.orig_startup_nodes == [{"host": "10.255.0.1", "port": 1}]
+    manager.orig_startup_nodes = fake.startup_nodes[:1]
+    manager.initialize()  # the new seed answers
+    assert len(manager.nodes) == 6
+    with pytest.raises(RedisClusterException, match="No startup nodes"):
+        manager.orig_startup_nodes = []
+    with pytest.raises(RedisClusterConfigError, match="list of rule dicts"):
+        NodeManager(startup_nodes=[{"host": "127.0.0.1", "port": 7000}], host_port_remap={})
+    NodeManager(startup_nodes=[{"host": "127.0.0.1", "port": 7000}], host_port_remap=[])
