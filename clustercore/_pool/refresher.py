@@ -263,13 +263,13 @@ class Refresher:
         self._wake.set()
         me = threading.current_thread()
         if deferred is not None:
-            deferred.cancel()
+            deferred.cancel()  # an unstarted timer, once started, finishes at once
             if deferred is not me:
-                deferred.join(1.0)
+                _join_started(deferred, 1.0)
         thread = self._thread
         probe_timeout = self._config.probe_timeout
         if thread is not None and thread is not me:
-            thread.join(probe_timeout + 5)
+            _join_started(thread, probe_timeout + 5)
         self._discovery.join(probe_timeout + 1)
 
 
@@ -299,3 +299,12 @@ def _maintenance_loop(ref: Callable[[], Optional[Refresher]], wake: threading.Ev
             except Exception:
                 _log.exception("clustercore maintenance round failed")
         del refresher
+
+
+def _join_started(thread: threading.Thread, timeout: float) -> None:
+    """Join ``thread`` if it was started. A thread is published (under the lock) before its
+    start() runs outside it, so close() may meet one not started yet: joining that raises
+    RuntimeError; it needs no join, since it sees the CLOSED state (or its cancelled timer)
+    and ends at once when it starts."""
+    if thread.ident is not None:
+        thread.join(timeout)
