@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -280,3 +281,66 @@ def test_missing_binaries_have_install_hint(monkeypatch: pytest.MonkeyPatch) -> 
     )
     with pytest.raises(RedisServerNotFound, match="redis-server not found at '/nonexistent/rs'"):
         LocalCluster(redis_server="/nonexistent/rs").start()
+
+
+# ---- no secret on a command line (issue 14 item 7) ------------------------------------------
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def _child_redis_cli() -> int | None:
+    """The pid of a redis-cli child of this process, if one is running."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces, so split after ")"
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = stat[stat.rindex(")") + 2:].split()[1]
+        if ppid == me and comm == "redis-cli":
+            return int(entry.name)
+    return None
+
+
+def test_no_password_in_any_process_cmdline(auth_cluster: LocalCluster) -> None:
+    c = auth_cluster
+    secrets = (AUTH_PASSWORD.encode(), ACL_PASSWORD.encode())
+    for node in c.nodes:
+        assert node.pid is not None
+        cmdline = _cmdline(node.pid)
+        assert b"redis-server" in cmdline
+        assert not any(s in cmdline for s in secrets), cmdline
+        assert os.stat(node.config_path).st_mode & 0o777 == 0o600
+    # A redis-cli call, caught while it blocks in BLPOP (the pushed value releases it).
+    node = c.primaries()[0]
+    key = "{cmdline}:q"
+    results: list[str] = []
+
+    def blocked() -> None:
+        results.append(c.cli(node, "BLPOP", key, "20", timeout=25))
+
+    thread = threading.Thread(target=blocked)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        pid = None
+        while pid is None and time.monotonic() < deadline:
+            pid = _child_redis_cli()
+        assert pid is not None, "redis-cli did not start"
+        cmdline = _cmdline(pid)
+        assert b"BLPOP" in cmdline
+        assert not any(s in cmdline for s in secrets), cmdline
+        assert b"--pass" not in cmdline and b"-a\x00" not in cmdline
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\x00")
+        assert b"REDISCLI_AUTH=" + AUTH_PASSWORD.encode() in env  # how it authenticated
+    finally:
+        c.cli(node, "LPUSH", key, "go")  # releases BLPOP (or is popped at once if it was late)
+        thread.join(timeout=25)
+    assert not thread.is_alive()
+    assert results and "go" in results[0]

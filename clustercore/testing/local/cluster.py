@@ -332,7 +332,14 @@ def _terminate(procs: Iterable[subprocess.Popen[bytes]], grace: float = _STOP_GR
 
 
 class LocalCluster:
-    """Real redis-server processes forming a Redis Cluster on loopback, for tests and demos."""
+    """Real redis-server processes forming a Redis Cluster on loopback, for tests and demos.
+
+    Safety: ``host`` must be a loopback address (the servers enable DEBUG for local clients
+    and often have no password); another address needs ``allow_non_loopback=True`` and a
+    ``password``, and then protected mode stays on. Passwords are never put on a command
+    line (argv is world-readable in /proc): the servers read them from their config file
+    (mode 0600), redis-cli from REDISCLI_AUTH, and MIGRATE ... AUTH goes to redis-cli's stdin.
+    """
 
     def __init__(
         self,
@@ -350,17 +357,32 @@ class LocalCluster:
         base_dir: str | None = None,
         startup_timeout: float = 60.0,
         extra_config: Mapping[str, str] | None = None,
+        allow_non_loopback: bool = False,
     ) -> None:
         if masters < 1:
             raise ValueError("masters must be >= 1")
         if replicas_per_master < 0:
             raise ValueError("replicas_per_master must be >= 0")
         try:
-            ipaddress.ip_address(host)
+            address = ipaddress.ip_address(host)
         except ValueError:
             raise ValueError(
                 f"host must be an IP address (CLUSTER MEET needs one), got {host!r}"
             ) from None
+        if not address.is_loopback:
+            # Throw-away test servers (DEBUG enabled, often no password) must not be reachable
+            # from other machines by accident: loopback only unless explicitly asked for.
+            if not allow_non_loopback:
+                raise ValueError(
+                    f"host {host!r} is not a loopback address; LocalCluster binds to loopback "
+                    f"only (127.0.0.0/8, ::1) unless allow_non_loopback=True is given"
+                )
+            if password is None:
+                raise ValueError(
+                    f"host {host!r} with allow_non_loopback=True needs a password: protected "
+                    f"mode stays on, and it refuses non-loopback clients (replicas included) "
+                    f"of a server without one"
+                )
         if tls_auth_clients not in ("yes", "no", "optional"):
             raise ValueError("tls_auth_clients must be 'yes', 'no' or 'optional'")
         self.masters = masters
@@ -378,6 +400,8 @@ class LocalCluster:
         self.base_dir = base_dir
         self.startup_timeout = startup_timeout
         self.extra_config: dict[str, str] = dict(extra_config or {})
+        #: Whether a non-loopback ``host`` was explicitly allowed (protected mode then stays on).
+        self.allow_non_loopback = allow_non_loopback
         self.nodes: list[LocalNode] = []
         self.dir: Path | None = None
         self.tls_files: TLSFiles | None = None
@@ -575,7 +599,9 @@ class LocalCluster:
             ("dir", [str(node.dir)]),
             ("save", [""]),
             ("appendonly", ["no"]),
-            ("protected-mode", ["no"]),
+            # Off only on loopback (where it changes nothing but is one less surprise);
+            # exposed on another address, the server keeps Redis' own guard.
+            ("protected-mode", ["yes" if self.allow_non_loopback else "no"]),
             ("daemonize", ["no"]),
             ("logfile", [str(node.log_path)]),
             # Fast replica sync and fast shutdown: no diskless-sync batching delay, no waiting
@@ -584,6 +610,8 @@ class LocalCluster:
             ("shutdown-timeout", ["0"]),
             ("enable-debug-command", ["local"]),
         ]
+        # Secrets live in the config file (mode 0600), never on a command line: argv is
+        # world-readable in /proc/<pid>/cmdline.
         if self.password is not None:
             lines += [("requirepass", [self.password]), ("masterauth", [self.password])]
         for user, pw in self.acl_users.items():
@@ -597,7 +625,10 @@ class LocalCluster:
             f"{k} {' '.join(_conf_arg(a) for a in args)}" for k, args in lines if k not in overridden
         ]
         text += [f"{k} {v}" for k, v in self.extra_config.items()]
-        node.config_path.write_text("\n".join(text) + "\n")
+        # Owner-only from creation on: the file holds requirepass/masterauth and ACL passwords.
+        fd = os.open(node.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as config:
+            config.write("\n".join(text) + "\n")
 
     def _popen(self, node: LocalNode) -> None:
         with open(node.log_path, "ab") as log:
@@ -675,21 +706,41 @@ class LocalCluster:
         no_auth: bool = False,
         tls: bool | None = None,
     ) -> list[str]:
-        """The redis-cli argv for `args` against `node` (TLS and auth options included)."""
+        """The redis-cli argv for `args` against `node` (TLS and user options included).
+
+        The password is never on it (argv is world-readable in /proc/<pid>/cmdline): run the
+        argv with :meth:`cli_env` (same credentials), which passes it in REDISCLI_AUTH.
+        """
         cmd = [self.redis_cli, "-h", node.host, "-p", str(node.port), "-e", "--no-auth-warning"]
         if self.tls if tls is None else tls:
             if self.tls_files is None:
                 raise LocalClusterError("this cluster has no TLS files")
             cmd += ["--tls", "--cacert", str(self.tls_files.ca_cert)]
             cmd += ["--cert", str(self.tls_files.client_cert), "--key", str(self.tls_files.client_key)]
-        if username is None and password is None and not no_auth:
-            username, password = self._credentials()
-        if password is not None:
-            if username is not None:
-                cmd += ["--user", username]
-            cmd += ["--pass", password]
+        username, password = self._cli_auth(username, password, no_auth)
+        if password is not None and username is not None:
+            cmd += ["--user", username]
         cmd += list(args)
         return cmd
+
+    def cli_env(
+        self, *, username: str | None = None, password: str | None = None, no_auth: bool = False
+    ) -> dict[str, str]:
+        """The environment to run a :meth:`cli_command` argv with: REDISCLI_AUTH holds the
+        password (the caller's REDISCLI_* variables are dropped)."""
+        env = dict(self._cli_env)
+        password = self._cli_auth(username, password, no_auth)[1]
+        if password is not None:
+            env["REDISCLI_AUTH"] = password
+        return env
+
+    def _cli_auth(
+        self, username: str | None, password: str | None, no_auth: bool
+    ) -> tuple[str | None, str | None]:
+        """The credentials a redis-cli call uses: the given ones, else the admin's."""
+        if username is None and password is None and not no_auth:
+            return self._credentials()
+        return username, password
 
     def run_cli(
         self,
@@ -702,16 +753,35 @@ class LocalCluster:
         tls: bool | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run redis-cli and return the completed process without checking it (for failure tests)."""
-        cmd = self.cli_command(
-            node, *args, username=username, password=password, no_auth=no_auth, tls=tls
+        return self._run_cli(
+            node, args, None, timeout, username=username, password=password, no_auth=no_auth,
+            tls=tls,
         )
+
+    def _run_cli(
+        self,
+        node: LocalNode,
+        args: Sequence[str],
+        stdin: bytes | None,
+        timeout: float,
+        **auth: Any,
+    ) -> subprocess.CompletedProcess[str]:
+        """redis-cli with `args`, `stdin` as its input (commands, one a line) or none."""
+        tls = auth.pop("tls", None)
+        cmd = self.cli_command(node, *args, tls=tls, **auth)
+        label = " ".join(args) or "(commands on stdin)"
         try:
             res = subprocess.run(
-                cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=self._cli_env
+                cmd,
+                input=stdin,
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                capture_output=True,
+                timeout=timeout,
+                env=self.cli_env(**auth),
             )
         except subprocess.TimeoutExpired:
             raise LocalClusterError(
-                f"redis-cli {' '.join(args)} on {node.host}:{node.port} timed out after {timeout}s"
+                f"redis-cli {label} on {node.host}:{node.port} timed out after {timeout}s"
             ) from None
         return subprocess.CompletedProcess(
             res.args,
@@ -1152,10 +1222,13 @@ class LocalCluster:
                 args = [target.host, str(target.port), "", "0", str(migrate_timeout_ms), *auth, "KEYS"]
                 quoted = [_quote_arg(a.encode()) for a in ["MIGRATE", *args]]
                 quoted += [_quote_arg(k) for k in keys]
-                res = self.run_cli(
-                    source, "--quoted-input", *quoted, timeout=max(1.0, deadline.remaining())
+                # On stdin, not argv: MIGRATE's AUTH carries the password. (redis-cli reading
+                # commands from stdin exits 0 on an error reply, so the reply is checked.)
+                res = self._run_cli(
+                    source, (), (" ".join(quoted) + "\n").encode(),
+                    max(1.0, deadline.remaining()),
                 )
-                if res.returncode != 0:
+                if res.returncode != 0 or res.stdout.strip() not in ("OK", "NOKEY"):
                     raise LocalClusterError(
                         f"MIGRATE of {len(keys)} keys in slot {slot} from {source!r} to {target!r} "
                         f"failed: {(res.stderr or res.stdout).strip()}"
