@@ -179,11 +179,8 @@ def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = Fals
     port = parts.port or 6379  # split_url checked it
     options.update({"host": hostname or "localhost", "port": port, "username": username,
                     "password": password})
-    if "db" not in options and path:
-        try:
-            options["db"] = int(path.replace("/", ""))
-        except ValueError:
-            pass
+    if "db" not in options and path and path.replace("/", ""):
+        options["db"] = path.replace("/", "")  # checked below: "/abc" is an error, not ignored
     try:
         options["db"] = int(options.get("db", db or 0))
     except (TypeError, ValueError):

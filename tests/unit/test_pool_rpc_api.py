@@ -622,3 +622,11 @@ def test_node_manager_seeds_are_assignable_and_remap_must_be_a_list(fake: FakeCl
     with pytest.raises(RedisClusterConfigError, match="list of rule dicts"):
         NodeManager(startup_nodes=[{"host": "127.0.0.1", "port": 7000}], host_port_remap={})
     NodeManager(startup_nodes=[{"host": "127.0.0.1", "port": 7000}], host_port_remap=[])
+
+
+def test_pool_from_url_refuses_a_path_that_is_not_a_database_number() -> None:
+    """redis-py 3.5 ignored "/abc"; a bad path is named instead (and "/" or "/0" are fine)."""
+    with pytest.raises(RedisClusterConfigError, match="'abc'"):
+        ClusterConnectionPool.from_url("redis://127.0.0.1:7000/abc", init_slot_cache=False)
+    for url in ("redis://127.0.0.1:7000/", "redis://127.0.0.1:7000/0"):
+        ClusterConnectionPool.from_url(url, init_slot_cache=False).close()
