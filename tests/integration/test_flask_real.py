@@ -184,7 +184,7 @@ def session_app(cluster: LocalCluster, how: str, prefix: str) -> Tuple[Flask, Re
 @pytest.mark.parametrize("how", ["interface", "cachelib"])
 def test_sessions_live_in_the_cluster(cluster: LocalCluster, how: str) -> None:
     """Twelve browsers: each one's visits count up across requests; each session is one key
-    with the session lifetime as TTL, the keys spread over the primaries; clearing a session
+    with the session lifetime as TTL, on its slot's primary; clearing a session
     deletes it from the cluster."""
     prefix = f"sess-{uuid.uuid4().hex[:6]}:"
     app, client = session_app(cluster, how, prefix)
@@ -193,8 +193,11 @@ def test_sessions_live_in_the_cluster(cluster: LocalCluster, how: str) -> None:
         assert [b.get("/visit").get_json()["visits"] for _ in range(3)] == [1, 2, 3]
     names = list(client.scan_iter(match=prefix + "*"))
     assert len(names) == 12
-    assert {cluster.slot_owner(key_slot(n)).port for n in names} == {
-        p.port for p in cluster.primaries()}
+    # each session key is stored on its own slot's primary (session ids are random, so how
+    # the twelve spread over the primaries is not asserted: that would fail ~2% of runs)
+    for name in names:
+        text = name.decode() if isinstance(name, bytes) else name
+        assert cluster.cli(cluster.slot_owner(key_slot(name)), "EXISTS", text).strip() == "1"
     assert all(100 < client.ttl(n) <= 120 for n in names)
     browsers[0].get("/logout")
     assert len(list(client.scan_iter(match=prefix + "*"))) == 11
