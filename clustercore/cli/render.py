@@ -24,7 +24,7 @@ def _ms(value: object) -> str:
 def node_table(report: ClusterReport) -> Table:
     """One row per node: what the client dials and what the node announces, role, slots,
     replicas, health, version, ping latency and the client's connections to it."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name, justify in (("node", "left"), ("announced", "left"), ("role", "left"),
                           ("slots", "left"), ("replicas / of", "left"), ("health", "left"),
                           ("version", "left"), ("ping ms", "right"),
