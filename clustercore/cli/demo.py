@@ -179,6 +179,7 @@ def _run(out: Console, local: LocalCluster, pool: clustercore.ClusterBlockingCon
         t.join(10)
     counters = sum(int(rc.get(f"demo:counter:{i}") or 0) for i in range(threads))
     stats = pool.stats()
+    out.print()
     summary = Table(title="summary", show_header=False)
     summary.add_column()
     summary.add_column()

@@ -60,11 +60,13 @@ def summary_lines(report: ClusterReport) -> List[Text]:
     p = report.pool
     triggers = ", ".join(f"{k}={v}" for k, v in sorted(p["refresh_triggers"].items())) or "none"
     pool = Text(
-        f"client pool {p['type']}: epoch {p['topology_epoch']}, {p['active_nodes']} active "
-        f"nodes, connections open {p['open']} (in use {p['in_use']}, idle {p['idle']}), "
-        f"waits {p['waits']}, refreshes {p['refreshes']} ({triggers}), refresh failures "
-        f"{p['refresh_failures']}")
-    return [coverage, pool]
+        f"client pool {p['type']}: topology epoch {p['topology_epoch']}, {p['active_nodes']} "
+        f"active nodes, {p['refreshes']} refreshes ({triggers}), {p['refresh_failures']} "
+        f"refresh failures")
+    connections = Text(
+        f"client connections: {p['open']} open ({p['in_use']} in use, {p['idle']} idle), "
+        f"{p['waits']} checkouts waited, {p['wait_timeouts']} timed out")
+    return [coverage, pool, connections]
 
 
 def problem_lines(report: ClusterReport) -> List[Text]:

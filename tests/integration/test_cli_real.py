@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -59,7 +60,9 @@ def test_info_text_shows_every_node_as_the_servers_see_it(cluster: LocalCluster)
         assert " replica " in line and f"of {addr(cluster.primary_of(replica))}" in line
     assert f"slots covered {NUM_SLOTS}/{NUM_SLOTS}" in out
     assert "3 primaries, 3 replicas" in out
-    assert "client pool ClusterConnectionPool: epoch" in out and "refreshes 1" in out
+    assert "client pool ClusterConnectionPool: topology epoch" in out
+    assert "1 refreshes (initialize=1)" in out
+    assert f"client connections: {len(cluster.nodes)} open" in out
     assert "OK: every node answered" in out
 
 
@@ -84,6 +87,18 @@ def test_info_json_matches_the_cluster(cluster: LocalCluster) -> None:
     assert report["covered_slots"] == NUM_SLOTS and report["uncovered"] == []
     assert report["problems"] == []
     assert report["pool"]["open"] == len(nodes)  # one pooled connection per node pinged
+
+
+def test_info_shows_the_announced_address_beside_the_remapped_one(cluster: LocalCluster) -> None:
+    primary = cluster.primaries()[0]
+    host, port = primary.address
+    result = run("info", seed(cluster), "--json", "--remap", f"{host}:{port}=localhost:{port}")
+    assert result.exit_code == 0, result.output
+    nodes = {n["address"]: n for n in json.loads(result.output)["nodes"]}
+    assert nodes[f"localhost:{port}"]["announced"] == f"{host}:{port}"
+    assert f"{host}:{port}" not in nodes
+    text = run("info", seed(cluster), "--remap", f"{host}:{port}=localhost:{port}").output
+    assert re.search(rf"localhost:{port}\s+{host}:{port}\s+primary", text), text
 
 
 def test_check_healthy_cluster_exits_0(cluster: LocalCluster) -> None:
@@ -196,6 +211,16 @@ def test_cluster_up_status_down(tmp_path: Path) -> None:
     assert not Path(state["dir"]).exists()
     after = run("cluster", "status", "--dir", str(directory))
     assert after.exit_code == 1 and "no development cluster recorded" in after.output
+
+
+def test_demo_bounded() -> None:
+    result = run("demo", "--seconds", "10", "--threads", "2")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "SIGKILL primary 127.0.0.1:" in out
+    assert "now routed to 127.0.0.1:" in out  # the client followed the failover
+    assert re.search(r"stale or wrong reads\s+\S\s+0\s", out), out
+    assert "cluster stopped" in out
 
 
 # ---- live views in a real terminal -----------------------------------------------------------
