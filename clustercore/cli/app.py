@@ -129,14 +129,18 @@ def _watch(rc: clustercore.RedisCluster, connect: ConnectOptions, every: float, 
         return
     out = console()
     with Live(console=out, auto_refresh=False, transient=False) as live:
-        while count == 0 or done < count:
-            if done:
-                time.sleep(every)  # the refresh cadence the user asked for
-            report = survey(rc, connect)
-            done += 1
-            stamp = time.strftime("%H:%M:%S")
-            live.update(info_view(report, f"clustercore info --watch {every:g}s  {stamp}  "
-                                          f"refresh #{done}  (Ctrl-C to stop)"), refresh=True)
+        try:
+            while count == 0 or done < count:
+                if done:
+                    time.sleep(every)  # the refresh cadence the user asked for
+                report = survey(rc, connect)
+                done += 1
+                stamp = time.strftime("%H:%M:%S")
+                live.update(info_view(report, f"clustercore info --watch {every:g}s  {stamp}  "
+                                              f"refresh #{done}  (Ctrl-C to stop)"),
+                            refresh=True)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a watch ends: the last view stays on screen, exit 0
 
 
 @cli.command(epilog=_SEED_HELP + """

@@ -106,8 +106,8 @@ def _run(name: str, op: str, call: Callable[[int], int], requests: int, duration
         i += 1
         if i % 64 == 0:
             progress.update(task, completed=i)
-            if t1 >= deadline:
-                break
+        if t1 >= deadline:
+            break
     seconds, cpu_used = perf() - start, cpu() - cpu_start
     progress.update(task, completed=requests if i >= requests else i, total=max(i, 1)
                     if i < requests else requests)

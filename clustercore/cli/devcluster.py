@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import click
 from rich.table import Table
@@ -202,6 +202,21 @@ def up(directory: Path, masters: int, replicas: int, timeout: float) -> None:
     out.print(f"try: clustercore info {first['host']}:{first['port']}")
 
 
+def _signal(pid: int, sig: int) -> None:
+    """Signal a pid just checked to be ours; it may have ended in between."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pids: Sequence[Tuple[int, Tuple[str, ...]]], timeout: float) -> None:
+    """Wait (bounded) until none of ``pids`` runs; they are not our children, so poll."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p, *c) for p, c in pids) and time.monotonic() < deadline:
+        time.sleep(_POLL)
+
+
 @cluster.command()
 @_dir_option
 @click.option("--timeout", type=click.FloatRange(1, 120), default=20.0, show_default=True,
@@ -213,23 +228,21 @@ def down(directory: Path, timeout: float) -> None:
         click.echo(f"no development cluster recorded in {directory}; nothing to stop")
         return
     supervisor = int(state["supervisor_pid"])
-    if pid_alive(supervisor, "clustercore.cli.devcluster"):
-        os.kill(supervisor, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
     nodes = [(int(n["pid"]), _node_needles(n)) for n in state["nodes"] if n.get("pid")]
-    while time.monotonic() < deadline and (
-            pid_alive(supervisor, "clustercore.cli.devcluster")
-            or any(pid_alive(p, *c) for p, c in nodes)):
-        time.sleep(_POLL)  # waiting for processes that are not our children, bounded
+    if pid_alive(supervisor, "clustercore.cli.devcluster"):
+        _signal(supervisor, signal.SIGTERM)  # LocalCluster.stop(): SIGTERM, then SIGKILL
+        _wait_gone([(supervisor, ("clustercore.cli.devcluster",))], timeout)
+    survivors = [(p, c) for p, c in nodes if pid_alive(p, *c)]
+    for pid, _needles in survivors:  # the supervisor was gone already, or it failed
+        _signal(pid, signal.SIGCONT)
+        _signal(pid, signal.SIGTERM)
+    _wait_gone(survivors, 5.0)
     killed = []
-    for pid, needles in nodes:
+    for pid, needles in survivors:
         if pid_alive(pid, *needles):
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, signal.SIGKILL)
+            _signal(pid, signal.SIGKILL)
             killed.append(pid)
-    deadline = time.monotonic() + 5
-    while any(pid_alive(p, *c) for p, c in nodes) and time.monotonic() < deadline:
-        time.sleep(_POLL)
+    _wait_gone(survivors, 5.0)
     left = [p for p, c in nodes if pid_alive(p, *c)]
     if left:
         raise CliError(f"processes still running after SIGKILL: {left}", Exit.PROBLEMS)

@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -211,6 +212,22 @@ def test_cluster_up_status_down(tmp_path: Path) -> None:
     assert not Path(state["dir"]).exists()
     after = run("cluster", "status", "--dir", str(directory))
     assert after.exit_code == 1 and "no development cluster recorded" in after.output
+
+
+def test_cluster_down_after_the_supervisor_died(tmp_path: Path) -> None:
+    directory = tmp_path / "dev"
+    up = run("cluster", "up", "--dir", str(directory), "--masters", "1", "--replicas", "1")
+    assert up.exit_code == 0, up.output
+    state = json.loads((directory / "state.json").read_text())
+    pids = [int(n["pid"]) for n in state["nodes"]]
+    try:
+        os.kill(int(state["supervisor_pid"]), signal.SIGKILL)  # a crash: no cleanup ran
+        status = run("cluster", "status", "--dir", str(directory))
+        assert status.exit_code == 1 and "the supervisor is gone" in status.output
+    finally:
+        down = run("cluster", "down", "--dir", str(directory))
+    assert down.exit_code == 0, down.output
+    assert not any(pid_alive(p) for p in pids)
 
 
 def test_demo_bounded() -> None:
