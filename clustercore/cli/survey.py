@@ -238,7 +238,7 @@ def survey(rc: clustercore.RedisCluster, options: ConnectOptions) -> ClusterRepo
             problems.append(f"{row.role} {row.address}: {row.problem}")
         if probe.ok and row.health == "ok":
             try:  # through the client's pool, so its statistics show every node
-                rc.get_redis_connection(clustercore.ClusterNode(*address)).ping()
+                rc.get_redis_connection(clustercore.NodeAddress(*address)).ping()
             except clustercore.ClusterCoreError as exc:
                 row.health = "client failed"
                 row.problem = describe(exc, timeout=options.timeout, tls=options.tls)

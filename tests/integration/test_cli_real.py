@@ -97,6 +97,7 @@ def test_info_shows_the_announced_address_beside_the_remapped_one(cluster: Local
     assert result.exit_code == 0, result.output
     nodes = {n["address"]: n for n in json.loads(result.output)["nodes"]}
     assert nodes[f"localhost:{port}"]["announced"] == f"{host}:{port}"
+    assert nodes[f"localhost:{port}"]["pool"]["open"] >= 1  # the client's pool dials it there
     assert f"{host}:{port}" not in nodes
     text = run("info", seed(cluster), "--remap", f"{host}:{port}=localhost:{port}").output
     assert re.search(rf"localhost:{port}\s+{host}:{port}\s+primary", text), text
@@ -258,11 +259,12 @@ def tmux_session() -> Iterator[Callable[[str], Callable[[], str]]]:
         name = f"clustercore-test-{uuid.uuid4().hex[:8]}"
         names.append(name)
         subprocess.run([TMUX, "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
-                        f"{command}; sleep 30"], check=True, timeout=10,
+                        f"{command}; echo EXIT=$?; sleep 30"], check=True, timeout=10,
                        env={**os.environ, "TERM": "xterm-256color"})
         return lambda: subprocess.run([TMUX, "capture-pane", "-p", "-t", name],
                                       capture_output=True, text=True, timeout=10).stdout
 
+    start.names = names  # type: ignore[attr-defined]
     yield start
     for name in names:
         subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True, timeout=10)
@@ -293,13 +295,19 @@ def test_info_watch_in_a_terminal(cluster: LocalCluster, tmux_session) -> None: 
     assert screen.count("clustercore info --watch") == 1
     later = wait_for(read, "refresh #5")
     assert later.count("clustercore info --watch") == 1
+    # Ctrl-C is how a watch ends: exit 0, no error line, the last view left on screen.
+    subprocess.run([TMUX, "send-keys", "-t", tmux_session.names[-1], "C-c"], check=True,
+                   timeout=10)
+    ended = wait_for(read, "EXIT=")
+    assert "EXIT=0" in ended and "error" not in ended
+    assert "slots covered 16384/16384" in ended
 
 
 def test_bench_in_a_terminal(cluster: LocalCluster, tmux_session) -> None:  # type: ignore[no-untyped-def]
     read = tmux_session(_cli_command("bench", seed(cluster), "--requests", "300",
                                      "--duration", "10", "--keys", "20", "--prefix",
                                      f"clitest:{uuid.uuid4().hex[:8]}:"))
-    screen = wait_for(read, "clustercore bench", "ops/s", "p99 ms")
+    screen = wait_for(read, "clustercore bench", "ops/s", "p99 ms", "EXIT=0")
     for op in ("get", "set", "pipeline", "mget"):
         assert f"clustercore {op}" in screen
     assert "300/300" in screen  # the progress bars, finished
