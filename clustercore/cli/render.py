@@ -49,10 +49,12 @@ def node_table(report: ClusterReport) -> Table:
 
 def summary_lines(report: ClusterReport) -> List[Text]:
     """The slot coverage and the pool statistics, one line each."""
-    primaries = sum(1 for n in report.nodes if n.role == "primary")
-    replicas = len(report.nodes) - primaries
+    primaries = sum(1 for n in report.nodes if n.role == "primary" and n.slots)
+    empty = sum(1 for n in report.nodes if n.role == "primary" and not n.slots)
+    replicas = sum(1 for n in report.nodes if n.role == "replica")
     coverage = Text(
-        f"{primaries} primaries, {replicas} replicas; slots covered "
+        f"{primaries} primaries" + (f" (+{empty} without slots)" if empty else "")
+        + f", {replicas} replicas; slots covered "
         f"{report.covered_slots}/{NUM_SLOTS}"
         + (f" (missing: {format_ranges(report.uncovered)})" if report.uncovered else "")
         + (" ; TLS" if report.tls else ""),

@@ -256,6 +256,10 @@ def survey(rc: clustercore.RedisCluster, options: ConnectOptions) -> ClusterRepo
                                  "(failed, loading, or without slots)")
         if role == "replica" and entry["primary_id"] in ids:
             row.primary = _fmt(ids[entry["primary_id"]])
+        if node_id in flagged:  # e.g. a primary killed and replaced, still in the node table
+            row.health = "fail" if "fail" in flagged[node_id] else "pfail"
+            row.problem = f"its peers mark it {'failed' if row.health == 'fail' else 'pfail'}"
+            problems.append(f"{role} {row.address} (not routed): {row.problem}")
         rows[(entry["announced"], -len(rows))] = row
     uncovered = [(a, b) for a, b in topology.uncovered_ranges()]
     if uncovered:

@@ -168,6 +168,22 @@ def test_check_reports_a_frozen_node(cluster: LocalCluster) -> None:
             in result.output)
 
 
+def test_check_after_a_failover_reports_the_dead_primary(
+        make_cluster: Callable[..., LocalCluster]) -> None:
+    local = make_cluster(3, 1, node_timeout_ms=1000)
+    victim = local.primaries()[0]
+    local.kill(victim)
+    promoted = local.wait_failover_after_kill(victim)
+    result = run("check", seed(local))
+    assert result.exit_code == 1
+    assert f"{addr(victim)}: connection refused: nothing listens on that address" in result.output
+    assert f"slots covered {NUM_SLOTS}/{NUM_SLOTS}" in result.output
+    info = json.loads(run("info", seed(local), "--json").output)
+    rows = {n["address"]: n for n in info["nodes"]}
+    assert rows[addr(promoted)]["role"] == "primary" and rows[addr(promoted)]["slot_count"] > 0
+    assert rows[addr(victim)]["health"] == "unreachable"
+
+
 def test_bench_tiny(cluster: LocalCluster) -> None:
     prefix = f"clitest:{uuid.uuid4().hex[:8]}:"
     result = CliRunner().invoke(cli, ["bench", seed(cluster), "--requests", "64", "--duration",
