@@ -154,7 +154,12 @@ _dir_option = click.option(
     help="Where the state file, the logs and the servers' files live.")
 
 
-@cluster.command()
+@cluster.command(epilog="""
+\b
+Examples:
+  clustercore cluster up
+  clustercore cluster up --masters 1 --replicas 0 --dir /tmp/devcluster
+""")
 @_dir_option
 @click.option("--masters", type=click.IntRange(1, 16), default=3, show_default=True)
 @click.option("--replicas", type=click.IntRange(0, 4), default=1, show_default=True,
@@ -217,7 +222,12 @@ def _wait_gone(pids: Sequence[Tuple[int, Tuple[str, ...]]], timeout: float) -> N
         time.sleep(_POLL)
 
 
-@cluster.command()
+@cluster.command(epilog="""
+\b
+Examples:
+  clustercore cluster down
+  clustercore cluster down --dir /tmp/devcluster
+""")
 @_dir_option
 @click.option("--timeout", type=click.FloatRange(1, 120), default=20.0, show_default=True,
               help="Seconds to wait for the processes to end before SIGKILL.")
@@ -256,7 +266,12 @@ def down(directory: Path, timeout: float) -> None:
                f"{len(nodes)} redis-server processes{note}")
 
 
-@cluster.command()
+@cluster.command(epilog="""
+\b
+Examples:
+  clustercore cluster status
+  clustercore cluster status --dir /tmp/devcluster || clustercore cluster up --dir /tmp/devcluster
+""")
 @_dir_option
 def status(directory: Path) -> None:
     """Report the recorded processes and what each node answers; exit 1 unless all are up
