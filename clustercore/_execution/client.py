@@ -100,6 +100,10 @@ class RedisCluster(CommandsMixin):
     also be a clustercore RetryPolicy (used as is). ``sleep`` and ``rng`` are the retry loop's
     pause and randomness (injectable for tests).
 
+    ``read_your_writes`` (seconds, default 0: off), with replica reads: a read of a slot this
+    client wrote less than that long ago goes to the slot's primary, so a thread reads its own
+    writes although replication is asynchronous (docs/pools.md, "Replica reads").
+
     The node API is redis-py's (``get_nodes()``, ``get_primaries()``, ``get_node()``,
     ``get_default_node()``, ``keyslot()``, ``get_redis_connection(node)`` ...): ClusterNodes
     built from the pool's current topology snapshot. Commands take redis-py's
@@ -147,6 +151,7 @@ class RedisCluster(CommandsMixin):
         backoff: Optional[Backoff] = None,
         retry_non_idempotent: bool = False,
         read_policy: Optional[str] = None,
+        read_your_writes: float = 0.0,
         sleep: Optional[Callable[[float], None]] = None,
         rng: Optional[random.Random] = None,
         cluster_error_retry_attempts: Optional[int] = None,
@@ -186,6 +191,7 @@ class RedisCluster(CommandsMixin):
                 "retries); got None -- give a large value to wait longer")
         check_number("retry_deadline", retry_deadline)  # the pool checks its own numbers
         check_number("max_redirects", max_redirects, integer=True)
+        check_number("read_your_writes", read_your_writes)
         check_number("cluster_down_retry_attempts", cluster_down_retry_attempts, integer=True)
         for name, value in (("cache", cache), ("cache_config", cache_config),
                             ("event_dispatcher", event_dispatcher),
@@ -257,6 +263,8 @@ class RedisCluster(CommandsMixin):
         #: nodes) are injectable for tests (``rng`` also seeds the pool it builds: replica
         #: choice, seed order); the clock is the pool's.
         self.executor = Executor(connection_pool, policy, sleep=sleep, rng=rng)
+        if read_your_writes:
+            self.executor.set_read_your_writes(read_your_writes)
         self._encoding = self.executor.encoding
         #: redis-py's per-client copy of the node flags.
         self.node_flags = set(NODE_FLAGS)

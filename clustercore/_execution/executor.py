@@ -45,6 +45,7 @@ from .._commands.keys import split_by_slot
 from .._commands.merge import merge_split
 from .._commands.server_specs import spec_from_command_info
 from .._commands.specs import CommandSpec, Route
+from .._slots import NUM_SLOTS
 from ..errors import (
     AskError,
     ClusterCoreError,
@@ -133,6 +134,11 @@ class Executor:
         self.rng = rng or random.Random()
         #: Whether read-only commands may go to replicas (the pool's read policy says so).
         self.read_from_replicas = pool.read_policy != "primary"
+        #: Read-your-writes window in seconds (0: off): a read of a slot this client wrote less
+        #: than that long ago goes to the slot's primary, not to a replica that may lag (see
+        #: :meth:`replica_read_ok`). ``written_at`` holds each slot's last write time when on.
+        self.read_your_writes = 0.0
+        self.written_at: Optional[List[float]] = None
         #: The encoding keys are hashed with (the connections').
         self.encoding = str(pool.connection_kwargs.get("encoding", "utf-8"))
         #: Specs of commands the static table lacks, from COMMAND INFO (by upper-case name).
@@ -154,6 +160,24 @@ class Executor:
         # (a deadline of 0 means "no retries": the one attempt keeps its socket_timeout)
         self.bound_first = policy.deadline > 0 and (
             timeout is None or timeout > policy.deadline)
+
+    def set_read_your_writes(self, seconds: float) -> None:
+        """Turn the read-your-writes window on (``seconds`` > 0) or off (0)."""
+        self.read_your_writes = float(seconds)
+        self.written_at = [float("-inf")] * NUM_SLOTS if seconds > 0 else None
+
+    def replica_read_ok(self, slot: int) -> bool:
+        """Whether a read of ``slot`` may go to a replica: not when this client wrote the slot
+        within the read-your-writes window (replication is asynchronous: a replica may not
+        have the write yet). Per slot, per client (other clients' writes are not seen)."""
+        written = self.written_at
+        return written is None or self.pool.clock() - written[slot] >= self.read_your_writes
+
+    def note_write(self, slot: int) -> None:
+        """Record a write to ``slot`` for the read-your-writes window (no-op when off)."""
+        written = self.written_at
+        if written is not None:
+            written[slot] = self.pool.clock()  # one float store: atomic under the GIL
 
     def time_left(self, attempt: Optional[Attempt]) -> Optional[float]:
         """Seconds the call that made ``attempt`` may still wait on a socket (None: no start
@@ -355,6 +379,9 @@ class Executor:
         any wait, so no caller holds one while it sleeps or waits for a refresh."""
         pool = self.pool
         read = spec.readonly and self.read_from_replicas
+        written = self.written_at  # the read-your-writes window, when on
+        if read and written is not None:
+            read = self.replica_read_ok(slot)
         # The deadline counts from here: one clock read per call (retry_deadline bounds the
         # whole call, reads included).
         started = pool.clock()
@@ -424,6 +451,8 @@ class Executor:
                 if ask_target is not None and left is not None:
                     conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)
+                if written is not None and not spec.readonly:
+                    self.note_write(slot)
                 return reply
 
     def run_on_node(self, node: Any, *args: Any) -> Any:
@@ -572,9 +601,16 @@ class Executor:
         slots. A part that failed runs again alone through :meth:`run_slot` (which follows
         redirects and backs off) unless it may have been applied and is not idempotent."""
         parts = split_by_slot(spec, args, self.encoding)
+        read = spec.readonly and self.read_from_replicas
+        if self.written_at is not None:
+            if read:  # one slot written within the window: this call reads primaries only
+                read = all(self.replica_read_ok(slot) for slot, _sub, _indexes in parts)
+            else:
+                for slot, _sub, _indexes in parts:
+                    self.note_write(slot)
         # the slot case of locate(), inlined: one call for every key's slot
         addresses = self.pool.addresses_for_slots(
-            [slot for slot, _sub, _indexes in parts], spec.readonly and self.read_from_replicas)
+            [slot for slot, _sub, _indexes in parts], read)
         by_node: Dict[NodeAddress, List[int]] = {}  # part numbers per node
         for n, address in enumerate(addresses):
             numbers = by_node.get(address)

@@ -299,7 +299,7 @@ _BOOL_OPTIONS = {"ssl", "decode_responses", "readonly_mode", "read_from_replicas
                  "follow_unknown_redirects"}
 _FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_interval",
                   "timeout", "retry_deadline", "max_idle_time", "refresh_interval",
-                  "probe_timeout"}
+                  "probe_timeout", "read_your_writes"}
 _INT_OPTIONS = {"max_connections", "reinitialize_steps", "cluster_down_retry_attempts",
                 "max_redirects", "protocol", "max_waiters", "min_idle_per_node",
                 "cluster_error_retry_attempts"}

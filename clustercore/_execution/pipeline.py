@@ -375,13 +375,21 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         node's batch (with a reply layout when a part needs SCRIPT LOAD / ASKING first or is
         read undecoded). A part that cannot be routed gets the error as its reply."""
         slotted: Tuple[List[Part], List[Part]] = ([], [])  # writes, reads: routed in bulk
+        executor = self._executor
+        read_your_writes = executor.written_at is not None
         for part in parts:
             if part.ask is not None:
                 part.address = part.ask
             elif part.node is not None:
                 part.address = part.node
             elif part.slot is not None and (part.attempt is None or not part.attempt.avoid):
-                slotted[part.command.read].append(part)
+                replica = part.command.read
+                if read_your_writes:  # a write routed here comes before later reads of its slot
+                    if replica:
+                        replica = executor.replica_read_ok(part.slot)
+                    elif not part.command.spec.readonly:
+                        executor.note_write(part.slot)
+                slotted[replica].append(part)
             else:
                 part.address = self._locate(part)  # keyless, or a read that must avoid a node
         for read, routed in enumerate(slotted):
