@@ -13,7 +13,8 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
   written and the command is not idempotent: then the outcome is unknown and the caller is told
   (OutcomeUnknownError), never silently re-sent. With ``RetryPolicy.retry_on_timeout=False``
   a timeout is raised at once (still marking the node and asking for a refresh).
-* Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
+* Pool errors (timeout, closed, too many), authentication errors and TLS certificate refusals
+  are raised as they are.
 * Everything that waits is bounded by one deadline per command, counted from the first failure.
 """
 
@@ -40,6 +41,7 @@ from ..errors import (
     ReadOnlyError,
     RedirectBudgetExceededError,
     TimeoutError,
+    TLSVerificationError,
     TryAgainError,
 )
 from .retry import RetryPolicy
@@ -91,8 +93,8 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         attempt.redirects += 1
         action = Action.MOVED if isinstance(error, MovedError) else Action.ASK
         return Step(action, target=error.target)
-    if isinstance(error, (PoolError, AuthenticationError)):
-        return Step(Action.RAISE, error)
+    if isinstance(error, (PoolError, AuthenticationError, TLSVerificationError)):
+        return Step(Action.RAISE, error)  # another attempt meets the same refusal
     if attempt.first_failure is None:
         attempt.first_failure = now
     delay = policy.backoff.delay(attempt.retries, rng)
