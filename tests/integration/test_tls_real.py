@@ -157,6 +157,10 @@ def test_a_refused_discovered_node_is_not_retried_and_keeps_its_cause(
             assert isinstance(err.__cause__, ssl.SSLCertVerificationError)
             assert err.node == other and err.expected == "127.0.0.1"
             assert transport.opens[other] == attempt  # one dial per command, no retry
+            # A refused certificate is not a down node: no failure mark, which would turn
+            # the next caller's error into a NodeFailingError without this cause.
+            stats = {n.address: n for n in rc.connection_pool.stats().nodes}
+            assert other in stats and not stats[other].failing
         assert rc.set(key_on(named_cluster, seed), "v") is True  # the seed still works
     finally:
         rc.close()

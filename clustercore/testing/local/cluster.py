@@ -407,8 +407,9 @@ class LocalCluster:
         self.tls = tls
         self.tls_auth_clients = tls_auth_clients
         #: The names and IP addresses the (one, shared) server certificate is issued for (the
-        #: first DNS name is also its common name). Cluster peers and redis-cli check only the CA, so a cert
-        #: for names alone still runs the cluster (for tests of the client's name checks).
+        #: first DNS name is also its common name). Cluster peers and redis-cli check only the
+        #: CA, so a cert for names alone still runs the cluster (for tests of the client's name
+        #: checks).
         self.tls_server_names: tuple[str, ...] = tuple(tls_server_names)
         self._redis_server_arg = redis_server
         self._redis_cli_arg = redis_cli
