@@ -373,9 +373,11 @@ class TLSPolicy:
     1. ``node_hostnames`` names it (a mapping keyed ``"host:port"``, or a callable);
     2. ``server_hostname`` (one name for every node: a shared or wildcard certificate, a TLS
        proxy);
-    3. ``host`` itself when it is a DNS name (the user gave it, or the cluster announced it as
+    3. the hostname the node announced in CLUSTER SHARDS (``cluster-announce-hostname``),
+       looked up through :meth:`follow_announced` (a pool binds its policy to its layout);
+    4. ``host`` itself when it is a DNS name (the user gave it, or the cluster announced it as
        its endpoint) or an IP address the user gave as a startup node (``seed_hosts``);
-    4. else the node is an IP address learned from the cluster, with no name known.
+    5. else the node is an IP address learned from the cluster, with no name known.
        ``verify_discovered``: "ip" verifies the IP against the certificate's IP SANs;
        "ca-only" only checks the chain; "auto" (default) is "ca-only" when a private CA was
        given (``ssl_ca_certs``/``ssl_ca_data``: only certificates it signed pass) and refuses
@@ -384,7 +386,7 @@ class TLSPolicy:
 
     With the name check off (``ssl_check_hostname=False``) every node is CA-only; with
     ``ssl_cert_reqs="none"`` nothing is verified. A caller's own ``ssl_context`` is used as it
-    is: its ``check_hostname`` decides, against the name rules 1-3 give, else the host.
+    is: its ``check_hostname`` decides, against the name rules 1-4 give, else the host.
     """
 
     def __init__(self, context: ssl.SSLContext, *, ca_only_context: Optional[ssl.SSLContext],
@@ -409,6 +411,13 @@ class TLSPolicy:
         self.verify_discovered = verify_discovered
         self._names, self._name_of = _node_names(node_hostnames)
         self.seed_hosts = frozenset(_normal_host(h) for h in seed_hosts)
+        #: address -> the hostname it announced (None: none known); see follow_announced.
+        self.announced: Optional[Callable[[NodeAddress], Optional[str]]] = None
+
+    def follow_announced(self, lookup: Callable[[NodeAddress], Optional[str]]) -> None:
+        """Verify nodes against the hostnames ``lookup`` says they announced (rule 3). A pool
+        calls this once, with a lookup into its current layout, on the policy it built."""
+        self.announced = lookup
 
     @classmethod
     def build(cls, *, seed_hosts: Sequence[str] = (), ssl_context: Optional[ssl.SSLContext] = None,
@@ -461,6 +470,8 @@ class TLSPolicy:
     def target(self, address: NodeAddress) -> TLSTarget:
         """How to dial ``address`` (see the class docstring for the rules)."""
         name = self.name_for(address)
+        if name is None and self.announced is not None:
+            name = self.announced(address)
         host = address.host
         context = self.context
         if not context.check_hostname:  # names not checked: CA-only, or nothing verified

@@ -53,6 +53,17 @@ def named_cluster() -> Iterator[LocalCluster]:
     c.stop()
 
 
+@pytest.fixture(scope="module")
+def announcing_cluster() -> Iterator[LocalCluster]:
+    """Like named_cluster, and every node announces redis.clustercore.test as its hostname
+    (cluster-announce-hostname: CLUSTER SHARDS' ``hostname``; the endpoints stay IPs)."""
+    c = LocalCluster(3, 1, node_timeout_ms=2000, tls=True, tls_server_names=(NAME,),
+                     extra_config={"cluster-announce-hostname": NAME})
+    c.start()
+    yield c
+    c.stop()
+
+
 def client(cluster: LocalCluster, transport: CountingTransport, host: str = "127.0.0.1",
            **kwargs: object) -> RedisCluster:
     port = cluster.primaries()[0].port
@@ -230,5 +241,23 @@ def test_system_trust_store_refuses_ca_only_for_discovered_nodes(
                 ssl_verify_discovered="ca-only")
     try:
         write_everywhere(rc, tls_cluster)
+    finally:
+        rc.close()
+
+
+def test_discovered_nodes_are_verified_against_their_announced_hostname(
+        announcing_cluster: LocalCluster) -> None:
+    transport = CountingTransport()
+    seed = NodeAddress(*announcing_cluster.primaries()[0].address)
+    # Only the seed probe needs a name (no layout is known yet); "ip" for the rest would fail
+    # on this certificate, so passing proves the announced name was used.
+    rc = client(announcing_cluster, transport, ssl_node_hostnames={str(seed): NAME},
+                ssl_verify_discovered="ip")
+    try:
+        assert {rc.connection_pool.topology.hostname_of(NodeAddress(*n.address))
+                for n in announcing_cluster.nodes} == {NAME}
+        write_everywhere(rc, announcing_cluster)
+        assert set(expected_names(rc).values()) == {NAME}
+        assert set(transport.names) == {NAME}
     finally:
         rc.close()

@@ -290,3 +290,75 @@ def test_the_node_pool_does_not_mark_the_node_failing() -> None:
     stats = pool.stats()
     assert stats.in_use == 0 and stats.connect_failures == 0
     assert [o.server_hostname for o in transport.opens] == [DISCOVERED.host] * 3
+
+
+# --- announced hostnames (CLUSTER SHARDS ``hostname``) ----------------------------------------------
+def shards_reply(hostname: Optional[str]) -> List[Any]:
+    def node(port: int, role: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": f"{port:040d}", "port": port, "ip": "10.0.0.1",
+                                 "endpoint": "10.0.0.1", "role": role, "health": "online"}
+        if hostname is not None:
+            entry["hostname"] = f"n{port}.{hostname}" if hostname else ""
+        return entry
+
+    return [{"slots": [0, 16383], "nodes": [node(7000, "master"), node(7001, "replica")]}]
+
+
+def test_cluster_shards_hostnames_are_kept_per_node() -> None:
+    from clustercore._topology.merge import merge_views
+    from clustercore._topology.parse import parse_cluster_shards
+
+    source = NodeAddress("10.0.0.1", 7000)
+    topology = parse_cluster_shards(shards_reply("example"), source)
+    assert topology.hostname_of(NodeAddress("10.0.0.1", 7000)) == "n7000.example"
+    assert topology.hostname_of(NodeAddress("10.0.0.1", 7001)) == "n7001.example"
+    assert topology.hostname_of(NodeAddress("10.0.0.9", 7000)) is None
+    for reply in (shards_reply(None), shards_reply("")):  # not announced / empty
+        assert parse_cluster_shards(reply, source).hostname_of(source) is None
+    merged, _ = merge_views([topology, parse_cluster_shards(shards_reply(None), source)],
+                            epoch=2)
+    assert merged.hostname_of(NodeAddress("10.0.0.1", 7001)) == "n7001.example"
+    promoted = topology.with_slot_owner(5, NodeAddress("10.0.0.1", 7001), epoch=3)
+    assert promoted.hostname_of(NodeAddress("10.0.0.1", 7001)) == "n7001.example"
+
+
+def test_an_announced_hostname_comes_after_given_names_and_before_the_host(ca_data: str) -> None:
+    announced = {DISCOVERED: "node6.example", SEED: "node5.example"}
+    p = policy(None)
+    p.follow_announced(announced.get)
+    assert p.target(DISCOVERED).expected == "node6.example"  # no refusal: a name is known
+    assert p.target(SEED).expected == "node5.example"
+    assert p.target(NodeAddress("10.0.0.7", 1)).refusal is not None
+    named = policy(ca_data, ssl_node_hostnames={str(DISCOVERED): "given.example"})
+    named.follow_announced(announced.get)
+    assert named.target(DISCOVERED).expected == "given.example"
+
+
+def test_a_pool_binds_its_policy_to_its_layout_without_keeping_itself_alive() -> None:
+    import gc
+    import weakref
+
+    pool = ClusterConnectionPool(startup_nodes=["10.9.9.9:7000"], ssl=True,
+                                 init_slot_cache=False)
+    pol = pool.config.own_connection_kwargs["ssl_policy"]
+    assert pol.announced is not None and pol.announced(SEED) is None  # no layout yet
+    ref = weakref.ref(pool)
+    pool.close()
+    del pool
+    gc.collect()
+    assert ref() is None and pol.announced(SEED) is None
+
+
+def test_url_options_reach_the_policy() -> None:
+    from clustercore import RedisCluster
+
+    rc = RedisCluster.from_url(
+        "rediss://10.9.9.9:7000?ssl_server_hostname=x.example&ssl_verify_discovered=ip"
+        "&ssl_check_hostname=false", init_slot_cache=False)
+    try:
+        pol = rc.connection_pool.config.own_connection_kwargs["ssl_policy"]
+        assert pol.server_hostname == "x.example" and pol.verify_discovered == "ip"
+        assert pol.context.check_hostname is False
+        assert pol.target(DISCOVERED).server_hostname == "x.example"
+    finally:
+        rc.close()
