@@ -160,6 +160,8 @@ def may_resend(error: ClusterCoreError, *, idempotent: bool, policy: RetryPolicy
     """Whether a call to one given node (a fan-out part, a node-targeted command) that failed at
     the socket may be sent once more on a fresh connection: it was never written, or it is
     idempotent -- and it is not a timeout that the policy says not to retry."""
+    if isinstance(error, TLSVerificationError):
+        return False  # the same certificate answers again
     if isinstance(error, TimeoutError) and not policy.retry_on_timeout:
         return False
     return idempotent or not error.request_sent

@@ -173,6 +173,12 @@ def test_a_refused_discovered_node_is_not_retried_and_keeps_its_cause(
             stats = {n.address: n for n in rc.connection_pool.stats().nodes}
             assert other in stats and not stats[other].failing
         assert rc.set(key_on(named_cluster, seed), "v") is True  # the seed still works
+        # A command sent to every primary: each refused node is dialled once, not resent.
+        before = Counter(transport.opens)
+        with pytest.raises(TLSVerificationError):
+            rc.dbsize()
+        others = [NodeAddress(*n.address) for n in named_cluster.primaries()[1:]]
+        assert {a: transport.opens[a] - before[a] for a in others} == dict.fromkeys(others, 1)
     finally:
         rc.close()
 

@@ -14,7 +14,7 @@ import trustme
 
 from clustercore import ClusterConnectionPool, NodeAddress, SSLClusterConnection
 from clustercore._execution.retry import RetryPolicy
-from clustercore._execution.router import Action, Attempt, next_step
+from clustercore._execution.router import Action, Attempt, may_resend, next_step
 from clustercore._net.connection import ClusterConnection
 from clustercore._net.transport import (
     TLSPolicy,
@@ -270,6 +270,10 @@ def test_the_router_raises_it_at_once() -> None:
                      rng=random.Random(1))
     assert step.action is Action.RAISE and step.error is err and not step.mark_failing
     assert attempt.retries == 0
+    # a call to one given node (fan-out part, node-targeted command) is not resent either
+    assert not may_resend(err, idempotent=True, policy=RetryPolicy())
+    assert may_resend(ConnectionError("reset", node=DISCOVERED), idempotent=True,
+                      policy=RetryPolicy())
 
 
 def test_the_node_pool_does_not_mark_the_node_failing() -> None:
