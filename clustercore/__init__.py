@@ -17,6 +17,7 @@ from ._pool.cluster_pool import (
     ClusterWithReadReplicasConnectionPool,
 )
 from ._pool.stats import NodeStats, PoolStats
+from ._pool.url import redact_url
 from ._slots import NUM_SLOTS, key_slot
 from .errors import *  # noqa: F403 - the exception tree is public API
 from .errors import __all__ as _error_names
@@ -47,5 +48,6 @@ __all__ = [
     "SSLClusterConnection",
     "__version__",
     "key_slot",
+    "redact_url",
     *_error_names,
 ]

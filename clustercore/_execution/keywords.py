@@ -105,6 +105,7 @@ _POOL_KEYWORDS = frozenset({
     # folded into the pool's one TLS context
     "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
     "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+    "ssl_server_hostname", "ssl_node_hostnames", "ssl_verify_discovered",
 })
 
 
