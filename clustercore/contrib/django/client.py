@@ -35,7 +35,7 @@ __all__ = ["ClientRegistry", "build_client", "cluster_url_parts", "registry", "s
 CLIENT_KEYWORDS = frozenset({
     "retry_deadline", "max_redirects", "backoff", "retry_non_idempotent",
     "cluster_down_retry_attempts", "cluster_error_retry_attempts", "retry", "sleep",
-    "read_from_replicas", "retry_on_timeout",
+    "read_from_replicas", "retry_on_timeout", "read_your_writes",
 })
 
 
