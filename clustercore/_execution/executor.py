@@ -192,6 +192,14 @@ class Executor:
         timeout = self.pool.connection_kwargs.get("socket_timeout")
         return left if timeout is None else min(left, float(timeout))
 
+    def round_budget(self, started: float, pause: float) -> float:
+        """The socket wait for a retry round that starts after ``pause`` seconds: what is left
+        of the deadline of a call that began at ``started`` (at least 1 ms: the router has
+        already given up on every part whose deadline passed), at most socket_timeout."""
+        left = max(started + self._policy.deadline - self.pool.clock() - pause, 0.001)
+        timeout = self.pool.connection_kwargs.get("socket_timeout")
+        return left if timeout is None else min(left, float(timeout))
+
     def now(self) -> float:
         """The pool's clock (monotonic seconds)."""
         return self.pool.clock()
@@ -504,8 +512,8 @@ class Executor:
         return out
 
     # --- batches -------------------------------------------------------------------------------
-    def run_batches(self, batches: Sequence[Batch], *,
-                    all_errors_as_values: bool = False) -> List[List[Any]]:
+    def run_batches(self, batches: Sequence[Batch], *, all_errors_as_values: bool = False,
+                    within: Optional[float] = None) -> List[List[Any]]:
         """Write every node's batch, then read every reply; one list of results per batch.
 
         Errors come back as values, per result: error replies, and for every result of a node
@@ -518,7 +526,9 @@ class Executor:
         discarded on every path.
 
         It never waits for a connection while holding others (hold-and-wait deadlocks a small
-        pool): when the next checkout would wait, the batches already sent are read first."""
+        pool): when the next checkout would wait, the batches already sent are read first.
+        ``within``: each socket wait of this call is at most that many seconds instead of
+        socket_timeout (a retry round with only that much of its deadline left)."""
         pool = self.pool
         raised: Tuple[Type[ClusterCoreError], ...]
         kept: Tuple[Type[ClusterCoreError], ...]
@@ -534,7 +544,7 @@ class Executor:
                     conn = pool.try_connection_by_address(address) if held else None
                     if conn is None:
                         if held:
-                            self._drain(held, batches, out)
+                            self._drain(held, batches, out, within)
                         conn = pool.get_connection_by_address(address)
                 except raised:
                     raise
@@ -544,6 +554,8 @@ class Executor:
                     out[i] = [exc] * (len(commands) if layout is None else len(layout))
                     continue  # nothing was sent
                 try:
+                    if within is not None:
+                        conn.set_timeout(within)  # put back before the release (_drain)
                     conn.send_commands(commands)
                 except _IO_ERRORS as exc:
                     pool.discard(conn)
@@ -557,7 +569,7 @@ class Executor:
                     pool.discard(conn)
                     raise
                 held.append((i, conn))
-            self._drain(held, batches, out)
+            self._drain(held, batches, out, within)
         except BaseException:
             for _, conn in held:
                 pool.discard(conn)  # replies may be pending on them: never reuse
@@ -565,7 +577,7 @@ class Executor:
         return out
 
     def _drain(self, held: List[Tuple[int, ClusterConnection]], batches: Sequence[Batch],
-               out: List[List[Any]]) -> None:
+               out: List[List[Any]], within: Optional[float] = None) -> None:
         """Read the replies of every sent batch in ``held`` and hand its connection back."""
         pool = self.pool
         while held:
@@ -591,6 +603,8 @@ class Executor:
                                     - len(replies))
             else:
                 held.pop(0)
+                if within is not None:
+                    conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)
             out[i] = replies
 
