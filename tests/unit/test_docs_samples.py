@@ -135,7 +135,7 @@ def parse_blocks(text: str, path: Path) -> List[Block]:
 
 def doc_sources() -> List[Path]:
     """The site's Markdown files and README.md."""
-    return sorted(DOCS.rglob("*.md")) + [ROOT / "README.md"]
+    return [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
 
 
 def pages() -> List[Page]:
@@ -317,14 +317,14 @@ def test_a_failing_sample_names_its_file_and_line() -> None:
     with pytest.raises(AssertionError, match=r"x\.md:5 failed(.|\n)*wrong"):
         run_page(page, lambda b: b.code)
     tests = Page(ROOT / "y.md", [Block(ROOT / "y.md", 1, "def test_it():\n    assert False\n")])
-    with pytest.raises(AssertionError, match="test_it of y.md failed"):
+    with pytest.raises(AssertionError, match=r"test_it of y\.md failed"):
         run_page(tests, lambda b: b.code)
 
 
 # --- the site's samples -------------------------------------------------------------------------
 
 def test_there_are_samples_on_both_sides() -> None:
-    unit, real, no_run = inventory()
+    unit, real, _ = inventory()
     assert len(unit) >= 10 and len(real) >= 10, (len(unit), len(real))
     assert {p.name for p in CLUSTER_PAGES} >= {"README.md", "docs/quickstart.md"}
     assert "docs/testing.md" in {p.name for p in UNIT_PAGES}
@@ -374,3 +374,47 @@ def _main() -> Iterator[str]:
 
 if __name__ == "__main__":
     sys.stdout.write("\n".join(_main()) + "\n")
+
+
+# --- the API reference --------------------------------------------------------------------------
+
+def _reference_directives() -> List[str]:
+    """The ``::: dotted.name`` directives of docs/reference/*.md."""
+    found = []
+    for path in sorted((DOCS / "reference").glob("*.md")):
+        found += re.findall(r"^:::\s*([\w.]+)\s*$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return found
+
+
+def test_api_reference_covers_every_public_name() -> None:
+    """Every name of ``clustercore.__all__`` and ``clustercore.testing.__all__``, and every
+    module of ``clustercore.contrib`` and ``clustercore.compat.rediscluster``, has its
+    directive (a module directive covers that module's names)."""
+    import importlib.util
+    import pkgutil
+
+    import clustercore
+    import clustercore.compat.rediscluster
+    import clustercore.contrib
+    import clustercore.errors
+    import clustercore.testing
+
+    directives = set(_reference_directives())
+    missing = []
+    for name in clustercore.__all__:
+        if name == "__version__":
+            continue
+        home = "clustercore.errors" if name in clustercore.errors.__all__ else None
+        if f"clustercore.{name}" not in directives and home not in directives:
+            missing.append(f"clustercore.{name}")
+    if "clustercore.testing" not in directives:
+        missing += [f"clustercore.testing.{n}" for n in clustercore.testing.__all__
+                    if f"clustercore.testing.{n}" not in directives]
+    for package in (clustercore.contrib, clustercore.compat.rediscluster):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.ispkg or info.name.rsplit(".", 1)[-1].startswith("_"):
+                continue
+            importlib.util.find_spec(info.name)   # a real module, not a stale name
+            if info.name not in directives:
+                missing.append(info.name)
+    assert not missing, f"not in docs/reference/*.md: {missing}"
