@@ -9,7 +9,7 @@ from ._execution.pipeline import ClusterPipeline, ConcurrentPipelineError
 from ._execution.pubsub import ClusterPubSub, PubSubLinkInfo, PubSubSnapshot
 from ._execution.retry import Backoff, RetryPolicy
 from ._execution.script import Script
-from ._net.connection import ClusterConnection, SSLClusterConnection
+from ._net.connection import DEFAULT_SOCKET_TIMEOUT, ClusterConnection, SSLClusterConnection
 from ._pool.cluster_pool import (
     ClusterBlockingConnectionPool,
     ClusterConnectionPool,
@@ -25,6 +25,7 @@ from .errors import __all__ as _error_names
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_SOCKET_TIMEOUT",
     "NUM_SLOTS",
     "Backoff",
     "ClusterBlockingConnectionPool",
