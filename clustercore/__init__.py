@@ -16,6 +16,7 @@ from ._pool.cluster_pool import (
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
+from ._pool.multiplexed import MultiplexedClusterConnectionPool
 from ._pool.stats import NodeStats, PoolStats
 from ._slots import NUM_SLOTS, key_slot
 from .errors import *  # noqa: F403 - the exception tree is public API
@@ -35,6 +36,7 @@ __all__ = [
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
     "ConcurrentPipelineError",
+    "MultiplexedClusterConnectionPool",
     "NodeAddress",
     "NodeClient",
     "NodeStats",
