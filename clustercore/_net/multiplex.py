@@ -173,6 +173,8 @@ class MultiplexedConnection:
                     return call.value
                 if state == _FAILED:
                     raise call.value
+                if state == _ABANDONED:  # given up by this caller's own read, just now
+                    raise self._timed_out()
                 if call.promoted:
                     call.promoted = False
                     reader = True
@@ -270,9 +272,7 @@ class MultiplexedConnection:
                     while not wait_readable([conn], _FOREVER_STEP):
                         pass
                 elif not wait_readable([conn], max(0.0, deadline - self._clock())):
-                    if self._reader_timed_out(call, head, timeout):
-                        return
-                    raise self._timed_out()
+                    break  # the deadline passed with nothing to read: see below
                 reply = conn.read_reply(disable_decoding=not head.decode)
                 with lock:
                     if self._error is not None:
@@ -295,6 +295,8 @@ class MultiplexedConnection:
             self._fail(ConnectionError("interrupted while reading", node=self.address),
                        unsent=None, sent=True)
             raise
+        if not self._reader_timed_out(call, head, timeout):
+            raise self._timed_out()
 
     def _reader_timed_out(self, call: Call, head: Call, timeout: Optional[float]) -> bool:
         """The reader's deadline passed with nothing to read. Abandon its call and hand the
