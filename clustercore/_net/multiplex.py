@@ -65,10 +65,12 @@ class Call:
     the caller, exactly once: when the call is completed or failed by another thread, or when
     the caller is promoted to reader. Every field changes under the connection's lock."""
 
-    __slots__ = ("deadline", "decode", "promoted", "state", "value", "wakeup", "woken")
+    __slots__ = ("deadline", "decode", "promoted", "seq", "state", "value", "wakeup", "woken")
 
-    def __init__(self, decode: bool, deadline: Optional[float]) -> None:
+    def __init__(self, decode: bool, deadline: Optional[float], seq: int = 0) -> None:
         self.decode = decode
+        #: Its number in the connection's write order (set when it is queued).
+        self.seq = seq
         self.deadline = deadline
         self.state = _PENDING
         self.value: Any = None
@@ -107,6 +109,12 @@ class MultiplexedConnection:
         self._queue: List[Chunk] = []
         self._queued_args: List[Sequence[Any]] = []
         self._unsent = 0
+        #: Calls queued so far, and calls whose bytes have been written in full (a reader
+        #: without a deadline waits for its head to be written before it blocks in recv).
+        self._queued_total = 0
+        self._sent_total = 0
+        self._written = threading.Condition(self._lock)
+        self._awaiting_write = False
         self._writing = False
         self._reading = False
         self._error: Optional[BaseException] = None
@@ -147,6 +155,11 @@ class MultiplexedConnection:
             if self._error is not None:
                 raise self._refused()
             idle = not self._inflight
+            seq = self._queued_total
+            for call in calls:
+                call.seq = seq
+                seq += 1
+            self._queued_total = seq
             self._inflight.extend(calls)
             self._queue += packed
             if self._trace:
@@ -247,6 +260,11 @@ class MultiplexedConnection:
                 self._fail(ConnectionError("interrupted while writing", node=self.address),
                            unsent=(count if count == 1 else 0))
                 raise
+            with self._lock:
+                self._sent_total += count
+                if self._awaiting_write:
+                    self._awaiting_write = False
+                    self._written.notify_all()
             self.writes += 1
             self.commands += count
 
@@ -265,14 +283,19 @@ class MultiplexedConnection:
             head = inflight[0]
         try:
             while True:
-                # Wait for bytes first (not in recv): the reply may belong to a command
-                # another thread is still writing, and a deadline must not close the socket.
                 deadline = call.deadline
                 if deadline is None:
-                    while not wait_readable([conn], _FOREVER_STEP):
-                        pass
-                elif not wait_readable([conn], max(0.0, deadline - self._clock())):
-                    break  # the deadline passed with nothing to read: see below
+                    # No deadline: block in recv as a pooled connection does, once the
+                    # head's bytes are out (a transport whose recv cannot wait, the fakes,
+                    # would otherwise report a timeout for a reply not even asked for).
+                    if head.seq >= self._sent_total and not self._wait_written(head):
+                        return
+                elif not conn.has_pending_input() and not wait_readable(
+                        [conn], max(0.0, deadline - self._clock())):
+                    # With a deadline, wait for bytes outside recv: a deadline that passes
+                    # abandons this call, it must not close the socket (a timeout in recv
+                    # would).
+                    break  # see below
                 reply = conn.read_reply(disable_decoding=not head.decode)
                 with lock:
                     if self._error is not None:
@@ -297,6 +320,15 @@ class MultiplexedConnection:
             raise
         if not self._reader_timed_out(call, head, timeout):
             raise self._timed_out()
+
+    def _wait_written(self, head: Call) -> bool:
+        """Wait until ``head``'s bytes have been written (the writer is at it); False when the
+        connection failed meanwhile."""
+        with self._written:
+            while head.seq >= self._sent_total and self._error is None:
+                self._awaiting_write = True
+                self._written.wait(_FOREVER_STEP)
+            return self._error is None
 
     def _reader_timed_out(self, call: Call, head: Call, timeout: Optional[float]) -> bool:
         """The reader's deadline passed with nothing to read. Abandon its call and hand the
@@ -344,6 +376,7 @@ class MultiplexedConnection:
             never = self._unsent if unsent is None else unsent + self._unsent
             self._queue, self._queued_args, self._unsent = [], [], 0
             self._writing = self._reading = False
+            self._written.notify_all()
             first_unsent = len(calls) - never
             for i, call in enumerate(calls):
                 if call.state != _PENDING:

@@ -121,8 +121,10 @@ def poll(condition: Any, what: str) -> None:
 
 
 # --- the connection alone -----------------------------------------------------------------------
-def test_replies_are_matched_in_order_under_many_threads() -> None:
-    mux, server, broken = shared()
+@pytest.mark.parametrize("timeout", [5.0, None], ids=["deadline", "no-deadline"])
+def test_replies_are_matched_in_order_under_many_threads(timeout: Optional[float]) -> None:
+    """(Without a deadline the reader blocks in recv once its head is written.)"""
+    mux, server, broken = shared(timeout)
     got: Dict[int, List[bytes]] = {}
 
     def work(i: int) -> None:
@@ -257,7 +259,7 @@ def test_eof_on_an_idle_connection_fails_the_next_command_as_not_sent() -> None:
 
 
 def test_close_wakes_every_waiter_with_connection_error() -> None:
-    mux, server, broken = shared(timeout=None)
+    mux, server, broken = shared(timeout=30.0)  # waits in wait_readable, not the fake recv
     server.gated = True
     errors = []
 
