@@ -155,6 +155,13 @@ class MultiplexedConnection:
             if self._error is not None:
                 raise self._refused()
             idle = not self._inflight
+            if idle and not self._reading:
+                # Nothing outstanding: this caller checks the socket before writing, and it
+                # is the reader too (so no other thread polls the socket meanwhile).
+                self._reading = True
+                calls[0].promoted = True
+            else:
+                idle = False
             seq = self._queued_total
             for call in calls:
                 call.seq = seq
