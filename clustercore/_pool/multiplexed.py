@@ -27,7 +27,7 @@ from typing import Any, Dict, Optional, Type, TypeVar
 
 from .._address import NodeAddress
 from .._net.multiplex import MultiplexedConnection, SharedConnection
-from ..errors import PoolClosedError, PoolTimeoutError
+from ..errors import PoolClosedError, PoolTimeoutError, RedisClusterConfigError
 from .cluster_pool import (
     ClusterBlockingConnectionPool,
     ClusterConnectionPool,
@@ -60,6 +60,11 @@ class MultiplexedClusterConnectionPool(ClusterConnectionPool):
         self._shared_lock = threading.Lock()
         self._shared_fork = fork_generation[0]
         super().__init__(*args, **kwargs)
+        if not self.config.native:
+            self.close()
+            raise RedisClusterConfigError(
+                "a multiplexed pool needs clustercore's own connection API; "
+                f"connection_class={self.connection_class!r} is not a ClusterConnection")
 
     def connection_for_command(self, address: NodeAddress) -> Any:
         """A handle on the shared connection to ``address`` (opened on first use, and again
@@ -137,13 +142,15 @@ class MultiplexedClusterConnectionPool(ClusterConnectionPool):
     def _forget_after_fork(self) -> None:
         """In a forked child: drop the parent's shared connections unused (their sockets and
         waiters are the parent's), with a new lock (a parent thread may have held the old)."""
-        with_lock = threading.Lock()
-        self._shared_lock = with_lock
+        self._shared_lock = threading.Lock()
         self._shared = {}
         self._opening = {}
         self._shared_fork = fork_generation[0]
 
     def _give_up_shared(self) -> None:
+        if self._shared_fork != fork_generation[0]:  # a child: the parent's are not ours
+            self._forget_after_fork()
+            return
         with self._shared_lock:
             shared, self._shared = self._shared, {}
         for mux in shared.values():

@@ -471,3 +471,14 @@ def test_a_forked_child_opens_its_own_shared_connection() -> None:
         assert pool.shared_connection(address) is parent_mux and parent_mux.commands == 2
     finally:
         rc.close()
+
+
+def test_a_foreign_connection_class_is_refused_by_name() -> None:
+    class Foreign:
+        def __init__(self, **kwargs: Any) -> None:
+            self.kwargs = kwargs
+
+    fake = FakeCluster(masters=1, replicas=0)
+    with pytest.raises(RedisClusterConfigError, match="Foreign"):
+        MultiplexedClusterConnectionPool(startup_nodes=fake.startup_nodes,
+                                         transport=fake.network, connection_class=Foreign)
