@@ -140,15 +140,19 @@ class MultiplexedConnection:
         return len(self._inflight)
 
     # --- the two halves ------------------------------------------------------------------------
-    def submit(self, commands: Sequence[Sequence[Any]], decode: bool = True) -> List[Call]:
+    def submit(self, commands: Sequence[Sequence[Any]], decode: bool = True,
+               timeout: Optional[float] = -1.0) -> List[Call]:
         """Queue ``commands`` back to back (nothing of another thread's between them) and
         write them, or leave them to the active writer; one :class:`Call` per command, to
-        :meth:`wait` on. An argument that cannot be encoded raises before anything is queued."""
+        :meth:`wait` on, each waiting at most ``timeout`` seconds (default: the connection's
+        :attr:`timeout`). An argument that cannot be encoded raises before anything is
+        queued."""
         encoding, errors = self._encoding, self._encoding_errors
         packed: List[Chunk] = []
         for args in commands:
             packed += pack_command(args, encoding, errors)
-        timeout = self.timeout
+        if timeout == -1.0:
+            timeout = self.timeout
         deadline = None if timeout is None else self._clock() + timeout
         calls = [Call(decode, deadline) for _ in commands]
         with self._lock:
@@ -403,8 +407,8 @@ class MultiplexedConnection:
         return refused
 
     def _timed_out(self) -> TimeoutError:
-        exc = TimeoutError(f"no reply from {self.address} within {self.timeout:g}s "
-                           "(shared connection)", node=self.address)
+        exc = TimeoutError(f"no reply from {self.address} in time (shared connection)",
+                           node=self.address)
         exc.request_sent = True
         return exc
 
@@ -440,12 +444,23 @@ class SharedConnection:
     is a no-op for the shared connection: a timeout abandons only this call, a lost connection
     has already been given up."""
 
-    __slots__ = ("_calls", "_mux", "address")
+    __slots__ = ("_calls", "_mux", "_timeout", "address")
 
     def __init__(self, mux: MultiplexedConnection) -> None:
         self._mux = mux
         self.address = mux.address
         self._calls: Deque[Call] = deque()
+        self._timeout: Optional[float] = -1.0  # -1: the shared connection's own
+
+    @property
+    def socket_timeout(self) -> Optional[float]:
+        """The shared connection's per-call deadline (its connection's socket_timeout)."""
+        return self._mux.timeout
+
+    def set_timeout(self, seconds: Optional[float]) -> None:
+        """Bound the waits of the commands this handle sends next by ``seconds`` (the
+        shared socket itself is not touched)."""
+        self._timeout = seconds
 
     def __repr__(self) -> str:
         return f"<SharedConnection {self._mux!r}>"
@@ -463,11 +478,21 @@ class SharedConnection:
             raise reply
         return reply
 
+    def execute_within(self, args: Sequence[Any], seconds: float,
+                       disable_decoding: bool = False) -> Any:
+        """:meth:`execute`, waiting at most ``seconds`` for the reply (the caller's deadline
+        is nearer than the connection's); a timeout abandons only this call."""
+        mux = self._mux
+        reply = mux.wait(mux.submit((args,), not disable_decoding, seconds)[0])
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
     def send_commands(self, commands: Sequence[Sequence[Any]]) -> None:
         """Queue several commands back to back; read their replies with :meth:`read_reply`.
         They are read undecoded and decoded as each is handed out (so ``disable_decoding``
         can still be chosen per reply)."""
-        self._calls.extend(self._mux.submit(commands, decode=False))
+        self._calls.extend(self._mux.submit(commands, False, self._timeout))
 
     def read_reply(self, disable_decoding: bool = False) -> Any:
         """The next reply of :meth:`send_commands` (an error reply as a value)."""

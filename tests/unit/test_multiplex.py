@@ -482,3 +482,23 @@ def test_a_foreign_connection_class_is_refused_by_name() -> None:
     with pytest.raises(RedisClusterConfigError, match="Foreign"):
         MultiplexedClusterConnectionPool(startup_nodes=fake.startup_nodes,
                                          transport=fake.network, connection_class=Foreign)
+
+
+def test_the_handle_bounds_a_call_by_the_callers_nearer_deadline() -> None:
+    """The executor's retry deadline (execute_within / set_timeout) abandons just that call."""
+    mux, server, _ = shared(timeout=5.0)
+    handle = SharedConnection(mux)
+    assert handle.socket_timeout == 5.0
+    server.gated = True
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        handle.execute_within(("ECHO", "slow"), 0.1)
+    handle.set_timeout(0.1)
+    handle.send_commands([("ECHO", "slower")])
+    with pytest.raises(TimeoutError):
+        handle.read_reply()
+    assert time.monotonic() - started < 4.0  # neither waited out the connection's 5 s
+    assert not mux.broken
+    server.release()
+    server.gated = False
+    assert SharedConnection(mux).execute("ECHO", "after") == b"after"
