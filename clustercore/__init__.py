@@ -16,6 +16,7 @@ from ._pool.cluster_pool import (
     ClusterReadOnlyConnectionPool,
     ClusterWithReadReplicasConnectionPool,
 )
+from ._pool.multiplexed import MultiplexedClusterConnectionPool
 from ._pool.stats import NodeStats, PoolStats
 from ._pool.url import redact_url
 from ._slots import NUM_SLOTS, key_slot
@@ -37,6 +38,7 @@ __all__ = [
     "ClusterReadOnlyConnectionPool",
     "ClusterWithReadReplicasConnectionPool",
     "ConcurrentPipelineError",
+    "MultiplexedClusterConnectionPool",
     "NodeAddress",
     "NodeClient",
     "NodeStats",

@@ -38,6 +38,7 @@ from .._pool.cluster_pool import (
     ClusterWithReadReplicasConnectionPool,
 )
 from .._pool.config import check_number
+from .._pool.multiplexed import MultiplexedClusterConnectionPool, multiplexed_pool_class
 from .._slots import key_slot
 from ..errors import (
     ClusterCrossSlotError,
@@ -104,6 +105,11 @@ class RedisCluster(CommandsMixin):
     client wrote less than that long ago goes to the slot's primary, so a thread reads its own
     writes although replication is asynchronous (docs/pools.md, "Replica reads").
 
+    ``multiplexed=True`` (docs/multiplexed.md): single non-blocking commands from every
+    thread share one connection per node (coalesced writes, replies matched in order);
+    blocking commands, transactions, pub/sub, MONITOR and pipelines keep dedicated pooled
+    connections. With a ``connection_pool`` it must be a multiplexed pool.
+
     The node API is redis-py's (``get_nodes()``, ``get_primaries()``, ``get_node()``,
     ``get_default_node()``, ``keyslot()``, ``get_redis_connection(node)`` ...): ClusterNodes
     built from the pool's current topology snapshot. Commands take redis-py's
@@ -166,6 +172,7 @@ class RedisCluster(CommandsMixin):
         event_dispatcher: Any = None,
         policy_resolver: Any = None,
         maint_notifications_config: Any = None,
+        multiplexed: bool = False,
         **kwargs: Any,
     ) -> None:
         if url is not None:  # redis-py's url=: what from_url would build, then the rest
@@ -238,6 +245,8 @@ class RedisCluster(CommandsMixin):
                 raise RedisClusterConfigError(
                     "RedisCluster requires at least one node to discover the cluster: give "
                     "host (and port), startup_nodes, url, or connection_pool; got none")
+            if multiplexed:
+                pool_class = multiplexed_pool_class(pool_class)
             check_connection_keywords(kwargs, connection_class, bool(kwargs.get("ssl")))
             connection_pool = pool_class(
                 startup_nodes=[node_address(n) for n in startup_nodes or ()],
@@ -248,6 +257,10 @@ class RedisCluster(CommandsMixin):
                 skip_full_coverage_check=skip_full_coverage_check,
                 nodemanager_follow_cluster=nodemanager_follow_cluster,
                 host_port_remap=host_port_remap, host=host, port=port, rng=rng, **kwargs)
+        elif multiplexed and not isinstance(connection_pool, MultiplexedClusterConnectionPool):
+            raise RedisClusterConfigError(
+                f"multiplexed=True needs a multiplexed pool; got connection_pool="
+                f"{type(connection_pool).__name__} (use MultiplexedClusterConnectionPool)")
         self.connection_pool = connection_pool
         on_timeout = retry_on_timeout if retry_on_timeout is not None else (
             connection_pool.connection_kwargs.get("retry_on_timeout"))

@@ -404,7 +404,9 @@ class Executor:
             left = (None if attempt is None and not self.bound_first
                     else self.time_left(attempt or Attempt(started=started)))
             try:
-                conn = pool.get_connection_by_address(address)
+                # a blocking command needs a connection to itself; others may share one
+                conn = (pool.connection_for_command(address) if blocking is None
+                        else pool.get_connection_by_address(address))
             except PoolError:
                 raise
             except (ConnectionError, TimeoutError) as exc:

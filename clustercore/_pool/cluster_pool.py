@@ -461,6 +461,11 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         pool = self._pools.get(address) or self._node_pool(address)
         return pool.get()
 
+    #: The connection the executor's one-slot loop runs a single non-blocking command on: a
+    #: pooled one here (the same method); a handle on the node's shared connection in the
+    #: multiplexed pools (``_pool/multiplexed.py``).
+    connection_for_command = get_connection_by_address
+
     def try_connection_by_address(self, address: NodeAddress) -> Optional[ClusterConnection]:
         """A connection to this node without waiting, or None (see NodePool.try_get)."""
         if self._closed or self._fork_generation != fork_generation[0]:
