@@ -68,6 +68,10 @@ _serials = itertools.count(1)
 class NodePool:
     """Connections to one node: LIFO idle stack, caps, FIFO waiters, failure mark, stats."""
 
+    #: Stamp ``last_used`` on every release, not only when reaping or a health check reads it
+    #: (a foreign connection class may have no ``health_check_interval`` to look at).
+    _stamp_always = False
+
     def __init__(
         self,
         address: NodeAddress,
@@ -499,11 +503,13 @@ class NodePool:
         reusable = conn.generation == self.generation and conn.is_connected
         if not reusable and not self.owns(conn):
             return False
-        try:
-            now = conn.last_used = self._clock()  # idle time counts from here, the pool's clock
-        except BaseException:
-            self._discard(conn, "release interrupted")
-            raise
+        now = 0.0
+        if self.max_idle_time is not None or self._stamp_always or conn.health_check_interval:
+            try:  # idle time counts from here, on the pool's clock (only reaping and health
+                now = conn.last_used = self._clock()  # checks read it: else the clock is skipped)
+            except BaseException:
+                self._discard(conn, "release interrupted")
+                raise
         if reusable and not self.closed:
             if self._waiters:  # unlocked peek; the hand-off itself is under the lock
                 with self._lock:
@@ -778,6 +784,8 @@ class LenientNodePool(NodePool):
     out -- as redis-py-cluster's pools did (such a class connects itself and need not have
     clustercore's connection methods). Only the generation is compared, so a disconnect()
     or close() of the pool still retires what it lent before."""
+
+    _stamp_always = True
 
     def get(self, timeout: Optional[float] = None) -> ClusterConnection:
         """Check out a connection (the last one released, else a new one), unvetted."""
