@@ -11,9 +11,8 @@ Shape (after urllib3's blocking pool and httpcore's hand-over rules):
   its capacity over. Budget-starved waiters (the cluster-wide cap) queue on the budget, and a
   connection released on another node is closed to make room for them, so the pool never stalls
   while capacity exists anywhere;
-* checkout and release of an idle connection take no lock (see "The idle stack" below); under
-  the lock only counters and lists change; connecting, PING, and closing sockets happen after
-  the lock is released;
+* checkout and release of an idle connection take no lock (see "The idle stack" below); under the
+  lock only counters and lists change; connecting, PING, closing sockets happen after it;
 * a node whose connects fail is *marked failing* for a cool-down: new connects fail fast instead
   of every thread paying the connect timeout, and after the cool-down exactly one caller probes;
 * every pool draws its generation numbers from a block of its own, so a connection's
@@ -59,9 +58,8 @@ __all__ = ["Budget", "NodePool"]
 
 ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
 
-#: Pool number ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK``
-#: upward, one per disconnect()/close(); block 0 is no pool's (a connection that no pool
-#: created keeps generation 0). 2**40 bumps per pool is more than any process lives to make.
+#: Pool ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK`` up, one
+#: per disconnect()/close(); block 0 is no pool's (a connection no pool made keeps 0).
 _GENERATION_BLOCK = 1 << 40
 _serials = itertools.count(1)
 
@@ -446,9 +444,9 @@ class NodePool:
                 conn.connect()
         except BaseException as exc:
             self._release_slot()
-            if isinstance(exc, (ConnectionError, TimeoutError)) and not isinstance(
-                    exc, TLSVerificationError):  # a refused certificate is not a down node:
-                self._mark_failing(exc)          # a mark would hide it behind NodeFailingError
+            down = isinstance(exc, (ConnectionError, TimeoutError))
+            if down and not isinstance(exc, TLSVerificationError):  # a refused cert: no mark
+                self._mark_failing(exc)
             else:
                 with self._lock:
                     self._probing = False
