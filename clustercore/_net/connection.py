@@ -37,7 +37,14 @@ from typing import (
 )
 
 from .._address import NodeAddress, coerce_port
-from .._protocol.decoder import NEED_DATA, PushReply, decode_strings
+from .._protocol.decoder import (
+    DEFAULT_MAX_BULK_LENGTH,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_LINE_LENGTH,
+    NEED_DATA,
+    PushReply,
+    decode_strings,
+)
 from .._protocol.encoder import pack_command, pack_commands
 from .._protocol.parser import make_decoder
 from ..errors import (
@@ -45,6 +52,7 @@ from ..errors import (
     ClusterCoreError,
     ConnectionError,
     DataError,
+    RedisClusterConfigError,
     ResponseError,
     TimeoutError,
 )
@@ -66,6 +74,7 @@ __all__ = [
     "ClusterConnection",
     "Connection",
     "SSLClusterConnection",
+    "check_decoder_limits",
     "handshake_plan",
     "redact",
     "secret_reply",
@@ -208,7 +217,12 @@ class ClusterConnection:
         ssl_context: Optional[ssl.SSLContext] = None,
         server_hostname: Optional[str] = None,
         retry_on_timeout: bool = False,
+        max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
+        check_decoder_limits(max_bulk_length=max_bulk_length, max_line_length=max_line_length,
+                             max_depth=max_depth)
         if db:
             raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
         for name, seconds in (("socket_timeout", socket_timeout),
@@ -243,6 +257,11 @@ class ClusterConnection:
         self.protocol = protocol
         self.health_check_interval = health_check_interval
         self.parser = parser
+        #: The reply decoder's limits (see check_decoder_limits): a reply that breaks one
+        #: raises ProtocolError and closes the connection.
+        self.max_bulk_length = max_bulk_length
+        self.max_line_length = max_line_length
+        self.max_depth = max_depth
         self._transport: Transport = transport or DEFAULT_TRANSPORT
         self._options = TransportOptions(
             keepalive=socket_keepalive, keepalive_options=socket_keepalive_options,
@@ -299,7 +318,9 @@ class ClusterConnection:
             self._idle_check = self._transport.idle_check(sock)
             self._decoder = make_decoder(
                 self.parser, encoding=self.encoding if self.decode_responses else None,
-                encoding_errors=self.encoding_errors, node=self.address)
+                encoding_errors=self.encoding_errors, node=self.address,
+                max_bulk_length=self.max_bulk_length, max_line_length=self.max_line_length,
+                max_depth=self.max_depth)
             self._handshake(deadline)
             sock.settimeout(self.socket_timeout)
         except BaseException:
@@ -427,13 +448,16 @@ class ClusterConnection:
         # The server answers every command, so receive before asking the decoder: one parse
         # attempt instead of two. (Bytes already buffered, e.g. a RESP3 push, are still
         # parsed first: the decoder returns them before this command's reply.)
-        self._fill(None)
+        data = self._fill(None)
         try:
             reply = self._decoder.gets() if not disable_decoding else self._decoder.gets(False)
         except ClusterCoreError:
             self.disconnect()
             raise
         if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
+            # The reply spans several reads (or a push came first): from here on the reads
+            # are recorded for the decoder's limits; this one began a reply.
+            self._decoder.track(data, True)
             if reply is not NEED_DATA:
                 self._on_push(reply, not disable_decoding)
             reply = self._read(None, not disable_decoding)
@@ -524,11 +548,13 @@ class ClusterConnection:
         while True:
             try:
                 reply = decoder.gets(decode)
+                if reply is NEED_DATA:
+                    decoder.waiting()  # a limit broken by what the decoder waits on
             except ClusterCoreError:
                 self.disconnect()
                 raise
             if reply is NEED_DATA:
-                self._fill(deadline)
+                decoder.track(self._fill(deadline))
             elif self.protocol == 3 and isinstance(reply, PushReply):
                 self._on_push(reply, decode)
             else:
@@ -549,22 +575,26 @@ class ClusterConnection:
         while count:
             try:
                 taken = take(into, count)
+                if not taken:
+                    decoder.waiting()
             except ClusterCoreError:
                 self.disconnect()
                 raise
             if taken:
                 count -= taken
             else:
-                self._fill(None)
+                decoder.track(self._fill(None))
 
     def _on_push(self, push: Any, decoded: bool) -> None:
         """Hand a RESP3 push to the push handler, always decoded as the connection decodes."""
         if self.push_handler is not None:
             self.push_handler(push if decoded else self.decode_reply(push))
 
-    def _fill(self, deadline: Optional[float]) -> None:
-        """Receive the next bytes into the decoder; a failure closes the connection and raises
-        an error that says the request was sent (its outcome is unknown)."""
+    def _fill(self, deadline: Optional[float]) -> bytes:
+        """Receive the next bytes into the decoder and return them (for the decoder's limit
+        bookkeeping, which only the multi-read paths do: see Decoder.track); a failure closes
+        the connection and raises an error that says the request was sent (its outcome is
+        unknown)."""
         sock = self._sock
         decoder = self._decoder
         if sock is None or decoder is None:  # closed by another thread (pub/sub close())
@@ -589,6 +619,7 @@ class ClusterConnection:
         if self._trace:
             self._trace_read(data)
         decoder.feed(data)
+        return data
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]
@@ -605,6 +636,17 @@ class ClusterConnection:
                             self.address, len(data))
             return
         wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
+
+
+def check_decoder_limits(**limits: Any) -> None:
+    """RedisClusterConfigError naming the limit unless each is an int >= 1:
+    ``max_bulk_length`` (longest bulk string; default 512 MiB, the server's
+    proto-max-bulk-len), ``max_line_length`` (longest simple string, error, number or length
+    line; default 64 KiB) and ``max_depth`` (deepest nesting of aggregates; default 64)."""
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RedisClusterConfigError(
+                f"{name} must be an int >= 1; got {value!r} of type {type(value).__name__}")
 
 
 def _always_pending() -> bool:
