@@ -257,11 +257,10 @@ class ClusterConnection:
         self.protocol = protocol
         self.health_check_interval = health_check_interval
         self.parser = parser
-        #: The reply decoder's limits (see check_decoder_limits): a reply that breaks one
-        #: raises ProtocolError and closes the connection.
-        self.max_bulk_length = max_bulk_length
-        self.max_line_length = max_line_length
-        self.max_depth = max_depth
+        # The reply decoder's limits, one attribute (see the properties): CPython 3.11 keeps
+        # at most 30 attributes in a class's shared-key layout, and one more moves every
+        # instance to a plain dict, slowing each attribute read on the hot path by ~5%.
+        self._limits = (max_bulk_length, max_line_length, max_depth)
         self._transport: Transport = transport or DEFAULT_TRANSPORT
         self._options = TransportOptions(
             keepalive=socket_keepalive, keepalive_options=socket_keepalive_options,
@@ -292,6 +291,21 @@ class ClusterConnection:
         #: the cluster pool that made the connection; None for one made directly.
         self.node: Optional[Dict[str, Any]] = None
 
+    @property
+    def max_bulk_length(self) -> int:
+        """The longest bulk string a reply may hold (a longer one: ProtocolError, closed)."""
+        return self._limits[0]
+
+    @property
+    def max_line_length(self) -> int:
+        """The longest line (simple string, error, number, length header) without CRLF."""
+        return self._limits[1]
+
+    @property
+    def max_depth(self) -> int:
+        """The deepest nesting of aggregates a reply may have."""
+        return self._limits[2]
+
     # --- identity -----------------------------------------------------------------------------
     def __repr__(self) -> str:
         state = "connected" if self._sock is not None else "disconnected"
@@ -319,8 +333,8 @@ class ClusterConnection:
             self._decoder = make_decoder(
                 self.parser, encoding=self.encoding if self.decode_responses else None,
                 encoding_errors=self.encoding_errors, node=self.address,
-                max_bulk_length=self.max_bulk_length, max_line_length=self.max_line_length,
-                max_depth=self.max_depth)
+                max_bulk_length=self._limits[0], max_line_length=self._limits[1],
+                max_depth=self._limits[2])
             self._handshake(deadline)
             sock.settimeout(self.socket_timeout)
         except BaseException:

@@ -195,7 +195,10 @@ class HiredisDecoder:
             raise
         except _BUILD_ERRORS as exc:
             raise self._unbuildable(exc) from exc
-        if reply is NEED_DATA or self._failed or type(reply) in _UNUSUAL:
+        # bytes first: the common reply, and never one that reply_error failed on (that
+        # gives an error object, or an aggregate holding one)
+        if type(reply) is not bytes and (
+                reply is NEED_DATA or self._failed or type(reply) in _UNUSUAL):
             return self._vet(reply)
         return reply
 
@@ -209,7 +212,8 @@ class HiredisDecoder:
         try:
             while taken < count:
                 reply = gets()
-                if reply is NEED_DATA or failed or type(reply) in _UNUSUAL:
+                if type(reply) is not bytes and (
+                        reply is NEED_DATA or failed or type(reply) in _UNUSUAL):
                     reply = self._vet(reply)
                     if reply is NEED_DATA:
                         break
@@ -243,7 +247,8 @@ class HiredisDecoder:
                     f"max_bulk_length / max_line_length allow (the larger, "
                     f"{self._limit - _HIREDIS_SLACK}, plus {_HIREDIS_SLACK} bytes of slack)")
             return reply
-        if self._max_depth and _too_deep(reply, self._max_depth):
+        if self._max_depth and not _AGGREGATES.isdisjoint(map(type, reply.values() if type(
+                reply) is dict else reply)) and _too_deep(reply, self._max_depth):
             self._fail()
             raise ProtocolError(f"aggregates nested deeper than max_depth={self._max_depth}")
         if type(reply) is _HiredisPush:
