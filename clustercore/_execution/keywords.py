@@ -303,7 +303,8 @@ _FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_inte
                   "probe_timeout", "read_your_writes"}
 _INT_OPTIONS = {"max_connections", "reinitialize_steps", "cluster_down_retry_attempts",
                 "max_redirects", "protocol", "max_waiters", "min_idle_per_node",
-                "cluster_error_retry_attempts"}
+                "cluster_error_retry_attempts", "max_bulk_length", "max_line_length",
+                "max_depth"}
 
 
 _OPTION_KINDS = {**dict.fromkeys(_FLOAT_OPTIONS, "number"),

@@ -37,7 +37,14 @@ from typing import (
 )
 
 from .._address import NodeAddress, coerce_port
-from .._protocol.decoder import NEED_DATA, PushReply, decode_strings
+from .._protocol.decoder import (
+    DEFAULT_MAX_BULK_LENGTH,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_LINE_LENGTH,
+    NEED_DATA,
+    PushReply,
+    decode_strings,
+)
 from .._protocol.encoder import pack_command, pack_commands
 from .._protocol.parser import make_decoder
 from ..errors import (
@@ -45,6 +52,7 @@ from ..errors import (
     ClusterCoreError,
     ConnectionError,
     DataError,
+    RedisClusterConfigError,
     ResponseError,
     TimeoutError,
     TLSVerificationError,
@@ -59,6 +67,7 @@ from .transport import (
     shutdown_stream,
 )
 from .transport import translate_error as _translate
+from .wiretrace import hexdump, redact, secret_reply, upper_word
 
 if TYPE_CHECKING:
     import ssl
@@ -69,6 +78,7 @@ __all__ = [
     "ClusterConnection",
     "Connection",
     "SSLClusterConnection",
+    "check_decoder_limits",
     "handshake_plan",
     "redact",
     "secret_reply",
@@ -83,7 +93,6 @@ _log = logging.getLogger("clustercore.connection")
 
 Arg = Union[bytes, str, int, float, memoryview, bytearray]
 _RECV_SIZE = 65536
-_REDACTED = b"<redacted>"
 
 
 def handshake_plan(*, protocol: int = 2, username: Optional[str] = None,
@@ -110,78 +119,6 @@ def handshake_plan(*, protocol: int = 2, username: Optional[str] = None,
     if readonly:
         plan.append(("READONLY",))
     return plan
-
-
-#: CONFIG parameters whose values are credentials (CONFIG SET's value is redacted).
-_SECRET_CONFIG = frozenset({b"MASTERAUTH", b"REQUIREPASS", b"TLS-KEY-FILE-PASS",
-                            b"TLS-CLIENT-KEY-FILE-PASS"})
-#: ACL SETUSER rules that carry a password or its hash: ``>pw``, ``<pw``, ``#hash``, ``!hash``.
-_SECRET_RULE_PREFIXES = (b">", b"<", b"#", b"!")
-
-
-def redact(args: Sequence[Arg]) -> Tuple[Arg, ...]:
-    """Return ``args`` with every credential replaced, for logs, traces and error messages:
-    AUTH's arguments, HELLO ... AUTH and MIGRATE ... AUTH / AUTH2, CONFIG SET of a password
-    parameter (``masterauth``, ``requirepass``, the TLS key passphrases) and ACL SETUSER's
-    password rules (``>pw <pw #hash !hash``)."""
-    if not args:
-        return tuple(args)
-    name = _upper(args[0])
-    if name == b"AUTH":
-        return (args[0],) + (_REDACTED,) * (len(args) - 1)
-    if name in (b"HELLO", b"MIGRATE"):
-        out = list(args)
-        i = 1
-        while i < len(out):
-            word = _upper(out[i])
-            # HELLO ... AUTH user pass; MIGRATE ... AUTH pass | AUTH2 user pass
-            count = 2 if word == b"AUTH2" or (word == b"AUTH" and name == b"HELLO") else (
-                1 if word == b"AUTH" else 0)
-            for j in range(i + 1, min(i + 1 + count, len(out))):
-                out[j] = _REDACTED
-            i += 1 + count
-        return tuple(out)
-    sub = _upper(args[1]) if len(args) > 1 else b""
-    if name == b"CONFIG" and sub == b"SET":
-        out = list(args)
-        for i in range(2, len(out) - 1, 2):  # CONFIG SET param value [param value ...]
-            if _upper(out[i]) in _SECRET_CONFIG:
-                out[i + 1] = _REDACTED
-        return tuple(out)
-    if name == b"ACL" and sub == b"SETUSER":
-        return tuple(args[:3]) + tuple(
-            _REDACTED if _upper(rule).startswith(_SECRET_RULE_PREFIXES) else rule
-            for rule in args[3:])
-    return tuple(args)
-
-
-def secret_reply(args: Sequence[Arg]) -> bool:
-    """Whether the reply to ``args`` may hold a credential (CONFIG GET can return
-    ``requirepass``; ACL GETUSER / ACL LIST show password hashes): its read is not dumped."""
-    if len(args) < 2:
-        return False
-    name, sub = _upper(args[0]), _upper(args[1])
-    return (name == b"CONFIG" and sub == b"GET") or (
-        name == b"ACL" and sub in (b"GETUSER", b"LIST"))
-
-
-def _upper(arg: Arg) -> bytes:
-    if isinstance(arg, str):
-        return arg.upper().encode()
-    if isinstance(arg, (bytes, bytearray)):
-        return bytes(arg).upper()
-    return b""
-
-
-def hexdump(data: bytes) -> str:
-    """A Netty-style hex dump: offset, 16 hex bytes, printable ASCII."""
-    lines = []
-    for off in range(0, len(data), 16):
-        chunk = data[off:off + 16]
-        hexpart = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{off:08x}| {hexpart:<47} |{text}")
-    return "\n".join(lines)
 
 
 #: Seconds a socket read or write may wait by default (a connect too, unless
@@ -221,7 +158,12 @@ class ClusterConnection:
         ssl_context: Optional[ssl.SSLContext] = None,
         server_hostname: Optional[str] = None,
         retry_on_timeout: bool = False,
+        max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
+        check_decoder_limits(max_bulk_length=max_bulk_length, max_line_length=max_line_length,
+                             max_depth=max_depth)
         if db:
             raise DataError(f"Redis Cluster has only database 0; got db={db!r}")
         for name, seconds in (("socket_timeout", socket_timeout),
@@ -256,6 +198,10 @@ class ClusterConnection:
         self.protocol = protocol
         self.health_check_interval = health_check_interval
         self.parser = parser
+        # The reply decoder's limits, one attribute (see the properties): CPython 3.11 keeps
+        # at most 30 attributes in a class's shared-key layout, and one more moves every
+        # instance to a plain dict, slowing each attribute read on the hot path by ~5%.
+        self._limits = (max_bulk_length, max_line_length, max_depth)
         self._transport: Transport = transport or DEFAULT_TRANSPORT
         self._options = TransportOptions(
             keepalive=socket_keepalive, keepalive_options=socket_keepalive_options,
@@ -286,6 +232,21 @@ class ClusterConnection:
         #: the cluster pool that made the connection; None for one made directly.
         self.node: Optional[Dict[str, Any]] = None
 
+    @property
+    def max_bulk_length(self) -> int:
+        """The longest bulk string a reply may hold (a longer one: ProtocolError, closed)."""
+        return self._limits[0]
+
+    @property
+    def max_line_length(self) -> int:
+        """The longest line (simple string, error, number, length header) without CRLF."""
+        return self._limits[1]
+
+    @property
+    def max_depth(self) -> int:
+        """The deepest nesting of aggregates a reply may have."""
+        return self._limits[2]
+
     # --- identity -----------------------------------------------------------------------------
     def __repr__(self) -> str:
         state = "connected" if self._sock is not None else "disconnected"
@@ -312,7 +273,9 @@ class ClusterConnection:
             self._idle_check = self._transport.idle_check(sock)
             self._decoder = make_decoder(
                 self.parser, encoding=self.encoding if self.decode_responses else None,
-                encoding_errors=self.encoding_errors, node=self.address)
+                encoding_errors=self.encoding_errors, node=self.address,
+                max_bulk_length=self._limits[0], max_line_length=self._limits[1],
+                max_depth=self._limits[2])
             self._handshake(deadline)
             sock.settimeout(self.socket_timeout)
         except BaseException:
@@ -346,7 +309,7 @@ class ClusterConnection:
         if isinstance(reply, AuthenticationError):
             err: ClusterCoreError = AuthenticationError(
                 f"authentication failed ({step}): {reply.message}", node=self.address)
-        elif _upper(args[0]) == b"HELLO":
+        elif upper_word(args[0]) == b"HELLO":
             err = ConnectionError(
                 f"HELLO {self.protocol} refused ({reply.message}); the server may not support "
                 "RESP3: use protocol=2", node=self.address)
@@ -440,13 +403,16 @@ class ClusterConnection:
         # The server answers every command, so receive before asking the decoder: one parse
         # attempt instead of two. (Bytes already buffered, e.g. a RESP3 push, are still
         # parsed first: the decoder returns them before this command's reply.)
-        self._fill(None)
+        data = self._fill(None)
         try:
             reply = self._decoder.gets() if not disable_decoding else self._decoder.gets(False)
         except ClusterCoreError:
             self.disconnect()
             raise
         if reply is NEED_DATA or (self.protocol == 3 and isinstance(reply, PushReply)):
+            # The reply spans several reads (or a push came first): from here on the reads
+            # are recorded for the decoder's limits; this one began a reply.
+            self._decoder.track(data, True)
             if reply is not NEED_DATA:
                 self._on_push(reply, not disable_decoding)
             reply = self._read(None, not disable_decoding)
@@ -562,11 +528,13 @@ class ClusterConnection:
         while True:
             try:
                 reply = decoder.gets(decode)
+                if reply is NEED_DATA:
+                    decoder.waiting()  # a limit broken by what the decoder waits on
             except ClusterCoreError:
                 self.disconnect()
                 raise
             if reply is NEED_DATA:
-                self._fill(deadline)
+                decoder.track(self._fill(deadline))
             elif self.protocol == 3 and isinstance(reply, PushReply):
                 self._on_push(reply, decode)
             else:
@@ -587,22 +555,26 @@ class ClusterConnection:
         while count:
             try:
                 taken = take(into, count)
+                if not taken:
+                    decoder.waiting()
             except ClusterCoreError:
                 self.disconnect()
                 raise
             if taken:
                 count -= taken
             else:
-                self._fill(None)
+                decoder.track(self._fill(None))
 
     def _on_push(self, push: Any, decoded: bool) -> None:
         """Hand a RESP3 push to the push handler, always decoded as the connection decodes."""
         if self.push_handler is not None:
             self.push_handler(push if decoded else self.decode_reply(push))
 
-    def _fill(self, deadline: Optional[float]) -> None:
-        """Receive the next bytes into the decoder; a failure closes the connection and raises
-        an error that says the request was sent (its outcome is unknown)."""
+    def _fill(self, deadline: Optional[float]) -> bytes:
+        """Receive the next bytes into the decoder and return them (for the decoder's limit
+        bookkeeping, which only the multi-read paths do: see Decoder.track); a failure closes
+        the connection and raises an error that says the request was sent (its outcome is
+        unknown)."""
         sock = self._sock
         decoder = self._decoder
         if sock is None or decoder is None:  # closed by another thread (pub/sub close())
@@ -627,6 +599,7 @@ class ClusterConnection:
         if self._trace:
             self._trace_read(data)
         decoder.feed(data)
+        return data
 
     def _trace_write(self, commands: Sequence[Sequence[Arg]]) -> None:
         safe = [redact(cmd) for cmd in commands]
@@ -643,6 +616,17 @@ class ClusterConnection:
                             self.address, len(data))
             return
         wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
+
+
+def check_decoder_limits(**limits: Any) -> None:
+    """RedisClusterConfigError naming the limit unless each is an int >= 1:
+    ``max_bulk_length`` (longest bulk string; default 512 MiB, the server's
+    proto-max-bulk-len), ``max_line_length`` (longest simple string, error, number or length
+    line; default 64 KiB) and ``max_depth`` (deepest nesting of aggregates; default 64)."""
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RedisClusterConfigError(
+                f"{name} must be an int >= 1; got {value!r} of type {type(value).__name__}")
 
 
 def _always_pending() -> bool:

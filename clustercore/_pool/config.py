@@ -31,7 +31,7 @@ from typing import (
 )
 
 from .._address import NodeAddress, coerce_port
-from .._net.connection import ClusterConnection, SSLClusterConnection
+from .._net.connection import ClusterConnection, SSLClusterConnection, check_decoder_limits
 from .._net.transport import TLSPolicy
 from .._topology.remap import Remapper
 from ..errors import RedisClusterConfigError, RedisClusterException
@@ -174,6 +174,9 @@ def build_pool_config(
                                      if k in connection_kwargs})
     if "health_check_interval" in connection_kwargs:
         check_number("health_check_interval", connection_kwargs["health_check_interval"])
+    # The reply decoder's limits: refused here, not at the first connect.
+    check_decoder_limits(**{k: connection_kwargs[k] for k in _DECODER_LIMITS
+                            if k in connection_kwargs})
     kwargs = dict(connection_kwargs)
     seeds = parse_startup_nodes(startup_nodes, kwargs.pop("host", None), kwargs.pop("port", None))
     if not seeds:
@@ -233,6 +236,9 @@ def build_pool_config(
         event_hook=event_hook, rng=rng or random.Random(), clock=clock,
         own_connection_class=own, own_connection_kwargs=MappingProxyType(own_kwargs))
 
+
+#: Connection keywords that bound what a reply may be (ints >= 1; see check_decoder_limits).
+_DECODER_LIMITS = ("max_bulk_length", "max_line_length", "max_depth")
 
 #: Connection timeouts that must be None or a number > 0 (0 would make sockets non-blocking).
 _POSITIVE_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")

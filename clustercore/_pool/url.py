@@ -13,7 +13,9 @@ As redis-py 3.5 read it:
 * query options: ``socket_timeout`` / ``socket_connect_timeout`` are floats,
   ``socket_keepalive`` / ``retry_on_timeout`` / ``ssl_check_hostname`` booleans (redis-py's
   ``to_bool``: ``0 f false n no`` are false, case-insensitive), ``max_connections`` /
-  ``health_check_interval`` integers; an unparsable value warns (UserWarning) and is dropped;
+  ``health_check_interval`` integers; an unparsable value warns (UserWarning) and is dropped
+  (but a non-integer ``max_bulk_length`` / ``max_line_length`` / ``max_depth``, the reply
+  decoder's limits, is refused with RedisClusterConfigError);
   options without a value are dropped; other options stay strings;
 * the keyword arguments come next and the URL's values replace them (redis-py's
   ``kwargs.update(url_options)``); ``charset`` / ``errors`` are renamed ``encoding`` /
@@ -157,6 +159,10 @@ _POOL_PARSERS: Dict[str, Callable[[str], Any]] = {
     "protocol": int,
 }
 
+#: The reply decoder's limits: a value that is not an integer is refused, not dropped with a
+#: warning (dropping it would silently raise the limit to its default).
+_LIMIT_OPTIONS = ("max_bulk_length", "max_line_length", "max_depth")
+
 
 def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = False,
               **kwargs: Any) -> Dict[str, Any]:
@@ -165,6 +171,13 @@ def parse_url(url: str, db: Optional[Any] = None, decode_components: bool = Fals
     options: Dict[str, Any] = {}
     for name, values in parse_qs(parts.query).items():
         if not values:
+            continue
+        if name in _LIMIT_OPTIONS:
+            try:
+                options[name] = int(values[0])
+            except ValueError:
+                raise RedisClusterConfigError(
+                    f"URL option {name}={values[0]!r} is not an integer") from None
             continue
         parser = _REDIS_PY_PARSERS.get(name) or _POOL_PARSERS.get(name)
         if parser is None:

@@ -110,6 +110,16 @@ class Decoder(Protocol):
         appended (0: feed more bytes). A batch's replies in one call (pipelines, MGET)."""
         ...
 
+    def track(self, data: Buffer, boundary: bool = False) -> None:
+        """Note bytes just fed while a reply spans several reads (``boundary``: they start a
+        new reply): the hiredis decoder checks its limits on them (a no-op here)."""
+        ...
+
+    def waiting(self) -> None:
+        """gets() returned NEED_DATA and more bytes are about to be read: raise ProtocolError
+        if the item being waited on broke a limit (the pure decoder checks in gets())."""
+        ...
+
 
 _TYPE_BYTES: Final = frozenset(b"$*:+-_#,(!=%~|>")
 _DOUBLE_RE: Final = re.compile(rb"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -197,6 +207,12 @@ class PythonDecoder:
     def has_buffered(self) -> object:
         """Truthy when bytes wait, or when an error made the decoder unusable (as hiredis's)."""
         return self._error is not None or self.buffered()
+
+    def track(self, data: Buffer, boundary: bool = False) -> None:
+        """Nothing to do: gets() checks every limit as it parses."""
+
+    def waiting(self) -> None:
+        """Nothing to do: gets() checks every limit as it parses."""
 
     def take(self, into: List[Any], count: int) -> int:
         """Append up to ``count`` complete replies to ``into``; how many (0: feed more)."""

@@ -15,14 +15,18 @@ Known differences between the two decoders (all about input Redis does not send)
       hiredis does not check those two bytes.
     * Pushes nested inside another aggregate stay ``hiredis.PushNotification`` under hiredis
       (use :func:`is_push` or :data:`PUSH_TYPES` when that matters).
-    * Limits: hiredis cannot be told ``max_depth`` (it has a fixed limit of 1024 levels), nor
-      ``max_bulk_length`` / ``max_line_length`` up front. HiredisDecoder enforces the larger of
-      the two only after the bytes arrived: when hiredis waits for more data while holding more
-      than that (plus 1 KiB slack), gets() raises ProtocolError. So the bytes it buffers stay
-      bounded, but an over-long item that arrives complete in one feed is accepted. hiredis also
-      pre-allocates the list of a declared array (``*2147483647`` reserves 16 GiB of address
-      space; ``*4294967295`` fails with MemoryError, reported as ProtocolError), while the pure
-      decoder grows lists as elements arrive. Both reject counts above 2**32 - 1.
+    * Limits: hiredis cannot be told ``max_bulk_length`` / ``max_line_length`` / ``max_depth``.
+      ``max_depth`` is checked on every aggregate reply once hiredis built it (hiredis itself
+      refuses more than 1024 levels); a null aggregate (``*-1``) counts as a level for the pure
+      decoder, not here (hiredis gives None). The length limits are checked while hiredis
+      waits for more bytes: by :class:`~.limits.StreamGuard` when the connection records the
+      bytes of a reply that spans several reads (``track()`` / ``waiting()``, exact to a few
+      bytes), and in any case once hiredis holds more than the larger limit plus 1 KiB. An
+      over-long item that arrives complete in one read (at most 64 KiB) is not measured.
+      hiredis also pre-allocates the list of a declared array (``*2147483647`` reserves
+      16 GiB of address space; ``*4294967295`` fails with MemoryError, reported as
+      ProtocolError), while the pure decoder grows lists as elements arrive. Both reject
+      counts above 2**32 - 1.
     * ``#\x00`` is false for hiredis (a strchr() quirk); the pure decoder refuses it.
     * ``buffered()`` is exact for the pure decoder; for hiredis it is an upper bound (hiredis
       discards parsed bytes lazily, up to 1 KiB) and 0 when hiredis holds no unparsed byte.
@@ -50,6 +54,7 @@ from .decoder import (
     PushReply,
     _check_options,
 )
+from .limits import StreamGuard
 
 try:
     import hiredis
@@ -94,6 +99,12 @@ def is_push(reply: Any) -> bool:
     return isinstance(reply, PUSH_TYPES)
 
 
+#: Reply types gets() looks at after hiredis: aggregates (their depth) and pushes.
+_AGGREGATES: Final = frozenset(t for t in (list, dict, _HiredisPush) if t is not None)
+_UNUSUAL: Final = _AGGREGATES
+#: hiredis refuses replies nested deeper than this by itself.
+_HIREDIS_MAX_DEPTH: Final = 1024
+
 #: What hiredis raises when the bytes parse but cannot become Python values (an undecodable
 #: string, a huge allocation, a malformed number).
 _BUILD_ERRORS: Final = (TypeError, UnicodeDecodeError, MemoryError, ValueError)
@@ -111,8 +122,8 @@ class HiredisDecoder:
     """The same interface over ``hiredis.Reader``: the fast C parser, with the limits it lacks
     approximated in Python (see the module docstring for what differs)."""
 
-    __slots__ = ("_failed", "_gets", "_gets_raw", "_len", "_limit", "_reader", "feed",
-                 "has_buffered")
+    __slots__ = ("_failed", "_gets", "_gets_raw", "_guard", "_len", "_limit", "_max_depth",
+                 "_reader", "feed", "has_buffered")
 
     def __init__(self, *, encoding: Optional[str] = None, encoding_errors: str = "strict",
                  max_bulk_length: int = DEFAULT_MAX_BULK_LENGTH,
@@ -152,6 +163,23 @@ class HiredisDecoder:
         # hiredis keeps at most one incomplete item (plus <= 1 KiB of parsed bytes) buffered
         # while it waits, so holding more than this means an item broke one of the limits.
         self._limit = max(max_bulk_length, max_line_length) + _HIREDIS_SLACK
+        #: Aggregate replies are walked only when this is below hiredis's own 1024 levels.
+        self._max_depth = max_depth if max_depth < _HIREDIS_MAX_DEPTH else 0
+        self._guard = StreamGuard(max_bulk_length, max_line_length)
+
+    def track(self, data: Buffer, boundary: bool = False) -> None:
+        """Note bytes just fed while a reply spans several reads (``boundary``: they start a
+        new reply): what :meth:`waiting` looks at. The one-read hot path never calls this."""
+        self._guard.record(bytes(data) if type(data) is not bytes else data, boundary)
+
+    def waiting(self) -> None:
+        """Called when gets() returned NEED_DATA and the caller is about to read more: raise
+        ProtocolError (and become unusable) if the item hiredis waits on broke a limit."""
+        try:
+            self._guard.check(self._len(), self._reader.has_data())
+        except ProtocolError:
+            self._fail()
+            raise
 
     def buffered(self) -> int:
         """An upper bound of the bytes fed but not yet parsed (see the module docstring)."""
@@ -167,7 +195,10 @@ class HiredisDecoder:
             raise
         except _BUILD_ERRORS as exc:
             raise self._unbuildable(exc) from exc
-        if reply is NEED_DATA or self._failed or type(reply) is _HiredisPush:
+        # bytes first: the common reply, and never one that reply_error failed on (that
+        # gives an error object, or an aggregate holding one)
+        if type(reply) is not bytes and (
+                reply is NEED_DATA or self._failed or type(reply) in _UNUSUAL):
             return self._vet(reply)
         return reply
 
@@ -181,7 +212,8 @@ class HiredisDecoder:
         try:
             while taken < count:
                 reply = gets()
-                if reply is NEED_DATA or failed or type(reply) is _HiredisPush:
+                if type(reply) is not bytes and (
+                        reply is NEED_DATA or failed or type(reply) in _UNUSUAL):
                     reply = self._vet(reply)
                     if reply is NEED_DATA:
                         break
@@ -207,11 +239,18 @@ class HiredisDecoder:
             self._fail()
             raise ProtocolError(str(cause)) from cause
         if reply is NEED_DATA:
-            if self._len() > self._limit:
+            held = self._len()
+            if held > self._limit:
                 self._fail()
-                raise ProtocolError(f"incomplete reply item holds more than {self._limit} "
-                                    f"bytes (max_bulk_length/max_line_length)")
+                raise ProtocolError(
+                    f"hiredis holds {held} bytes of one incomplete reply item, more than "
+                    f"max_bulk_length / max_line_length allow (the larger, "
+                    f"{self._limit - _HIREDIS_SLACK}, plus {_HIREDIS_SLACK} bytes of slack)")
             return reply
+        if self._max_depth and not _AGGREGATES.isdisjoint(map(type, reply.values() if type(
+                reply) is dict else reply)) and _too_deep(reply, self._max_depth):
+            self._fail()
+            raise ProtocolError(f"aggregates nested deeper than max_depth={self._max_depth}")
         if type(reply) is _HiredisPush:
             return PushReply(cast(List[Any], reply))
         return reply
@@ -224,6 +263,25 @@ class HiredisDecoder:
         self._reader = hiredis.Reader()
         self.feed = self._reader.feed  # type: ignore[assignment]
         self.has_buffered = _one  # unusable: never reuse its connection
+
+
+def _too_deep(reply: Any, limit: int) -> bool:
+    """Whether aggregates nest more than ``limit`` levels in ``reply`` (an aggregate):
+    breadth-first, one C-level scan per aggregate to see if it holds any aggregate."""
+    level = [reply]
+    depth = 1
+    while True:
+        inner = []
+        for item in level:
+            items = item.values() if type(item) is dict else item
+            if not _AGGREGATES.isdisjoint(map(type, items)):
+                inner += [x for x in items if type(x) in _AGGREGATES]
+        if not inner:
+            return False
+        depth += 1
+        if depth > limit:
+            return True
+        level = inner
 
 
 def _zero() -> int:

@@ -496,11 +496,14 @@ def test_deep_nesting_needs_no_recursion() -> None:
 
 
 @needs_hiredis
-def test_max_depth_hiredis_is_fixed_at_1024() -> None:
-    (reply,) = decode("hiredis", nested(65))  # max_depth cannot be passed on to hiredis
+def test_max_depth_hiredis() -> None:
+    # hiredis cannot be told max_depth: HiredisDecoder checks the replies it built
+    (reply,) = decode("hiredis", nested(64))
     assert isinstance(reply, list)
-    with pytest.raises(ProtocolError):
-        decode("hiredis", nested(1025))
+    with pytest.raises(ProtocolError, match="max_depth=64"):
+        decode("hiredis", nested(65))
+    with pytest.raises(ProtocolError):  # hiredis's own fixed limit, whatever max_depth says
+        decode("hiredis", nested(1025), max_depth=2000)
 
 
 def test_max_line_length_python() -> None:
