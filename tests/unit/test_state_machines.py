@@ -109,6 +109,10 @@ def make_client(fake: FakeCluster, **kwargs: Any) -> RedisCluster:
     kwargs.setdefault("socket_timeout", 1.0)
     kwargs.setdefault("rng", random.Random(0))  # replica choice, seed order: replayable
     kwargs.setdefault("sleep", fake.clock.advance)
+    # CLUSTERDOWN is retried until the deadline by default; each retry refreshes inline, so a
+    # machine that keeps the cluster down for many steps caps the count (the second cap the
+    # policy offers) to stay well inside the test's time limit
+    kwargs.setdefault("cluster_down_retry_attempts", 3)
     rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
                       clock=fake.clock, background_refresh=False, refresh_min_interval=0,
                       **kwargs)
