@@ -14,7 +14,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from setuptools import build_meta as _setuptools
-from setuptools.build_meta import *  # noqa: F401,F403  (every other PEP 517/660 hook)
+from setuptools.build_meta import *  # noqa: F403  (every other PEP 517/660 hook)
 
 #: What compiling needs beyond setuptools (mypyc ships in the mypy distribution).
 COMPILE_REQUIRES = ["mypy>=1.10"]

@@ -94,6 +94,9 @@ BENCH_N_FULL = 100000
 
 
 FLOOR = "raw socket (floor)"
+#: clustercore's optional mypyc build, installed in .venv-compiled (scripts/test_compiled.sh).
+COMPILED = "clustercore-compiled"
+COMPILED_VENV = REPO / ".venv-compiled"
 
 
 @dataclass
@@ -114,6 +117,13 @@ def all_clients() -> List[Client]:
     return [
         Client("clustercore", "clustercore", None, [],
                f"import sys; sys.path.insert(0, {str(REPO)!r}); import clustercore"),
+        # The same sources built with mypyc (docs/compiled.md) in .venv-compiled, made by
+        # scripts/test_compiled.sh; unavailable until then. Not a peer.
+        Client(COMPILED, "clustercore", None, [],
+               "import sys; sys.path.remove('') if '' in sys.path else None; "
+               "import clustercore._slots as m, importlib.machinery as i; "
+               "sys.exit(0 if m.__file__.endswith(tuple(i.EXTENSION_SUFFIXES)) else "
+               "'.venv-compiled holds a pure-Python clustercore')"),
         Client("redis-py 8.x", "redis-py", "redis8", ["redis>=8,<9", "hiredis"],
                "import redis.cluster, hiredis"),
         Client("redis-py 5.0.8", "redis-py", "redis5", ["redis==5.0.8", "hiredis"],
@@ -129,7 +139,7 @@ def all_clients() -> List[Client]:
 
 def peer_labels(labels: Sequence[str]) -> List[str]:
     """The clients clustercore is compared with (not itself, not the raw-socket floor)."""
-    return [c for c in labels if c not in ("clustercore", FLOOR)]
+    return [c for c in labels if c not in ("clustercore", COMPILED, FLOOR)]
 
 
 def log(msg: str) -> None:
@@ -152,7 +162,13 @@ def base_python() -> str:
 
 def ensure_venv(client: Client) -> None:
     """Create and fill the client's venv once (a marker names the requirements installed)."""
-    if client.venv is None:
+    if client.key == COMPILED:
+        client.python = str(COMPILED_VENV / "bin" / "python")
+        if not Path(client.python).exists():
+            client.available = False
+            client.problem = "no .venv-compiled: run scripts/test_compiled.sh first"
+            return
+    elif client.venv is None:
         client.python = repo_python()
     else:
         path = VENVS / client.venv
@@ -307,7 +323,9 @@ def run_worker(client: Client, workload: str, ops: int, calls_ops: int, nodes: s
     cmd = [client.python, str(HERE / "worker.py"), "--client", client.adapter,
            "--workload", workload, "--ops", str(ops), "--calls-ops", str(calls_ops),
            "--nodes", nodes, "--seed", str(seed), "--max-seconds", str(max_seconds)]
-    if client.adapter == "clustercore":
+    if client.key == COMPILED:
+        cmd += ["--clustercore-path", ""]  # the build installed in .venv-compiled
+    elif client.adapter == "clustercore":
         cmd += ["--clustercore-path", CLUSTERCORE_PATH]
     if client.adapter == "raw-socket":
         cmd += ["--slot-map", slot_map_file or SLOT_MAP_FILE]

@@ -519,7 +519,10 @@ class NodePool:
                          else "released to a closed or reset pool")
         return True
 
-    release = put
+    def release(self, conn: ClusterConnection) -> bool:
+        """The same as :meth:`put` (redis-py's name). A method rather than ``release = put``:
+        mypyc (the optional compiled build) miscompiles a method alias in a class body."""
+        return NodePool.put(self, conn)
 
     def _discard(self, conn: ClusterConnection, why: str) -> None:
         """Close a checked-out connection that must not be reused; pass its slot on."""

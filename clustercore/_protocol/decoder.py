@@ -34,7 +34,7 @@ from __future__ import annotations
 import codecs
 import math
 import re
-from typing import Any, Dict, Final, List, Optional, Protocol, TypeVar, Union
+from typing import Any, Dict, Final, List, Optional, Protocol, Union
 
 from ..errors import ProtocolError, ResponseError
 
@@ -82,20 +82,6 @@ class _NeedData:
 NEED_DATA: Final = _NeedData()
 
 
-_C = TypeVar("_C", bound=type)
-
-
-def _interpreted(cls: _C) -> _C:
-    """Return ``cls`` unchanged; a class so decorated stays a plain Python class under mypyc.
-
-    mypyc (the optional compiled build, docs/compiled.md) cannot make a native class of a
-    subclass of ``list`` or of ``ImportError``, and keeps any class with a decorator it does not
-    know interpreted. In the pure-Python package this is a no-op.
-    """
-    return cls
-
-
-@_interpreted
 class PushReply(List[Any]):
     """A RESP3 push (``>``): out-of-band data such as pub/sub messages or invalidations."""
 

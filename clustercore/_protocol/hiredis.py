@@ -49,7 +49,6 @@ from .decoder import (
     Buffer,
     PushReply,
     _check_options,
-    _interpreted,
 )
 
 try:
@@ -64,7 +63,6 @@ __all__ = ["HIREDIS_AVAILABLE", "PUSH_TYPES", "HiredisDecoder", "ParserUnavailab
 _HIREDIS_SLACK: Final = 1024 + 64
 
 
-@_interpreted
 class ParserUnavailableError(ClusterCoreError, ImportError):
     """The hiredis parser was asked for but hiredis (>= 3.0) is not installed."""
 

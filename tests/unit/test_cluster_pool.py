@@ -451,14 +451,11 @@ def _publish_lines() -> List[int]:
     """The line numbers of ClusterConnectionPool._publish's body (for pausing it anywhere)."""
     import dis
 
-    code = getattr(clustercore.ClusterConnectionPool._publish, "__code__", None)
-    if code is None:  # compiled (mypyc): no bytecode, the test below is skipped
-        return [0]
+    code = clustercore.ClusterConnectionPool._publish.__code__
     return sorted({line for _, line in dis.findlinestarts(code)
                    if line is not None and line > code.co_firstlineno})
 
 
-@pytest.mark.not_compiled(reason="pauses _publish at each bytecode line with a trace hook")
 @pytest.mark.parametrize("pause_at", _publish_lines())
 def test_a_connection_returned_while_a_layout_is_published_keeps_the_budget(
         pause_at: int) -> None:
