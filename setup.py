@@ -14,6 +14,7 @@ without mypy importable is an error naming the missing requirement, never a sile
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from typing import Any, List
@@ -102,5 +103,18 @@ def extension_modules() -> List[Any]:
     )
 
 
+def remove_stale_extensions() -> None:
+    """Delete extension files an earlier build left in build/lib*: setuptools packs everything
+    there into the wheel, so a pure build after a compiled one (or a compiled one after the
+    module list shrank) would otherwise ship old .so files that shadow the sources."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for lib in glob.glob(os.path.join(here, "build", "lib*")):
+        for path in [*glob.glob(os.path.join(lib, "clustercore", "**", "*.so"), recursive=True),
+                     *glob.glob(os.path.join(lib, "*__mypyc*.so"))]:
+            os.remove(path)
+
+
 if __name__ == "__main__":
+    if set(sys.argv[1:]) & BUILD_COMMANDS:
+        remove_stale_extensions()
     setup(ext_modules=extension_modules())
