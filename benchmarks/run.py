@@ -121,7 +121,7 @@ def all_clients() -> List[Client]:
         # scripts/test_compiled.sh; unavailable until then. Not a peer.
         Client(COMPILED, "clustercore", None, [],
                "import sys; sys.path.remove('') if '' in sys.path else None; "
-               "import clustercore._slots as m, importlib.machinery as i; "
+               "import clustercore._execution.executor as m, importlib.machinery as i; "
                "sys.exit(0 if m.__file__.endswith(tuple(i.EXTENSION_SUFFIXES)) else "
                "'.venv-compiled holds a pure-Python clustercore')"),
         Client("redis-py 8.x", "redis-py", "redis8", ["redis>=8,<9", "hiredis"],

@@ -174,7 +174,7 @@ class ClustercoreAdapter(Adapter):
         self.source = os.path.dirname(os.path.dirname(os.path.abspath(clustercore.__file__)))
         self.parser = "hiredis" if resp.HIREDIS_AVAILABLE else "python"
         #: Whether this clustercore is the mypyc build (its modules are C extensions).
-        self.compiled = _is_compiled("clustercore._slots")
+        self.compiled = _is_compiled("clustercore._execution.executor")
 
     def make(self) -> Any:
         return self.mod.RedisCluster(startup_nodes=[{"host": h, "port": p} for h, p in self.nodes])

@@ -52,8 +52,15 @@ for path in setup.COMPILED_MODULES:
     module = importlib.import_module(name)
     if not module.__file__.endswith(suffixes):
         bad.append(f"{name}: {module.__file__}")
+import clustercore, glob, os
+listed = {os.path.join(os.path.dirname(os.path.dirname(clustercore.__file__)), p[:-3])
+          for p in setup.COMPILED_MODULES}
+root = os.path.dirname(clustercore.__file__)
+for path in glob.glob(os.path.join(root, "**", "*.so"), recursive=True):
+    if path.split(".cpython-")[0] not in listed:
+        bad.append(f"{path}: compiled but not listed in setup.py (a stale build?)")
 if bad:
-    sys.exit("not compiled:\n  " + "\n  ".join(bad))
+    sys.exit("not compiled as listed:\n  " + "\n  ".join(bad))
 print(f"{len(setup.COMPILED_MODULES)} modules compiled, e.g. {module.__file__}")
 PY
 

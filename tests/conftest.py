@@ -13,10 +13,10 @@ from typing import List
 import pytest
 from hypothesis import HealthCheck, settings
 
-import clustercore._slots
+import clustercore._execution.executor as _probe
 
 #: Whether the clustercore imported is the compiled build (its modules are C extensions).
-COMPILED = clustercore._slots.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+COMPILED = (_probe.__file__ or "").endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -40,7 +40,7 @@ def pytest_configure(config: object) -> None:
 def pytest_report_header() -> str:
     """Say which build of clustercore the run tests (the compiled one or the pure package)."""
     build = "compiled (mypyc)" if COMPILED else "pure Python"
-    return f"clustercore: {build} from {clustercore.__file__}"
+    return f"clustercore: {build} from {_probe.__file__}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
     scripts/test_compiled.sh) makes testing the pure package by mistake an error."""
     if os.environ.get("CLUSTERCORE_EXPECT_COMPILED") == "1" and not COMPILED:
         raise pytest.UsageError(
-            f"CLUSTERCORE_EXPECT_COMPILED=1 but {clustercore._slots.__file__} is not compiled")
+            f"CLUSTERCORE_EXPECT_COMPILED=1 but {_probe.__file__} is not compiled")
     if not COMPILED:
         return
     for item in items:
