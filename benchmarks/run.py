@@ -97,6 +97,9 @@ BENCH_N_FULL = 100000
 
 FLOOR = "raw socket (floor)"
 MUX = "clustercore-mux"
+#: clustercore's optional mypyc build, installed in .venv-compiled (scripts/test_compiled.sh).
+COMPILED = "clustercore-compiled"
+COMPILED_VENV = REPO / ".venv-compiled"
 
 
 @dataclass
@@ -120,6 +123,13 @@ def all_clients() -> List[Client]:
         # clustercore's multiplexed mode (one shared connection per node): its own row.
         Client(MUX, "clustercore-mux", None, [],
                f"import sys; sys.path.insert(0, {str(REPO)!r}); import clustercore"),
+        # The same sources built with mypyc (docs/compiled.md) in .venv-compiled, made by
+        # scripts/test_compiled.sh; unavailable until then. Not a peer.
+        Client(COMPILED, "clustercore", None, [],
+               "import sys; sys.path.remove('') if '' in sys.path else None; "
+               "import clustercore._execution.executor as m, importlib.machinery as i; "
+               "sys.exit(0 if m.__file__.endswith(tuple(i.EXTENSION_SUFFIXES)) else "
+               "'.venv-compiled holds a pure-Python clustercore')"),
         Client("redis-py 8.x", "redis-py", "redis8", ["redis>=8,<9", "hiredis"],
                "import redis.cluster, hiredis"),
         Client("redis-py 5.0.8", "redis-py", "redis5", ["redis==5.0.8", "hiredis"],
@@ -135,7 +145,7 @@ def all_clients() -> List[Client]:
 
 def peer_labels(labels: Sequence[str]) -> List[str]:
     """The clients clustercore is compared with (not itself, not the raw-socket floor)."""
-    return [c for c in labels if c not in ("clustercore", MUX, FLOOR)]
+    return [c for c in labels if c not in ("clustercore", MUX, COMPILED, FLOOR)]
 
 
 def log(msg: str) -> None:
@@ -158,7 +168,13 @@ def base_python() -> str:
 
 def ensure_venv(client: Client) -> None:
     """Create and fill the client's venv once (a marker names the requirements installed)."""
-    if client.venv is None:
+    if client.key == COMPILED:
+        client.python = str(COMPILED_VENV / "bin" / "python")
+        if not Path(client.python).exists():
+            client.available = False
+            client.problem = "no .venv-compiled: run scripts/test_compiled.sh first"
+            return
+    elif client.venv is None:
         client.python = repo_python()
     else:
         path = VENVS / client.venv
@@ -313,7 +329,9 @@ def run_worker(client: Client, workload: str, ops: int, calls_ops: int, nodes: s
     cmd = [client.python, str(HERE / "worker.py"), "--client", client.adapter,
            "--workload", workload, "--ops", str(ops), "--calls-ops", str(calls_ops),
            "--nodes", nodes, "--seed", str(seed), "--max-seconds", str(max_seconds)]
-    if client.adapter in ("clustercore", "clustercore-mux"):
+    if client.key == COMPILED:
+        cmd += ["--clustercore-path", ""]  # the build installed in .venv-compiled
+    elif client.adapter in ("clustercore", "clustercore-mux"):
         cmd += ["--clustercore-path", CLUSTERCORE_PATH]
     if client.adapter == "raw-socket":
         cmd += ["--slot-map", slot_map_file or SLOT_MAP_FILE]

@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import binascii
 import gc
+import importlib
+import importlib.machinery
 import itertools
 import json
 import os
@@ -138,14 +140,25 @@ def export_clustercore(rev: str, dest: str) -> str:
     return sha
 
 
+def _is_compiled(module: str) -> bool:
+    """Whether ``module`` was imported from a C extension (mypyc), False if it is missing."""
+    try:
+        path = importlib.import_module(module).__file__ or ""
+    except ImportError:  # an old revision's layout
+        return False
+    return path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
 class ClustercoreAdapter(Adapter):
     name = "clustercore"
-    #: Where to import clustercore from (``--clustercore-path``); default: this checkout.
+    #: Where to import clustercore from (``--clustercore-path``); default: this checkout; ""
+    #: the interpreter's installed clustercore (the compiled build in .venv-compiled).
     path = REPO
 
     def __init__(self, nodes: Sequence[Tuple[str, int]]) -> None:
         super().__init__(nodes)
-        sys.path.insert(0, self.path)
+        if self.path:
+            sys.path.insert(0, self.path)
         import clustercore
         # HIREDIS_AVAILABLE, wherever the revision being measured keeps it (run.py
         # --clustercore-rev). Oldest layout first: the editable install resolves a missing
@@ -162,6 +175,8 @@ class ClustercoreAdapter(Adapter):
         self.version = clustercore.__version__
         self.source = os.path.dirname(os.path.dirname(os.path.abspath(clustercore.__file__)))
         self.parser = "hiredis" if resp.HIREDIS_AVAILABLE else "python"
+        #: Whether this clustercore is the mypyc build (its modules are C extensions).
+        self.compiled = _is_compiled("clustercore._execution.executor")
 
     def make(self) -> Any:
         return self.mod.RedisCluster(startup_nodes=[{"host": h, "port": p} for h, p in self.nodes])
@@ -927,7 +942,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=30.0,
                     help="stop the timed loop after this long (reported ops shrink)")
     ap.add_argument("--clustercore-path", default=REPO,
-                    help="directory holding the clustercore package to measure (this checkout)")
+                    help="directory holding the clustercore package to measure (this checkout); "
+                         "'' = the one installed in this interpreter (the compiled build)")
     ap.add_argument("--slot-map", default="",
                     help="JSON file: 16384 'host:port' primaries (for --client raw-socket)")
     args = ap.parse_args(argv)
@@ -946,6 +962,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         out.update(version=adapter.version, parser=adapter.parser)
         if isinstance(adapter, ClustercoreAdapter):
             out["source"] = adapter.source
+            out["compiled"] = adapter.compiled
         count = max(args.ops, calls_ops, 1000) + BATCH
         inputs = Inputs(args.keys, args.value_size, args.seed, count)
         out.update(run_workload(adapter, args.workload, args.ops, args.max_seconds,

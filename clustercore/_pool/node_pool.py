@@ -162,8 +162,7 @@ class NodePool:
 
     def try_get(self) -> Optional[ClusterConnection]:
         """A connection if one is free or can be opened now; None where get() would wait or
-        raise TooManyConnectionsError. For callers that already hold connections and must
-        not wait while holding them (hold-and-wait deadlocks)."""
+        raise TooManyConnectionsError (for callers holding others: hold-and-wait deadlocks)."""
         return self._get(None, block=False)
 
     def _get(self, timeout: Optional[float], block: bool) -> Optional[ClusterConnection]:
@@ -313,9 +312,8 @@ class NodePool:
         return result
 
     def _abandon(self, waiter: _Waiter) -> None:
-        """The waiter leaves by an exception: take it out of its line and counters, and pass on
-        whatever a server handed it just before (a connection, a node slot, a budget slot), so
-        no capacity is lost with it."""
+        """The waiter leaves by an exception: take it out of its line and counters and pass on
+        what a server handed it just before (a connection, a node or budget slot): none lost."""
         if waiter.done:
             return
         queued = False
@@ -590,7 +588,9 @@ class NodePool:
             self._serve_idle()
         self._close_all(stale, "released to a closed or reset pool")
 
-    release = put
+    def release(self, conn: ClusterConnection) -> bool:
+        """:meth:`put` (redis-py's name); a method: mypyc miscompiles ``release = put``."""
+        return NodePool.put(self, conn)
 
     def _discard(self, conn: ClusterConnection, why: str) -> None:
         """Close a checked-out connection that must not be reused; pass its slot on."""

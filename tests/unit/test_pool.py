@@ -336,6 +336,8 @@ def test_threaded_limits_hold_and_counts_add_up(threads: int, per_node: int, tot
     assert len(net.streams) == 0  # every socket closed
 
 
+@pytest.mark.not_compiled(
+    reason="wraps Budget.reclaim_idle on the instance (a compiled class has no instance dict)")
 def test_a_budget_waiter_never_misses_a_connection_released_while_it_queues() -> None:
     """The interleaving that lost a wake-up: a put() on node B checks the budget's line (empty)
     and, before its connection is idle, a caller on node A queues on the budget and scans the
