@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional, Set
+from typing import NamedTuple, Optional, Set, Tuple
 
 from .._address import NodeAddress
 from ..errors import (
@@ -50,7 +50,11 @@ from ..errors import (
 )
 from .retry import RetryPolicy
 
-__all__ = ["Action", "Attempt", "Step", "may_resend", "next_step", "outcome_unknown"]
+__all__ = ["LAST_TRY", "Action", "Attempt", "Step", "may_resend", "next_step", "outcome_unknown"]
+
+#: Seconds of the deadline kept for the last attempt: the last backoff pause ends that long
+#: before the deadline, and with less than that left no attempt is made.
+LAST_TRY = 0.05
 
 
 class Action(enum.Enum):
@@ -83,6 +87,8 @@ class Attempt:
     #: Where the deadline counts from: the start of the call (a caller that read the clock
     #: when it began passes it), else the first failure (set by :func:`next_step`).
     started: Optional[float] = None
+    #: The pause before the current try was cut short by the deadline: it is the last one.
+    final: bool = False
     avoid: Set[NodeAddress] = field(default_factory=set)
 
 
@@ -109,8 +115,9 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         return Step(Action.RAISE, error)  # another attempt meets the same refusal
     if attempt.started is None:
         attempt.started = now
-    delay = policy.backoff.delay(attempt.retries, rng)
-    out_of_time = now + delay > attempt.started + policy.deadline
+    # The last pause is cut to what is left (minus LAST_TRY): a failover that completes in the
+    # deadline's final half second still gets its retry instead of an early error.
+    out_of_time, delay = _pause(attempt, policy, now, rng)
     if isinstance(error, (ClusterDownError, TryAgainError, ReadOnlyError, BusyLoadingError)):
         # A back-off-and-retry cycle is bounded by the deadline, not by the redirect budget:
         # ASK -> TRYAGAIN -> ASK ... during a migration is progress, not a redirect loop.
@@ -157,6 +164,21 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
     return Step(Action.RAISE, error)
 
 
+def _pause(attempt: Attempt, policy: RetryPolicy, now: float,
+           rng: Optional[random.Random]) -> Tuple[bool, float]:
+    """(out of time, the pause before the next try). A pause that would cross the deadline is
+    cut to end LAST_TRY before it and that try is the last (``attempt.final``)."""
+    assert attempt.started is not None
+    left = attempt.started + policy.deadline - now
+    delay = policy.backoff.delay(attempt.retries, rng)
+    if attempt.final or left < LAST_TRY:
+        return True, delay
+    if delay > left - LAST_TRY:
+        delay = left - LAST_TRY
+        attempt.final = True
+    return False, delay
+
+
 def _unknown_target(error: ClusterCoreError, attempt: Attempt, *, policy: RetryPolicy,
                     now: float, command: str, rng: Optional[random.Random]) -> Step:
     """A redirect to a node no layout lists: ask for a refresh and retry after a backoff (the
@@ -166,8 +188,8 @@ def _unknown_target(error: ClusterCoreError, attempt: Attempt, *, policy: RetryP
     target = error.target if isinstance(error, (AskError, MovedError)) else None
     if attempt.started is None:
         attempt.started = now
-    delay = policy.backoff.delay(attempt.retries, rng)
-    if now + delay > attempt.started + policy.deadline:
+    out_of_time, delay = _pause(attempt, policy, now, rng)
+    if out_of_time:
         exc = UnknownRedirectTargetError(
             f"{command or 'the command'} was redirected by {error.node} to {target}, a node "
             "that no cluster layout lists; it was not dialled (nothing was sent to it). If "

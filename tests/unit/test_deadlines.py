@@ -184,3 +184,28 @@ def test_retry_deadline_none_is_refused_naming_it() -> None:
     with pytest.raises(RedisClusterConfigError, match=r"retry_deadline.*None"):
         RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
                      retry_deadline=None)  # type: ignore[arg-type]
+
+
+def test_the_last_pause_is_cut_to_the_deadline_and_that_try_is_the_last() -> None:
+    """A failover that completes in the deadline's final half second still gets a retry (the
+    fault suite saw NodeFailingError reach callers at 4.6 s of a 5 s deadline, the promotion
+    at 4.4 s, because a 0.5 s pause would have crossed the deadline)."""
+    from clustercore._execution.retry import Backoff
+    from clustercore._execution.router import LAST_TRY, Action, Attempt, next_step
+    from clustercore.errors import NodeFailingError
+
+    policy = RetryPolicy(deadline=5.0, backoff=Backoff(base=0.5, cap=0.5))
+    attempt = Attempt(started=100.0)
+    rng = random.Random(1)
+    step = next_step(NodeFailingError("cooling down"), attempt, idempotent=True, policy=policy,
+                     now=104.7, rng=rng)
+    assert step.action is Action.RETRY
+    assert step.delay == pytest.approx(0.3 - LAST_TRY)  # cut: ends LAST_TRY before 105.0
+    assert attempt.final
+    after = next_step(NodeFailingError("cooling down"), attempt, idempotent=True,
+                      policy=policy, now=104.96, rng=rng)
+    assert after.action is Action.RAISE  # that was the last try
+    fresh = Attempt(started=100.0)
+    late = next_step(NodeFailingError("x"), fresh, idempotent=True, policy=policy,
+                     now=104.99, rng=rng)
+    assert late.action is Action.RAISE  # less than LAST_TRY left: no try at all
