@@ -16,11 +16,12 @@ from .scenarios.pubsub import PubSubFailover
 from .scenarios.replicas import ReplicaRestart
 from .scenarios.resharding import ManySlots, SlowMigration
 from .scenarios.seeds import BadSeeds
-from .scenarios.slow import SlowNode
+from .scenarios.slow import SlowNode, SlowNodeLong
 
 ALL: List[Scenario] = [
     MasterKill(), FreezeDefault(), FreezeShort(), ManualFailover(), SlowMigration(),
-    ManySlots(), ReplicaRestart(), SlowNode(), ClientKill(), BadSeeds(), PoolExhaustion(),
+    ManySlots(), ReplicaRestart(), SlowNode(), SlowNodeLong(),
+    ClientKill(), BadSeeds(), PoolExhaustion(),
     PoolExhaustionFailover(), PipelineFailover(), TransactionFailover(), PubSubFailover(),
     TLSMasterKill(), Partition(),
 ]

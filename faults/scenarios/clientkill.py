@@ -8,6 +8,7 @@ from ..runner import Context, Scenario
 
 class ClientKill(Scenario):
     name = "client_kill"
+    measures_recovery = False
     family = "clientkill"
     title = "Connections killed by the server (CLIENT KILL)"
     what = ("CLIENT KILL TYPE normal on every primary, repeated (5 times in the short profile, "

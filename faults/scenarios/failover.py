@@ -7,6 +7,7 @@ from ..runner import Context, Scenario
 
 class ManualFailover(Scenario):
     name = "manual_failover"
+    measures_recovery = False
     family = "failover"
     title = "Manual failover (CLUSTER FAILOVER)"
     what = ("CLUSTER FAILOVER on the replica of a primary serving half of the keys: the "

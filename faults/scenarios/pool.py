@@ -18,6 +18,7 @@ class PoolExhaustion(Scenario):
             "timeout 5 s. No fault: callers wait their turn.")
     threads = 8
     promotion_expected = False
+    measures_recovery = False
 
     def client_kwargs(self, ctx: Context) -> Dict[str, Any]:
         if ctx.adapter.name == "clustercore":

@@ -9,6 +9,7 @@ from ..runner import Context, Scenario
 
 class ReplicaRestart(Scenario):
     name = "replica_restart"
+    measures_recovery = False
     family = "replicas"
     title = "Replica killed and restarted under replica reads"
     what = ("read_from_replicas=True; SIGKILL of the replica of the primary serving half of "

@@ -18,6 +18,7 @@ def tag_for_slot(slot: int) -> str:
 
 class SlowMigration(Scenario):
     name = "reshard_slow"
+    measures_recovery = False
     family = "resharding"
     title = "Live resharding, slow migration (8 slots, 5 keys per MIGRATE)"
     what = ("8 slots holding every worker's keys (plus 30 filler keys each) migrate to another "
