@@ -74,6 +74,10 @@ class RedisPyAdapter(Adapter):
             params["address_remap"] = fn
         if connect.ca_cert is not None:
             params.update(ssl=True, ssl_ca_certs=connect.ca_cert, ssl_cert_reqs="required")
+        if params.pop("from_url", False):
+            # redis-py honours connection_pool_class (a BlockingConnectionPool) only here
+            host, port = seeds[0]
+            return RedisCluster.from_url(f"redis://{host}:{port}", **params)
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in seeds], **params)
 
 

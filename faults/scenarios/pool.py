@@ -14,8 +14,10 @@ class PoolExhaustion(Scenario):
     title = "Pool exhaustion (8 workers, 2 connections per node, blocking pool)"
     what = ("8 workers share a blocking pool capped at 2 connections per node (clustercore: "
             "blocking=True, max_connections=2, max_connections_per_node=True; redis-py: "
-            "connection_pool_class=BlockingConnectionPool, max_connections=2), pool wait "
-            "timeout 5 s. No fault: callers wait their turn.")
+            "RedisCluster.from_url(..., connection_pool_class=BlockingConnectionPool, "
+            "max_connections=2): built from startup_nodes it ignores connection_pool_class and "
+            "raises MaxConnectionsError at the cap), pool wait timeout 5 s. No fault: callers "
+            "wait their turn.")
     threads = 8
     promotion_expected = False
     measures_recovery = False
@@ -26,8 +28,9 @@ class PoolExhaustion(Scenario):
                     "timeout": 5}
         from redis import BlockingConnectionPool
 
-        return {"connection_pool_class": BlockingConnectionPool, "max_connections": 2,
-                "timeout": 5}
+        # redis-py's RedisCluster uses connection_pool_class only when built by from_url
+        return {"from_url": True, "connection_pool_class": BlockingConnectionPool,
+                "max_connections": 2, "timeout": 5}
 
 
 class PoolExhaustionFailover(MasterKill):

@@ -25,7 +25,8 @@ class BadSeeds(Scenario):
     title = "Refused and frozen seeds"
     what = ("The first startup node is (a) a port nobody listens on, (b) a listening socket "
             "that never answers, (c) a cluster replica frozen with SIGSTOP; the second is a "
-            "good node. Each case builds a client 4 times (construction + SET + GET timed, "
+            "good node. Each case builds a client 4 times (construction + SET + GET timed; "
+            "close() timed apart, "
             "socket_timeout=socket_connect_timeout=10 s on both clients, so a client that "
             "waits out a silent seed shows it). 'ops' are constructions; 'max stall' the slowest one.")
     promotion_expected = False
@@ -45,6 +46,7 @@ class BadSeeds(Scenario):
         before = _measure_before(ctx)
         errors: Counter[str] = Counter()
         worst: Dict[str, float] = {}
+        closing: Dict[str, float] = {}
         ctx.mark()
         try:
             for label, bad in cases:
@@ -64,10 +66,11 @@ class BadSeeds(Scenario):
                         ctx.result.acked += 1
                     except Exception as exc:
                         errors[type(exc).__name__] += 1
-                    finally:
-                        if client is not None:
-                            client.close()
                     elapsed = time.monotonic() - t0
+                    t1 = time.monotonic()
+                    if client is not None:
+                        client.close()
+                    closing[label] = max(closing.get(label, 0.0), time.monotonic() - t1)
                     worst[label] = max(worst.get(label, 0.0), elapsed)
                     ctx.result.ops += 1
                 if label == "SIGSTOP node":
@@ -82,3 +85,5 @@ class BadSeeds(Scenario):
         ctx.result.stall_op = max(worst, key=lambda k: worst[k])
         ctx.result.extra["slowest construction per case (s)"] = {
             k: round(v, 3) for k, v in worst.items()}
+        ctx.result.extra["slowest close() per case (s)"] = {
+            k: round(v, 3) for k, v in closing.items()}
