@@ -78,7 +78,8 @@ class RedisPyAdapter(Adapter):
             # redis-py honours connection_pool_class (a BlockingConnectionPool) only here
             host, port = seeds[0]
             return RedisCluster.from_url(f"redis://{host}:{port}", **params)
-        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in seeds], **params)
+        nodes = [ClusterNode(h, p) for h, p in seeds]  # type: ignore[no-untyped-call]
+        return RedisCluster(startup_nodes=nodes, **params)
 
 
 ADAPTERS: Dict[str, Adapter] = {a.name: a for a in (ClusterCoreAdapter(), RedisPyAdapter())}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .core import Result
 from .registry import BY_NAME
@@ -22,7 +22,16 @@ def _errors(r: Result) -> str:
     return f"{r.error_count} ({inner})"
 
 
-ROWS = [
+def _recovery(r: Result) -> str:
+    scn = BY_NAME.get(r.scenario)
+    if scn is None or not scn.measures_recovery:
+        return "n/a"
+    return "never" if r.recovery is None else _f(r.recovery)
+
+
+Row = Tuple[str, Callable[[Result], str]]
+
+ROWS: List[Row] = [
     ("operations", lambda r: str(r.ops)),
     ("acknowledged writes", lambda r: str(r.acked)),
     ("lost", lambda r: "n/a" if r.lost < 0 else str(r.lost)),
@@ -32,8 +41,7 @@ ROWS = [
     ("OutcomeUnknownError", lambda r: str(r.outcome_unknown)),
     ("max stall (one call)", lambda r: _f(r.max_stall)),
     ("promotion (server)", lambda r: _f(r.promotion)),
-    ("recovery (client)", lambda r: "never" if r.recovery is None and r.promotion is not None
-     else _f(r.recovery)),
+    ("recovery (client)", _recovery),
     ("topology fetches", lambda r: "n/a" if r.topology_fetches is None
      else str(r.topology_fetches)),
     ("sockets / threads after close()", lambda r: f"{r.sockets_after_close} / "
@@ -45,7 +53,7 @@ def machine() -> str:
     """One line about where this ran."""
     try:
         redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
-                                       text=True, timeout=5).stdout.split()[2]
+                                       text=True, timeout=5).stdout.split()[2].removeprefix("v=")
     except (OSError, IndexError, subprocess.SubprocessError):
         redis_version = "?"
     try:
@@ -62,7 +70,8 @@ def commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!docs/reliability.md"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -122,28 +131,45 @@ def render(results: Sequence[Result], *, profile: str, seed: int, started: str,
         "asserts the done-when criteria.",
         "",
     ]
+    out += ["## Summary", "",
+            "lost / wrong / errors to the caller / OutcomeUnknownError / max stall, per client.",
+            "", "| scenario | " + " | ".join(clients) + " |", "|---|" + "---|" * len(clients)]
+    for name, per in by.items():
+        cells: List[str] = []
+        for c in clients:
+            res = per.get(c)
+            if res is None or not res.applies:
+                cells.append("n/a")
+            elif any(n.startswith("scenario failed") for n in res.notes):
+                cells.append("did not run (see below)")
+            else:
+                lost = "n/a" if res.lost < 0 else str(res.lost)
+                cells.append(f"{lost} / {res.wrong} / {res.error_count} / "
+                             f"{res.outcome_unknown} / {res.max_stall:.2f} s")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out.append("")
     for name, per in by.items():
         scn = BY_NAME.get(name)
         out += [f"## {scn.title if scn else name}", "", scn.what if scn else "", ""]
         out.append("| | " + " | ".join(clients) + " |")
         out.append("|---|" + "---|" * len(clients))
         for label, fn in ROWS:
-            cells = []
+            row: List[str] = []
             for c in clients:
-                r = per.get(c)
-                cells.append("n/a" if r is None or not r.applies else fn(r))
-            out.append(f"| {label} | " + " | ".join(cells) + " |")
-        notes = []
+                got = per.get(c)
+                row.append("n/a" if got is None or not got.applies else fn(got))
+            out.append(f"| {label} | " + " | ".join(row) + " |")
+        notes: List[str] = []
         for c in clients:
-            r = per.get(c)
-            if r is None or not r.applies:
+            res = per.get(c)
+            if res is None or not res.applies:
                 continue
-            for k, v in r.extra.items():
+            for k, v in res.extra.items():
                 if k != "traceback":
                     notes.append(f"{c}: {k}: {v}")
-            if r.stall_op:
-                notes.append(f"{c}: longest call: {r.stall_op}")
-            notes += [f"{c}: {n}" for n in r.notes[:6]]
+            if res.stall_op:
+                notes.append(f"{c}: longest call: {res.stall_op}")
+            notes += [f"{c}: {n}" for n in res.notes[:6]]
         if notes:
             out.append("")
             out += [f"* {n}" for n in notes]

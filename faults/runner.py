@@ -167,7 +167,8 @@ class Scenario:
         per: List[List[str]] = []
         victim: Set[str] = set()
         for t in range(self.threads):
-            on, off = [], []
+            on: List[str] = []
+            off: List[str] = []
             j = 0
             while len(on) < 6 or len(off) < 6:
                 k = f"f:{self.name}:{ctx.adapter.name}:{ctx.seed}:{t}:{j}"
