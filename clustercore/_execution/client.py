@@ -89,9 +89,11 @@ class RedisCluster(CommandsMixin):
     RedisClusterConfigError naming it (the table is in :mod:`.keywords`). Startup nodes may be
     ClusterNodes, NodeAddresses, node dicts or ``"host:port"`` strings.
 
-    Retries (docs/retries.md): ``max_redirects``, ``cluster_down_retry_attempts`` (redis-py:
+    Retries (docs/retries.md): ``max_redirects``, ``cluster_down_retry_attempts`` (None: retry
+    CLUSTERDOWN until the deadline; an int caps the count too; redis-py:
     ``cluster_error_retry_attempts`` or a ``retry`` object's count), ``retry_deadline``
-    (seconds from the first failure), ``backoff``, ``retry_non_idempotent`` and redis-py's
+    (seconds from the start of the call: it bounds every read, write, pause and wait of a
+    non-blocking command), ``backoff``, ``retry_non_idempotent`` and redis-py's
     ``retry_on_timeout``: unset or None keeps the default (a timed-out idempotent command is
     retried within the deadline); ``False`` raises the TimeoutError after the first attempt.
     With a ``connection_pool`` it is read from the pool's ``connection_kwargs``. ``retry`` may
@@ -136,7 +138,7 @@ class RedisCluster(CommandsMixin):
         nodemanager_follow_cluster: bool = False,
         connection_class: Optional[Type[ClusterConnection]] = None,
         read_from_replicas: bool = False,
-        cluster_down_retry_attempts: int = 3,
+        cluster_down_retry_attempts: Optional[int] = None,
         host_port_remap: Any = None,
         *,
         connection_pool: Optional[ClusterConnectionPool] = None,
@@ -178,6 +180,10 @@ class RedisCluster(CommandsMixin):
                 "Argument 'db' is not possible to use in cluster mode (Redis Cluster has only "
                 f"database 0); got db={kwargs['db']!r}")
         kwargs.pop("db", None)
+        if retry_deadline is None:
+            raise RedisClusterConfigError(
+                "retry_deadline must be a number of seconds (it bounds every call and its "
+                "retries); got None -- give a large value to wait longer")
         check_number("retry_deadline", retry_deadline)  # the pool checks its own numbers
         check_number("max_redirects", max_redirects, integer=True)
         check_number("cluster_down_retry_attempts", cluster_down_retry_attempts, integer=True)
@@ -193,7 +199,7 @@ class RedisCluster(CommandsMixin):
             maint_notifications_config=maint_notifications_config)
         skip_full_coverage_check = (skip_full_coverage_check
                                     or mapped.get("skip_full_coverage_check", False))
-        if "cluster_down_retry_attempts" in mapped and cluster_down_retry_attempts == 3:
+        if "cluster_down_retry_attempts" in mapped and cluster_down_retry_attempts is None:
             cluster_down_retry_attempts = mapped["cluster_down_retry_attempts"]
         if "nodemanager_follow_cluster" in mapped and not nodemanager_follow_cluster:
             nodemanager_follow_cluster = mapped["nodemanager_follow_cluster"]

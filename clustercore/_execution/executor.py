@@ -124,6 +124,9 @@ class Executor:
                  sleep: Optional[Callable[[float], None]] = None,
                  rng: Optional[random.Random] = None) -> None:
         self.pool = pool
+        #: Whether even a first attempt's socket waits need the deadline (the pool's
+        #: socket_timeout is None or longer than it); set with :attr:`policy`.
+        self.bound_first = False
         self.policy = policy
         self.sleep: Callable[[float], None] = sleep or time.sleep
         self.rng = rng or random.Random()
@@ -137,6 +140,32 @@ class Executor:
         #: The node ``target_nodes="default-node"`` names, when one was chosen
         #: (``RedisCluster.set_default_node``); see :meth:`default_address`.
         self.default_node: Optional[NodeAddress] = None
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The retry policy (replaceable: ``RedisCluster.retry = ...``)."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        timeout = self.pool.connection_kwargs.get("socket_timeout")
+        # (a deadline of 0 means "no retries": the one attempt keeps its socket_timeout)
+        self.bound_first = policy.deadline > 0 and (
+            timeout is None or timeout > policy.deadline)
+
+    def time_left(self, attempt: Optional[Attempt]) -> Optional[float]:
+        """Seconds the call that made ``attempt`` may still wait on a socket (None: no start
+        recorded); TimeoutError when none is left, so nothing is sent after the deadline."""
+        deadline = self._policy.deadline
+        if attempt is None or attempt.started is None:
+            return None
+        left = attempt.started + deadline - self.pool.clock()
+        if left <= 0:  # rare: the router stops retrying before the deadline passes
+            raise TimeoutError(
+                f"retry_deadline ({deadline:g} s) reached before the command could run again")
+        timeout = self.pool.connection_kwargs.get("socket_timeout")
+        return left if timeout is None else min(left, float(timeout))
 
     def now(self) -> float:
         """The pool's clock (monotonic seconds)."""
@@ -318,6 +347,9 @@ class Executor:
         any wait, so no caller holds one while it sleeps or waits for a refresh."""
         pool = self.pool
         read = spec.readonly and self.read_from_replicas
+        # The deadline counts from here: one clock read per call (retry_deadline bounds the
+        # whole call, reads included).
+        started = pool.clock()
         attempt: Optional[Attempt] = None
         ask_target: Optional[NodeAddress] = None
         while True:
@@ -325,13 +357,16 @@ class Executor:
             address = ask_target or pool.address_for_slot(slot, read)
             if attempt is not None and address in attempt.avoid and not ask_target:
                 address = pool.address_for_slot(slot, False)  # reads fall back to the primary
+            # a retry (or a socket_timeout longer than the deadline): wait what is left
+            left = (None if attempt is None and not self.bound_first
+                    else self.time_left(attempt or Attempt(started=started)))
             try:
                 conn = pool.get_connection_by_address(address)
             except PoolError:
                 raise
             except (ConnectionError, TimeoutError) as exc:
                 # Could not connect: nothing was sent.
-                attempt = attempt or Attempt()
+                attempt = attempt or Attempt(started=started)
                 if idempotent is None:
                     idempotent = is_idempotent(spec, args)
                 self.recover(exc, attempt, idempotent=idempotent, command=spec.name,
@@ -341,10 +376,14 @@ class Executor:
                 if ask_target is None:
                     if blocking is not None:
                         reply = conn.execute_blocking(args, blocking)
-                    else:
+                    elif left is None:  # the hot path
                         reply = (conn.execute(*args) if not raw
                                  else conn.execute(*args, disable_decoding=True))
+                    else:
+                        reply = conn.execute_within(args, left, raw)
                 else:
+                    if left is not None:
+                        conn.set_timeout(left)  # put back when the connection is released
                     conn.send_commands((("ASKING",), args))
                     asking = conn.read_reply()  # read both replies, so none is left unread
                     reply = conn.read_reply(disable_decoding=raw)
@@ -353,8 +392,10 @@ class Executor:
                     if isinstance(reply, ResponseError):
                         raise reply
             except ResponseError as exc:
+                if ask_target is not None and left is not None:
+                    conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)  # an error reply leaves the connection in sync
-                attempt = attempt or Attempt()
+                attempt = attempt or Attempt(started=started)
                 if idempotent is None:
                     idempotent = is_idempotent(spec, args)
                 step = self.recover(exc, attempt, idempotent=idempotent, command=spec.name,
@@ -362,7 +403,7 @@ class Executor:
                 ask_target = step.target if step.action is Action.ASK else None
             except ClusterCoreError as exc:
                 pool.discard(conn)  # never reuse a connection that failed or timed out
-                attempt = attempt or Attempt()
+                attempt = attempt or Attempt(started=started)
                 ask_target = None
                 if idempotent is None:
                     idempotent = is_idempotent(spec, args)
@@ -372,6 +413,8 @@ class Executor:
                 pool.discard(conn)  # e.g. KeyboardInterrupt mid-reply: the socket is out of sync
                 raise
             else:
+                if ask_target is not None and left is not None:
+                    conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)
                 return reply
 

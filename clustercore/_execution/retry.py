@@ -33,13 +33,19 @@ class Backoff:
 class RetryPolicy:
     """Budgets for one command: redirects, retries of transient errors, and one deadline.
 
-    ``deadline`` (seconds, counted from the first failure) should outlast a failover:
-    cluster-node-timeout plus the time to refresh the topology (5 s suits the default 15 s
-    node timeout poorly; set it to node timeout + 2 s for your cluster).
+    ``deadline`` (seconds, counted from the start of the call) bounds the whole call: every
+    attempt's reads and writes, the back-off pauses and the waits for a new layout. To ride out
+    a failover it should outlast one: cluster-node-timeout plus the time to refresh the
+    topology (5 s covers a 2-3 s node timeout, not Redis's default 15 s; set it to node
+    timeout + 2 s for your cluster). Blocking commands (BLPOP ...) wait as long as the caller
+    asked the server to, on top of it.
+
+    ``cluster_down_attempts``: None (the default) retries CLUSTERDOWN / MASTERDOWN until the
+    deadline, backing off; an int is a second cap on the number of those retries.
     """
 
     max_redirects: int = 16
-    cluster_down_attempts: int = 3
+    cluster_down_attempts: Optional[int] = None
     deadline: float = 5.0
     backoff: Backoff = Backoff()
     #: Re-send a non-idempotent command whose request may already have run (default: never).

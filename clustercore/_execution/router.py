@@ -6,7 +6,7 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
   the target, once. Both count toward the redirect budget (16, redis-py-cluster's TTL).
 * TRYAGAIN, LOADING: back off and retry. READONLY on a write: the node was demoted, the write
   was refused (not applied): refresh, back off, retry. CLUSTERDOWN / MASTERDOWN: refresh and
-  back off, at most ``cluster_down_attempts`` times.
+  back off until the deadline (``cluster_down_attempts``, when set, caps the count too).
 * Connection error or timeout: the topology is refreshed off the caller's path and the command
   retried after a backoff (a timeout also marks the node suspect, so other threads fail fast
   instead of each waiting out a socket timeout on it) -- unless the request was already
@@ -14,7 +14,8 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
   (OutcomeUnknownError), never silently re-sent. With ``RetryPolicy.retry_on_timeout=False``
   a timeout is raised at once (still marking the node and asking for a refresh).
 * Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
-* Everything that waits is bounded by one deadline per command, counted from the first failure.
+* Everything that waits is bounded by one deadline per command, counted from the start of the
+  call (``Attempt.started``; from the first failure when the caller did not record a start).
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class Attempt:
     redirects: int = 0
     retries: int = 0
     cluster_down: int = 0
-    first_failure: Optional[float] = None
+    #: Where the deadline counts from: the start of the call (a caller that read the clock
+    #: when it began passes it), else the first failure (set by :func:`next_step`).
+    started: Optional[float] = None
     avoid: Set[NodeAddress] = field(default_factory=set)
 
 
@@ -93,17 +96,18 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         return Step(action, target=error.target)
     if isinstance(error, (PoolError, AuthenticationError)):
         return Step(Action.RAISE, error)
-    if attempt.first_failure is None:
-        attempt.first_failure = now
+    if attempt.started is None:
+        attempt.started = now
     delay = policy.backoff.delay(attempt.retries, rng)
-    out_of_time = now + delay > attempt.first_failure + policy.deadline
+    out_of_time = now + delay > attempt.started + policy.deadline
     if isinstance(error, (ClusterDownError, TryAgainError, ReadOnlyError, BusyLoadingError)):
         # A back-off-and-retry cycle is bounded by the deadline, not by the redirect budget:
         # ASK -> TRYAGAIN -> ASK ... during a migration is progress, not a redirect loop.
         attempt.redirects = 0
     if isinstance(error, ClusterDownError):
         attempt.cluster_down += 1
-        if attempt.cluster_down > policy.cluster_down_attempts or out_of_time:
+        cap = policy.cluster_down_attempts
+        if out_of_time or (cap is not None and attempt.cluster_down > cap):
             return Step(Action.RAISE, error)
         attempt.retries += 1
         return Step(Action.RETRY, delay=delay, refresh="cluster down")

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     import ssl
 
 __all__ = [
+    "DEFAULT_SOCKET_TIMEOUT",
     "TRACE",
     "ClusterConnection",
     "Connection",
@@ -181,8 +182,18 @@ def hexdump(data: bytes) -> str:
     return "\n".join(lines)
 
 
+#: Seconds a socket read or write may wait by default (a connect too, unless
+#: ``socket_connect_timeout`` is given). redis-py waits forever (None); a node that stops
+#: answering (SIGSTOP, a dead host behind a firewall, a half-open TCP connection) would then hold
+#: its callers until it woke. Jedis uses 2 s, go-redis 3 s. ``socket_timeout=None`` restores
+#: redis-py's "no timeout" for the socket; the client's ``retry_deadline`` still bounds a call.
+DEFAULT_SOCKET_TIMEOUT = 3.0
+
+
 class ClusterConnection:
-    """A TCP connection to one node; ``readonly=True`` sends READONLY once in the handshake."""
+    """A TCP connection to one node; ``readonly=True`` sends READONLY once in the handshake.
+
+    ``socket_timeout`` defaults to :data:`DEFAULT_SOCKET_TIMEOUT` (finite: nothing hangs)."""
 
     def __init__(
         self,
@@ -192,7 +203,7 @@ class ClusterConnection:
         username: Optional[str] = None,
         password: Optional[str] = None,
         db: int = 0,
-        socket_timeout: Optional[float] = None,
+        socket_timeout: Optional[float] = DEFAULT_SOCKET_TIMEOUT,
         socket_connect_timeout: Optional[float] = None,
         socket_keepalive: bool = False,
         socket_keepalive_options: Optional[Mapping[int, int]] = None,
@@ -440,6 +451,31 @@ class ClusterConnection:
         if isinstance(reply, ResponseError):  # the decoder set its .node
             raise reply
         return reply
+
+    def set_timeout(self, seconds: Optional[float]) -> None:
+        """Make the open socket wait at most ``seconds`` (None: forever) per read or write,
+        until set again (a caller bounding a few steps by its deadline puts socket_timeout
+        back before it releases the connection)."""
+        sock = self._sock
+        if sock is not None:
+            sock.settimeout(seconds)
+
+    def execute_within(self, args: Sequence[Arg], seconds: float,
+                       disable_decoding: bool = False) -> Any:
+        """:meth:`execute` with each socket wait bounded by ``seconds`` instead of
+        socket_timeout (the caller's deadline is nearer): a retry, or a connection whose
+        socket_timeout is longer than the client's deadline. The socket goes back to
+        socket_timeout afterwards; a timeout closes the connection, as always."""
+        if self._sock is None:
+            self.connect()
+        sock = self._sock
+        assert sock is not None
+        sock.settimeout(seconds)
+        try:
+            return self.execute(*args, disable_decoding=disable_decoding)
+        finally:
+            if self._sock is sock:
+                sock.settimeout(self.socket_timeout)
 
     def execute_blocking(self, args: Sequence[Arg], server_timeout: float) -> Any:
         """Run a blocking command (BLPOP, XREAD BLOCK ...) that the server may hold for

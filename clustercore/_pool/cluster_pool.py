@@ -30,7 +30,7 @@ from time import monotonic
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._address import NodeAddress, coerce_port
-from .._net.connection import ClusterConnection
+from .._net.connection import DEFAULT_SOCKET_TIMEOUT, ClusterConnection
 from .._slots import NUM_SLOTS, key_slot, slot_number
 from .._topology.discovery import Discovery
 from .._topology.snapshot import Role, Shard, Topology, node_record
@@ -87,8 +87,10 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
     connected by the pool; discovery and refreshes speak through clustercore's own class.
     """
 
-    #: redis-py-cluster's default ``socket_timeout`` (None), put into ``connection_kwargs``.
-    RedisClusterDefaultTimeout: Optional[float] = None
+    #: The default ``socket_timeout``, put into ``connection_kwargs`` (redis-py-cluster's
+    #: attribute; its value was None, "wait forever": clustercore's is finite, see
+    #: ``DEFAULT_SOCKET_TIMEOUT`` in docs/retries.md).
+    RedisClusterDefaultTimeout: Optional[float] = DEFAULT_SOCKET_TIMEOUT
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from clustercore import (
     ClusterWithReadReplicasConnectionPool,
     SSLClusterConnection,
 )
+from clustercore._net.connection import DEFAULT_SOCKET_TIMEOUT
 from clustercore._pool.nodemanager import NodeManager
 from clustercore._pool.url import parse_url, to_bool
 from clustercore.errors import (
@@ -199,7 +200,7 @@ def test_a_class_with_only_init_serves_checkouts_while_discovery_uses_clustercor
         # built as redis-py-cluster built it: host=, port=, the connection keywords as given
         assert (conn.host, conn.port) == (address.host, address.port)
         assert conn.kwargs == {"transport": fake.network, "foo": "bar", "biz": "baz"}
-        assert conn.socket_timeout is None
+        assert conn.socket_timeout == DEFAULT_SOCKET_TIMEOUT  # finite: clustercore's default
         assert conn.node == {"host": address.host, "port": address.port,
                              "name": address.name, "server_type": "master"}
         pool.release(conn)
@@ -357,10 +358,11 @@ def test_the_non_blocking_pool_raises_at_once(fake: FakeCluster) -> None:
 
 # --- small rpc attributes -------------------------------------------------------------------------
 def test_socket_timeout_is_always_in_connection_kwargs(fake: FakeCluster) -> None:
-    assert ClusterConnectionPool.RedisClusterDefaultTimeout is None
+    # redis-py-cluster's attribute; its value is clustercore's finite default, not rpc's None
+    assert ClusterConnectionPool.RedisClusterDefaultTimeout == DEFAULT_SOCKET_TIMEOUT == 3.0
     with _pool(fake) as pool:
         assert "socket_timeout" in pool.connection_kwargs
-        assert pool.connection_kwargs["socket_timeout"] is None
+        assert pool.connection_kwargs["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
     with _pool(fake, socket_timeout=2.5) as given:
         assert given.connection_kwargs["socket_timeout"] == 2.5
         conn = given.get_connection_by_slot(0)

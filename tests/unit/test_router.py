@@ -55,7 +55,7 @@ def test_moved_and_ask_follow_targets_including_empty_host() -> None:
     assert step.action is Action.MOVED and step.target == NodeAddress("127.0.0.1", 30002)
     step = next_step(reply("ASK 5 :30003"), attempt, idempotent=False, policy=POLICY, now=0)
     assert step.action is Action.ASK and step.target == NodeAddress("127.0.0.1", 30003)
-    assert attempt.redirects == 2 and attempt.first_failure is None  # redirects are not failures
+    assert attempt.redirects == 2 and attempt.started is None  # redirects are not failures
 
 
 def test_redirect_budget() -> None:

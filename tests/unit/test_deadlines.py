@@ -1,0 +1,186 @@
+"""Issue 14: finite default timeouts, one deadline for the whole call, CLUSTERDOWN by deadline.
+
+The clock every test injects is the fake cluster's clock plus the time the fake network spent
+"waiting out" socket timeouts (``FakeNetwork.waited``): a read that times out after 1 s moves
+this clock by 1 s, as it would move a real one, so the deadline arithmetic is exercised without
+any real waiting.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable, List, Tuple
+
+import pytest
+
+from clustercore import ClusterConnectionPool, RedisCluster, key_slot
+from clustercore._execution.retry import RetryPolicy
+from clustercore._net.connection import DEFAULT_SOCKET_TIMEOUT, ClusterConnection
+from clustercore.errors import (
+    ClusterDownError,
+    OutcomeUnknownError,
+    RedisClusterConfigError,
+    TimeoutError,
+)
+from clustercore.testing import FakeCluster
+
+
+def _client(fake: FakeCluster, after_sleep: Callable[[], None] = lambda: None, **kwargs: Any,
+            ) -> Tuple[RedisCluster, List[float], Callable[[], float]]:
+    """A client whose clock counts the fake's time and the socket waits; sleeps advance it
+    (then call ``after_sleep``)."""
+    sleeps: List[float] = []
+
+    def clock() -> float:
+        return fake.clock() + fake.network.waited
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        fake.clock.advance(seconds)
+        after_sleep()
+
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network, clock=clock,
+                      background_refresh=False, refresh_min_interval=0, sleep=sleep, **kwargs)
+    return rc, sleeps, clock
+
+
+def test_the_default_socket_timeout_is_finite_everywhere() -> None:
+    fake = FakeCluster()
+    assert DEFAULT_SOCKET_TIMEOUT == 3.0
+    assert ClusterConnection().socket_timeout == DEFAULT_SOCKET_TIMEOUT
+    assert ClusterConnection().socket_connect_timeout == DEFAULT_SOCKET_TIMEOUT
+    pool = ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network)
+    assert pool.connection_kwargs["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
+    conn = pool.get_connection_by_slot(0)
+    try:
+        assert conn.socket_timeout == DEFAULT_SOCKET_TIMEOUT
+    finally:
+        pool.release(conn)
+        pool.close()
+    rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network)
+    assert rc.connection_pool.connection_kwargs["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
+    assert rc.retry.deadline == 5.0 and rc.retry.cluster_down_attempts is None
+    rc.close()
+    # None is still accepted: redis-py's "no socket timeout" (the call keeps its deadline)
+    assert ClusterConnection(socket_timeout=None).socket_timeout is None
+
+
+def test_without_a_socket_timeout_the_deadline_still_bounds_the_read() -> None:
+    """socket_timeout=None used to mean a frozen node held the caller until it woke."""
+    fake = FakeCluster(node_timeout=None)  # no failover: the node just stops answering
+    rc, _sleeps, clock = _client(fake, socket_timeout=None, socket_connect_timeout=1.0,
+                                 retry_deadline=2.0)
+    rc.set("k", "v")
+    fake.freeze(fake.owner_of(key_slot("k")))
+    start = clock()
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    assert clock() - start <= 2.0 + 1e-9  # the whole call, reads included
+    assert fake.network.waited == pytest.approx(2.0)  # one read, bounded by the deadline
+    assert rc.connection_pool.stats().in_use == 0
+
+
+def test_retries_wait_only_what_is_left_of_the_deadline() -> None:
+    fake = FakeCluster(node_timeout=None)
+    rc, sleeps, clock = _client(fake, socket_timeout=1.0, retry_deadline=2.5,
+                                failure_cooldown=0.01, rng=random.Random(7))
+    rc.set("k", "v")
+    fake.freeze(fake.owner_of(key_slot("k")))
+    start = clock()
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    # the first read waits its socket_timeout (1 s), a reconnect its connect timeout (1 s),
+    # the last read only what is left: the call ends at the deadline, not after a third second
+    assert sleeps, "the idempotent GET was retried"
+    assert clock() - start == pytest.approx(2.5)
+    assert fake.network.waited == pytest.approx(2.5 - sum(sleeps))
+
+
+def test_a_write_whose_reply_timed_out_is_outcome_unknown_not_resent() -> None:
+    fake = FakeCluster(node_timeout=None)
+    rc, sleeps, _clock = _client(fake, socket_timeout=1.0)
+    owner = fake.owner_of(key_slot("k"))
+    rc.set("k", "v")
+    fake.freeze(owner)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        rc.incr("k")
+    assert isinstance(caught.value.__cause__, TimeoutError)
+    assert sleeps == []  # not retried
+    assert fake.network.waited == pytest.approx(1.0)
+
+
+def test_a_timeout_marks_the_node_so_the_next_caller_does_not_wait_again() -> None:
+    """Suspect after the first timeout: the next command to the node fails over (here: backs
+    off until the deadline) instead of paying another full socket timeout."""
+    fake = FakeCluster(node_timeout=None)
+    rc, _sleeps, _clock = _client(fake, socket_timeout=1.0, retry_deadline=1.5,
+                                  failure_cooldown=10.0, retry_on_timeout=False)
+    rc.set("k", "v")
+    owner = fake.owner_of(key_slot("k"))
+    fake.freeze(owner)
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    waited = fake.network.waited
+    assert waited == pytest.approx(1.0)  # the first caller paid one timeout
+    with pytest.raises(Exception) as second:
+        rc.get("k")
+    assert "failing" in str(second.value)  # refused fast: the node is suspect
+    assert fake.network.waited == waited  # the second caller waited on no socket
+
+
+def test_clusterdown_is_retried_until_the_deadline_not_three_times() -> None:
+    """A failover's CLUSTERDOWN window outlasted 3 quick retries (issue 14): the deadline,
+    not the count, bounds them now."""
+    fake = FakeCluster()
+    downs = {"left": 8}  # CLUSTERDOWN for the next 8 attempts, then the cluster is back
+
+    def back_after_eight() -> None:
+        downs["left"] -= 1
+        if downs["left"] == 0:
+            fake.set_cluster_down(False)
+
+    rc, sleeps, _clock = _client(fake, after_sleep=back_after_eight, retry_deadline=5.0)
+    rc.set("k", "v")
+    fake.set_cluster_down(True)
+    assert rc.get("k") == b"v"
+    assert len(sleeps) == 8 and sum(sleeps) < 5.0
+
+
+def test_clusterdown_gives_up_at_the_deadline() -> None:
+    fake = FakeCluster()
+    rc, sleeps, clock = _client(fake, retry_deadline=2.0)
+    rc.set("k", "v")
+    fake.set_cluster_down(True)
+    start = clock()
+    with pytest.raises(ClusterDownError):
+        rc.get("k")
+    assert len(sleeps) > 3  # more than the old fixed count
+    assert clock() - start <= 2.0 + 1e-9
+
+
+def test_an_explicit_clusterdown_count_is_a_second_cap() -> None:
+    fake = FakeCluster()
+    rc, sleeps, _clock = _client(fake, retry_deadline=60.0, cluster_down_retry_attempts=2)
+    fake.set_cluster_down(True)
+    with pytest.raises(ClusterDownError):
+        rc.get("k")
+    assert len(sleeps) == 2
+    assert RetryPolicy(cluster_down_attempts=2).cluster_down_attempts == 2
+
+
+def test_a_deadline_of_zero_keeps_the_first_attempts_socket_timeout() -> None:
+    fake = FakeCluster(node_timeout=None)
+    rc, sleeps, _clock = _client(fake, socket_timeout=1.0, retry_deadline=0)
+    rc.set("k", "v")
+    assert rc.get("k") == b"v"
+    fake.freeze(fake.owner_of(key_slot("k")))
+    with pytest.raises(TimeoutError):
+        rc.get("k")
+    assert sleeps == [] and fake.network.waited == pytest.approx(1.0)
+
+
+def test_retry_deadline_none_is_refused_naming_it() -> None:
+    fake = FakeCluster()
+    with pytest.raises(RedisClusterConfigError, match=r"retry_deadline.*None"):
+        RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network,
+                     retry_deadline=None)  # type: ignore[arg-type]
