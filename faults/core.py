@@ -95,6 +95,8 @@ class Tally:
     max_latency_op: str = ""
     # (start, end) of successful ops on the fault's keys, for the recovery time
     victim_ok: List[Tuple[float, float]] = field(default_factory=list)
+    # (start, end, type, message) of the first errors, for the report
+    error_events: List[Tuple[float, float, str, str]] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
 
 
@@ -186,6 +188,9 @@ class Workload:
             except Exception as exc:  # every error reaching the caller is counted
                 ok = False
                 self._failed(w, kind, key, exc)
+                if len(w.tally.error_events) < 10:
+                    w.tally.error_events.append((t0, time.monotonic(), type(exc).__name__,
+                                                 f"{kind} {key}: {str(exc)[:160]}"))
             t1 = time.monotonic()
             lat = t1 - t0
             if lat > w.tally.max_latency:
@@ -404,5 +409,9 @@ class Result:
         fault's keys that started after it."""
         if t_fault is None:
             return
+        events = sorted(e for w in workers for e in w.tally.error_events)
+        for s, e, name, msg in events[:6]:
+            self.notes.append(f"{name} in a call started {s - t_fault:+.2f}s after the fault, "
+                              f"raised after {e - s:.2f}s: {msg}")
         ends = [e for w in workers for s, e in w.tally.victim_ok if s >= t_fault]
         self.recovery = (min(ends) - t_fault) if ends else None
