@@ -288,8 +288,8 @@ def run_scenario(scn: Scenario, adapter: Adapter, clusters: Clusters, profile: P
     lc = clusters.get(scn.tls)
     lc.heal(timeout=60)
     ctx = Context(lc, adapter, profile, seed, ssl_context_for(lc), result)
-    for p in lc.primaries():  # the suite's own cluster: every run starts empty
-        resp.call(p.address, "FLUSHALL", ssl_context=ctx.ssl_context, timeout=10)
+    for primary in lc.primaries():  # the suite's own cluster: every run starts empty
+        resp.call(primary.address, "FLUSHALL", ssl_context=ctx.ssl_context, timeout=10)
     t0 = time.monotonic()
     try:
         ctx.victim = scn.choose_victim(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from .. import resp
 from ..runner import Context, Scenario
@@ -41,6 +42,13 @@ class SlowNode(Scenario):
         th.start()
         sent.wait(5)
         ctx.mark()
+        for _ in range(20):  # the fault starts when the node stops answering a PING
+            t = time.monotonic()
+            try:
+                resp.call(address, "PING", timeout=0.2)
+            except OSError:
+                ctx.t_fault = t
+                break
         done.wait(self.seconds + 15)
         th.join(1)
         ctx.wait_promoted(1)
