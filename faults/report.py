@@ -8,7 +8,14 @@ import subprocess
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .core import Result
+from .criteria import default_retry_deadline, failures
 from .registry import BY_NAME
+
+
+def criteria_doc() -> str:
+    return ("0 acknowledged writes lost or wrong; 0 errors to the caller besides "
+            "OutcomeUnknownError unless the promotion came after the retry deadline; the "
+            "longest call within promotion + 1 s; 0 sockets and threads after close()")
 
 
 def _f(x: Optional[float]) -> str:
@@ -131,6 +138,18 @@ def render(results: Sequence[Result], *, profile: str, seed: int, started: str,
         "asserts the done-when criteria.",
         "",
     ]
+    deadline = default_retry_deadline()
+    out += ["## Criteria (clustercore)", "",
+            f"Issue 14's done-when criteria ({criteria_doc()}) per scenario, with clustercore's "
+            f"default retry_deadline of {deadline:g} s and no slack:", ""]
+    for name, per in by.items():
+        res = per.get("clustercore")
+        scn = BY_NAME.get(name)
+        if res is None or scn is None or not res.applies:
+            continue
+        missed = failures(res, scn, deadline)
+        out.append(f"* {name}: " + ("met" if not missed else "**missed**: " + "; ".join(missed)))
+    out.append("")
     out += ["## Summary", "",
             "lost / wrong / errors to the caller / OutcomeUnknownError / max stall, per client.",
             "", "| scenario | " + " | ".join(clients) + " |", "|---|" + "---|" * len(clients)]

@@ -146,6 +146,8 @@ class Scenario:
     promotion_expected = True
     #: whether "recovery" means something (a fault that makes the victim's keys unavailable)
     measures_recovery = True
+    #: seconds the fault itself keeps a node from answering when no failover follows
+    fault_blocks = 0.0
 
     def client_kwargs(self, ctx: Context) -> Dict[str, Any]:
         return {}

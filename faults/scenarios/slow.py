@@ -18,6 +18,7 @@ class SlowNode(Scenario):
             "(CLUSTERDOWN / MOVED when it wakes). Promotion is reported when it happened.")
     promotion_expected = False
     seconds = 3
+    fault_blocks = 3.0
 
     def fault(self, ctx: Context) -> None:
         assert ctx.victim is not None
@@ -60,3 +61,4 @@ class SlowNodeLong(SlowNode):
     what = ("DEBUG SLEEP 6 on a primary: long enough for the cluster to fail it over "
             "before it answers again; it wakes as a demoted primary.")
     seconds = 6
+    fault_blocks = 6.0
