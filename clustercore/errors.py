@@ -127,6 +127,7 @@ __all__ = [
     "TooManyWaitersError",
     "TopologyError",
     "TryAgainError",
+    "UnknownRedirectTargetError",
     "WatchError",
     "WrongTypeError",
     "parse_redirect",
@@ -310,6 +311,18 @@ class ClusterUsageError(ClusterCoreError):
 
 class RedirectBudgetExceededError(ClusterError):
     """A command was redirected more times than the budget allows ("TTL exhausted")."""
+
+
+class UnknownRedirectTargetError(ClusterError):
+    """A MOVED or ASK named a node that no cluster layout lists, and it was not dialled (the
+    redirect guard, on by default: a refresh is asked for and the command retried until the
+    deadline, in case the node just joined). ``target`` is the address the reply named; the
+    redirect reply is the ``__cause__``. ``follow_unknown_redirects=True`` turns the guard off."""
+
+    def __init__(self, message: str = "", *, node: Optional[NodeAddress] = None,
+                 target: Optional[NodeAddress] = None) -> None:
+        super().__init__(message, node=node)
+        self.target = target
 
 
 # --- error replies --------------------------------------------------------------------------------

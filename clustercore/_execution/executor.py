@@ -46,6 +46,7 @@ from .._commands.merge import merge_split
 from .._commands.server_specs import spec_from_command_info
 from .._commands.specs import CommandSpec, Route
 from ..errors import (
+    AskError,
     ClusterCoreError,
     ClusterUsageError,
     ConnectionError,
@@ -306,10 +307,14 @@ class Executor:
         RAISE raises the step's error. ``seen`` makes each effect happen once per round."""
         if address is not None and error.node is None:
             error.node = address
-        step = next_step(error, attempt, idempotent=idempotent, policy=self.policy,
-                         now=self.pool.clock() if seen is None else seen.now, command=command,
-                         rng=self.rng)
         pool = self.pool
+        dial: Optional[NodeAddress] = None  # where a redirect goes (remapped), None: unknown
+        if isinstance(error, (MovedError, AskError)):
+            dial = pool.redirect_address(error.target)
+        step = next_step(error, attempt, idempotent=idempotent, policy=self.policy,
+                         now=pool.clock() if seen is None else seen.now, command=command,
+                         rng=self.rng, target_known=dial is not None
+                         or not isinstance(error, (MovedError, AskError)))
         if in_reply is None:
             in_reply = isinstance(error, ResponseError) or not isinstance(error, _IO_ERRORS)
         if step.mark_failing and address is not None and _first(
@@ -329,6 +334,9 @@ class Executor:
             moved = error.slot_id if isinstance(error, MovedError) else slot
             if _first(None if seen is None else seen.moved, moved):
                 pool.on_moved(moved, step.target)
+        elif action is Action.ASK:
+            # ASKING goes where the pool dials the node (host_port_remap applied)
+            step = Step(Action.ASK, target=dial)
         elif action is Action.RETRY:
             if wait:
                 self.sleep(step.delay)

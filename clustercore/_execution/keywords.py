@@ -101,7 +101,7 @@ _POOL_KEYWORDS = frozenset({
     "blocking", "timeout", "max_waiters", "readonly", "read_policy", "max_idle_time",
     "min_idle_per_node", "refresh_interval", "refresh_min_interval", "failure_cooldown",
     "probe_timeout", "discovery_timeout", "event_hook", "ssl", "rng", "clock",
-    "background_refresh", "retry_on_timeout", "host", "port",
+    "background_refresh", "retry_on_timeout", "host", "port", "follow_unknown_redirects",
     # folded into the pool's one TLS context
     "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
     "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
@@ -295,7 +295,8 @@ def url_options(url: str) -> Dict[str, Any]:
 _BOOL_OPTIONS = {"ssl", "decode_responses", "readonly_mode", "read_from_replicas",
                  "skip_full_coverage_check", "nodemanager_follow_cluster", "socket_keepalive",
                  "retry_on_timeout", "init_slot_cache", "ssl_check_hostname",
-                 "retry_non_idempotent", "require_full_coverage", "dynamic_startup_nodes"}
+                 "retry_non_idempotent", "require_full_coverage", "dynamic_startup_nodes",
+                 "follow_unknown_redirects"}
 _FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_interval",
                   "timeout", "retry_deadline", "max_idle_time", "refresh_interval",
                   "probe_timeout"}

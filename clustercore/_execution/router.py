@@ -3,7 +3,9 @@
 No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
 
 * MOVED: go to the new owner (the pool updates that slot at once); ASK: ASKING + command on
-  the target, once. Both count toward the redirect budget (16, redis-py-cluster's TTL).
+  the target, once. Both count toward the redirect budget (16, redis-py-cluster's TTL). A
+  redirect to a node that no layout lists is not followed (the redirect guard): refresh, back
+  off and retry until the deadline, then UnknownRedirectTargetError.
 * TRYAGAIN, LOADING: back off and retry. READONLY on a write: the node was demoted, the write
   was refused (not applied): refresh, back off, retry. CLUSTERDOWN / MASTERDOWN: refresh and
   back off until the deadline (``cluster_down_attempts``, when set, caps the count too).
@@ -42,6 +44,7 @@ from ..errors import (
     RedirectBudgetExceededError,
     TimeoutError,
     TryAgainError,
+    UnknownRedirectTargetError,
 )
 from .retry import RetryPolicy
 
@@ -82,8 +85,11 @@ class Attempt:
 
 
 def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, policy: RetryPolicy,
-              now: float, command: str = "", rng: Optional[random.Random] = None) -> Step:
-    """Decide what follows ``error``; updates the counters in ``attempt``."""
+              now: float, command: str = "", rng: Optional[random.Random] = None,
+              target_known: bool = True) -> Step:
+    """Decide what follows ``error``; updates the counters in ``attempt``. ``target_known``
+    False: the redirect names a node no layout lists (the redirect guard: refresh, back off,
+    retry until the deadline, never dial it)."""
     if isinstance(error, (AskError, MovedError)):
         if attempt.redirects >= policy.max_redirects:
             exc = RedirectBudgetExceededError(
@@ -92,6 +98,9 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
             exc.__cause__ = error
             return Step(Action.RAISE, exc)
         attempt.redirects += 1
+        if not target_known:
+            return _unknown_target(error, attempt, policy=policy, now=now, command=command,
+                                   rng=rng)
         action = Action.MOVED if isinstance(error, MovedError) else Action.ASK
         return Step(action, target=error.target)
     if isinstance(error, (PoolError, AuthenticationError)):
@@ -144,6 +153,29 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
         return Step(Action.RETRY, delay=delay, refresh="connection failure",
                     mark_failing=suspect)
     return Step(Action.RAISE, error)
+
+
+def _unknown_target(error: ClusterCoreError, attempt: Attempt, *, policy: RetryPolicy,
+                    now: float, command: str, rng: Optional[random.Random]) -> Step:
+    """A redirect to a node no layout lists: ask for a refresh and retry after a backoff (the
+    node may have just joined: the next layout then lists it and the redirect is followed);
+    past the deadline, raise UnknownRedirectTargetError. The node is never dialled, so it
+    never sees the command or the credentials (Lettuce's validateClusterNodeMembership)."""
+    target = error.target if isinstance(error, (AskError, MovedError)) else None
+    if attempt.started is None:
+        attempt.started = now
+    delay = policy.backoff.delay(attempt.retries, rng)
+    if now + delay > attempt.started + policy.deadline:
+        exc = UnknownRedirectTargetError(
+            f"{command or 'the command'} was redirected by {error.node} to {target}, a node "
+            "that no cluster layout lists; it was not dialled (nothing was sent to it). If "
+            "the node is a member, check its cluster-announce-* settings or host_port_remap; "
+            "follow_unknown_redirects=True turns this guard off", node=error.node,
+            target=target)
+        exc.__cause__ = error
+        return Step(Action.RAISE, exc)
+    attempt.retries += 1
+    return Step(Action.RETRY, delay=delay, refresh="redirect to unknown node")
 
 
 def outcome_unknown(error: ClusterCoreError, command: str = "") -> OutcomeUnknownError:

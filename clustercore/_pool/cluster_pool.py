@@ -121,8 +121,12 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         rng: Optional[random.Random] = None,
         clock: Callable[[], float] = monotonic,
         background_refresh: bool = True,
+        follow_unknown_redirects: bool = False,
         **connection_kwargs: Any,
     ) -> None:
+        #: The redirect guard's opt-out: False (the default) never dials a node that a MOVED or
+        #: ASK names unless a cluster layout lists it (see :meth:`redirect_address`).
+        self.follow_unknown_redirects = bool(follow_unknown_redirects)
         #: The checked, frozen configuration; the attributes below are copies of it.
         self.config = config = build_pool_config(
             startup_nodes, connection_kwargs, init_slot_cache=init_slot_cache,
@@ -338,12 +342,29 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
                       "discovered" if not old.shards else "changed", trigger, topology.describe())
         self._emit("topology_refreshed", trigger=trigger, epoch=topology.epoch, changed=changed)
 
-    def on_moved(self, slot: int, address: NodeAddress) -> None:
-        """A MOVED reply: move that slot at once; refresh when the target was not a known
-        primary (failover, new node) or every ``reinitialize_steps`` MOVEDs."""
-        index = slot_number(slot)
+    def redirect_address(self, address: NodeAddress) -> Optional[NodeAddress]:
+        """Where a MOVED or ASK naming ``address`` may be followed: the address as this pool
+        dials it (host_port_remap applied), or None when no layout lists that node and the
+        redirect guard is on (``follow_unknown_redirects=False``, the default). Following such
+        a redirect would send the command -- and AUTH with the password -- to any host:port a
+        reply names (Lettuce refuses them too: validateClusterNodeMembership)."""
         if self._remap is not None:
             address = self._remap(address)
+        if self.follow_unknown_redirects or self._topology.role_of(address) is not None:
+            return address
+        return None
+
+    def on_moved(self, slot: int, address: NodeAddress) -> None:
+        """A MOVED reply: move that slot at once; refresh when the target was not a known
+        primary (failover, new node) or every ``reinitialize_steps`` MOVEDs. A target that no
+        layout lists (see :meth:`redirect_address`) is not put in the map: a refresh is asked
+        for instead, and the slot moves when a layout lists the node."""
+        index = slot_number(slot)
+        known = self.redirect_address(address)
+        if known is None:
+            self.request_refresh("redirect to unknown node")
+            return
+        address = known
         with self._lock:
             current = self._topology
             shard = current.slots[index] if current.shards else None

@@ -67,6 +67,9 @@ class RecordingPool:
     def on_moved(self, slot: int, address: NodeAddress) -> None:
         self.calls.append(("on_moved", slot, address))
 
+    def redirect_address(self, address: NodeAddress) -> Optional[NodeAddress]:
+        return address  # every redirect target is a known node here
+
     def mark_failing(self, address: NodeAddress, exc: Optional[BaseException] = None) -> None:
         self.calls.append(("mark_failing", address))
 

@@ -50,6 +50,11 @@ ALLOWED: Dict[str, Set[str]] = {
     "script": {"_execution"},
     # Framework integrations: the public package only ("__init__": clustercore itself).
     "contrib": {"__init__"},
+    # The command line (clustercore.cli): the public package and clustercore.testing (its
+    # development cluster and demo run LocalCluster), like a user's program would.
+    "cli": {"__init__", "testing"},
+    # ``python -m clustercore``: checks the cli extra is installed, then runs clustercore.cli.
+    "__main__": {"cli"},
     # clustercore.compat.rediscluster: redis-py-cluster's conventions over the client (issue 12).
     "compat": {"_address", "errors", "_slots", "_protocol", "_net", "_topology", "_pool",
                "_commands", "_execution"},

@@ -56,6 +56,7 @@ EXPECTED: List[Tuple[Type[BaseException], Tuple[str, ...]]] = [
                              "ResponseError")),
     (cc.ClusterError, ("ClusterError",)),
     (cc.RedirectBudgetExceededError, ("ClusterError",)),
+    (cc.UnknownRedirectTargetError, ("ClusterError",)),
     (cc.ResponseError, ("ResponseError",)),
     (cc.AskError, ("AskError", "ResponseError")),
     (cc.MovedError, ("MovedError", "AskError", "ResponseError")),
