@@ -30,6 +30,9 @@ class BlackholeProxy:
         self.address: Address = self._listener.getsockname()[:2]
         self._pairs: Dict[socket.socket, socket.socket] = {}
         self._held: List[socket.socket] = []
+        # every socket this proxy opened and has not closed yet (removed only after close(),
+        # so owned_fds never misses one that is being closed)
+        self._open: Set[socket.socket] = {self._listener}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._holes = threading.Event()
@@ -53,7 +56,7 @@ class BlackholeProxy:
     def owned_fds(self) -> Set[int]:
         """File descriptors this proxy holds (excluded from the client's socket count)."""
         with self._lock:
-            socks = [self._listener, *self._pairs, *self._held]
+            socks = list(self._open)
         return {s.fileno() for s in socks if s.fileno() >= 0}
 
     @property
@@ -86,7 +89,7 @@ class BlackholeProxy:
                 self._forward(sock)
         self._close_all()
         self._sel.close()
-        self._listener.close()
+        self._close(self._listener)
 
     def _freeze_pairs(self) -> None:
         """Unregister every forwarded socket (nothing is read, nothing is closed)."""
@@ -99,6 +102,8 @@ class BlackholeProxy:
             client, _ = self._listener.accept()
         except OSError:
             return
+        with self._lock:
+            self._open.add(client)
         if self._holes.is_set():
             with self._lock:
                 self._held.append(client)  # the connect succeeds; nothing ever answers
@@ -106,9 +111,10 @@ class BlackholeProxy:
         try:
             upstream = socket.create_connection(self.target, timeout=2)
         except OSError:
-            client.close()
+            self._close(client)
             return
         with self._lock:
+            self._open.add(upstream)
             self._pairs[client] = upstream
             self._pairs[upstream] = client
         for s in (client, upstream):
@@ -142,7 +148,12 @@ class BlackholeProxy:
                 self._sel.unregister(s)
             except (KeyError, ValueError):
                 pass
-            s.close()
+            self._close(s)
+
+    def _close(self, s: socket.socket) -> None:
+        s.close()
+        with self._lock:
+            self._open.discard(s)
 
     def _close_all(self) -> None:
         with self._lock:
