@@ -73,6 +73,32 @@ def machine() -> str:
             f"{platform.python_version()}, redis-server {redis_version}, redis-py {redis_py}")
 
 
+def client_defaults() -> str:
+    """The defaults that decide the figures, read from the code under test."""
+    import inspect
+
+    parts = []
+    try:
+        from clustercore import ClusterConnection, RedisCluster
+
+        conn = inspect.signature(ClusterConnection.__init__).parameters
+        rc = inspect.signature(RedisCluster.__init__).parameters
+        parts.append(f"clustercore socket_timeout={conn['socket_timeout'].default}, "
+                     f"socket_connect_timeout={conn['socket_connect_timeout'].default}, "
+                     f"retry_deadline={rc['retry_deadline'].default}")
+    except (ImportError, KeyError) as exc:
+        parts.append(f"clustercore defaults unknown ({exc!r})")
+    try:
+        from redis import Redis
+
+        params = inspect.signature(Redis.__init__).parameters
+        parts.append(f"redis-py socket_timeout={params['socket_timeout'].default}, "
+                     f"socket_connect_timeout={params['socket_connect_timeout'].default}")
+    except (ImportError, KeyError) as exc:
+        parts.append(f"redis-py defaults unknown ({exc!r})")
+    return "; ".join(parts)
+
+
 def commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -129,7 +155,8 @@ def render(results: Sequence[Result], *, profile: str, seed: int, started: str,
         "",
         f"Run: profile `{profile}`, seed {seed}, started {started}, {duration:.0f} s in all.  ",
         f"Machine: {machine()} (shared with other jobs: timings are indicative).  ",
-        f"Commit: `{commit()}`.",
+        f"Commit: `{commit()}`.  ",
+        f"Client defaults in this run: {client_defaults()}.",
         "",
         f"Rerun: `.venv/bin/python -m faults --profile {profile} --seed {seed} --client all "
         "--out docs/reliability.md` (a subset: `--scenario master_kill,partition`). The CI "
