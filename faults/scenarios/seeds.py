@@ -30,6 +30,7 @@ class BadSeeds(Scenario):
             "socket_timeout=socket_connect_timeout=10 s on both clients, so a client that "
             "waits out a silent seed shows it). 'ops' are constructions; 'max stall' the slowest one.")
     promotion_expected = False
+    measures_recovery = False
 
     def run(self, ctx: Context) -> None:
         lc = ctx.lc
