@@ -42,15 +42,17 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 WORKLOADS = (
-    "get_1t", "set_1t", "get_8t", "pipeline_100", "mget_100", "connect_cold",
+    "get_1t", "set_1t", "get_8t", "get_64t", "pipeline_100", "mget_100", "connect_cold",
     "pool_checkout_1t", "pool_checkout_8t",
 )
 #: What one "operation" is, per workload (for the rate's unit).
 UNITS = {"pipeline_100": "cmds", "mget_100": "keys"}
 #: What the raw-socket floor (RawSocketAdapter) runs; the others are n/a for it.
-FLOOR_WORKLOADS = ("get_1t", "set_1t", "get_8t", "pipeline_100", "mget_100")
+FLOOR_WORKLOADS = ("get_1t", "set_1t", "get_8t", "get_64t", "pipeline_100", "mget_100")
 BATCH = 100
 THREADS = 8
+#: Threads of the multi-threaded workloads.
+THREADS_OF = {"get_8t": THREADS, "get_64t": 64, "pool_checkout_8t": THREADS}
 
 
 class NotAvailable(Exception):
@@ -167,6 +169,16 @@ class ClustercoreAdapter(Adapter):
     def checkout(self, client: Any) -> Tuple[Callable[[int], Any], Callable[[Any], None]]:
         pool = client.connection_pool
         return pool.get_connection_by_slot, pool.release
+
+
+class ClustercoreMuxAdapter(ClustercoreAdapter):
+    """clustercore in multiplexed mode: one shared connection per node (docs/multiplexed.md)."""
+
+    name = "clustercore-mux"
+
+    def make(self) -> Any:
+        return self.mod.RedisCluster(startup_nodes=[{"host": h, "port": p} for h, p in self.nodes],
+                                     multiplexed=True)
 
 
 class RedisPyAdapter(Adapter):
@@ -489,6 +501,7 @@ class RawSocketAdapter(Adapter):
 
 ADAPTERS = {
     "clustercore": ClustercoreAdapter,
+    "clustercore-mux": ClustercoreMuxAdapter,
     "redis-py": RedisPyAdapter,
     "redis-py-cluster": RedisPyClusterAdapter,
     "raw-socket": RawSocketAdapter,
@@ -784,11 +797,12 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
                 body(keys[:calls_ops], slots[:calls_ops], values[:calls_ops], max_s, None)
             res.update(ops=done, wall_s=t1 - t0, cpu_s=c1 - c0, calls_ops=calls_ops)
 
-        elif workload in ("get_8t", "pool_checkout_8t"):
-            if workload == "get_8t":
+        elif workload in THREADS_OF:
+            n_threads = THREADS_OF[workload]
+            if workload != "pool_checkout_8t":
                 # The same callable for every thread, except for the raw-socket floor, whose
                 # threads each get their own sockets (opened here, before any pass).
-                fns = adapter.thread_gets(client, THREADS)
+                fns = adapter.thread_gets(client, n_threads)
                 def one(i: int, k: List[bytes], s: List[int], m: float,
                         lt: Optional[List[int]]) -> int:
                     return loop_get(fns[i], k, m, lt)
@@ -797,11 +811,11 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
                 def one(i: int, k: List[bytes], s: List[int], m: float,
                         lt: Optional[List[int]]) -> int:
                     return loop_checkout(get_c, rel, s, m, lt)
-            per = max(1, ops // THREADS)
-            per_warm = max(1, warm // THREADS)
-            per_calls = max(1, calls_ops // THREADS)
-            lats: List[List[int]] = [[] for _ in range(THREADS)]
-            counts = [0] * THREADS
+            per = max(1, ops // n_threads)
+            per_warm = max(1, warm // n_threads)
+            per_calls = max(1, calls_ops // n_threads)
+            lats: List[List[int]] = [[] for _ in range(n_threads)]
+            counts = [0] * n_threads
 
             def warm_body(i: int) -> None:
                 lo = i * per_warm
@@ -815,17 +829,17 @@ def run_workload(adapter: Adapter, workload: str, ops: int, max_s: float, calls_
                 lo = i * per_calls
                 one(i, keys[lo:lo + per_calls], slots[lo:lo + per_calls], max_s, None)
 
-            run_threads(THREADS, warm_body)
+            run_threads(n_threads, warm_body)
             gc.collect()
             c0 = time.process_time()
-            wall = run_threads(THREADS, timed_body)
+            wall = run_threads(n_threads, timed_body)
             c1 = time.process_time()
             with CallCounter() as cc:
-                run_threads(THREADS, calls_body)
+                run_threads(n_threads, calls_body)
             for part in lats:
                 lat.extend(part)
             res.update(ops=sum(counts), wall_s=wall, cpu_s=c1 - c0,
-                       calls_ops=per_calls * THREADS, threads=THREADS)
+                       calls_ops=per_calls * n_threads, threads=n_threads)
 
         elif workload == "pipeline_100":
             make_pipe = adapter.pipeline(client)

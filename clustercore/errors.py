@@ -122,6 +122,7 @@ __all__ = [
     "RedisError",
     "ResponseError",
     "SlotNotCoveredError",
+    "TLSVerificationError",
     "TimeoutError",
     "TooManyConnectionsError",
     "TooManyWaitersError",
@@ -221,6 +222,22 @@ class AuthenticationError(ConnectionError):
 
 class AuthorizationError(ConnectionError):
     """The user is authenticated but not allowed to run what the handshake needs."""
+
+
+class TLSVerificationError(ConnectionError):
+    """The node's TLS certificate was not accepted (wrong name, untrusted chain, expired), or
+    the TLS policy refused to dial the node because no name to verify it against is known
+    (docs/security.md). Never retried: another attempt meets the same certificate.
+
+    ``expected`` is the name the certificate had to match (None: CA-only verification, or no
+    name known); ``__cause__`` is the ``ssl.SSLCertVerificationError`` when there was a
+    handshake. A ConnectionError, so ``except redis.ConnectionError`` catches it too.
+    """
+
+    def __init__(self, *args: Any, node: Optional[NodeAddress] = None,
+                 expected: Optional[str] = None) -> None:
+        super().__init__(*args, node=node)
+        self.expected = expected
 
 
 class NodeFailingError(ConnectionError):

@@ -6,5 +6,7 @@ echo "== ruff =="
 .venv/bin/python -m ruff check clustercore tests examples benchmarks compat faults
 echo "== mypy =="
 .venv/bin/python -m mypy clustercore
+echo "== docs =="
+.venv/bin/python -m mkdocs build --strict --site-dir tmp/site
 echo "== pytest =="
 exec .venv/bin/python -m pytest "$@"

@@ -38,6 +38,7 @@ from .._pool.cluster_pool import (
     ClusterWithReadReplicasConnectionPool,
 )
 from .._pool.config import check_number
+from .._pool.multiplexed import MultiplexedClusterConnectionPool, multiplexed_pool_class
 from .._slots import key_slot
 from ..errors import (
     ClusterCrossSlotError,
@@ -100,6 +101,15 @@ class RedisCluster(CommandsMixin):
     also be a clustercore RetryPolicy (used as is). ``sleep`` and ``rng`` are the retry loop's
     pause and randomness (injectable for tests).
 
+    ``read_your_writes`` (seconds, default 0: off), with replica reads: a read of a slot this
+    client wrote less than that long ago goes to the slot's primary, so a thread reads its own
+    writes although replication is asynchronous (docs/pools.md, "Replica reads").
+
+    ``multiplexed=True`` (docs/multiplexed.md): single non-blocking commands from every
+    thread share one connection per node (coalesced writes, replies matched in order);
+    blocking commands, transactions, pub/sub, MONITOR and pipelines keep dedicated pooled
+    connections. With a ``connection_pool`` it must be a multiplexed pool.
+
     The node API is redis-py's (``get_nodes()``, ``get_primaries()``, ``get_node()``,
     ``get_default_node()``, ``keyslot()``, ``get_redis_connection(node)`` ...): ClusterNodes
     built from the pool's current topology snapshot. Commands take redis-py's
@@ -147,6 +157,7 @@ class RedisCluster(CommandsMixin):
         backoff: Optional[Backoff] = None,
         retry_non_idempotent: bool = False,
         read_policy: Optional[str] = None,
+        read_your_writes: float = 0.0,
         sleep: Optional[Callable[[float], None]] = None,
         rng: Optional[random.Random] = None,
         cluster_error_retry_attempts: Optional[int] = None,
@@ -161,6 +172,7 @@ class RedisCluster(CommandsMixin):
         event_dispatcher: Any = None,
         policy_resolver: Any = None,
         maint_notifications_config: Any = None,
+        multiplexed: bool = False,
         **kwargs: Any,
     ) -> None:
         if url is not None:  # redis-py's url=: what from_url would build, then the rest
@@ -186,6 +198,7 @@ class RedisCluster(CommandsMixin):
                 "retries); got None -- give a large value to wait longer")
         check_number("retry_deadline", retry_deadline)  # the pool checks its own numbers
         check_number("max_redirects", max_redirects, integer=True)
+        check_number("read_your_writes", read_your_writes)
         check_number("cluster_down_retry_attempts", cluster_down_retry_attempts, integer=True)
         for name, value in (("cache", cache), ("cache_config", cache_config),
                             ("event_dispatcher", event_dispatcher),
@@ -232,6 +245,8 @@ class RedisCluster(CommandsMixin):
                 raise RedisClusterConfigError(
                     "RedisCluster requires at least one node to discover the cluster: give "
                     "host (and port), startup_nodes, url, or connection_pool; got none")
+            if multiplexed:
+                pool_class = multiplexed_pool_class(pool_class)
             check_connection_keywords(kwargs, connection_class, bool(kwargs.get("ssl")))
             connection_pool = pool_class(
                 startup_nodes=[node_address(n) for n in startup_nodes or ()],
@@ -242,6 +257,10 @@ class RedisCluster(CommandsMixin):
                 skip_full_coverage_check=skip_full_coverage_check,
                 nodemanager_follow_cluster=nodemanager_follow_cluster,
                 host_port_remap=host_port_remap, host=host, port=port, rng=rng, **kwargs)
+        elif multiplexed and not isinstance(connection_pool, MultiplexedClusterConnectionPool):
+            raise RedisClusterConfigError(
+                f"multiplexed=True needs a multiplexed pool; got connection_pool="
+                f"{type(connection_pool).__name__} (use MultiplexedClusterConnectionPool)")
         self.connection_pool = connection_pool
         on_timeout = retry_on_timeout if retry_on_timeout is not None else (
             connection_pool.connection_kwargs.get("retry_on_timeout"))
@@ -257,6 +276,8 @@ class RedisCluster(CommandsMixin):
         #: nodes) are injectable for tests (``rng`` also seeds the pool it builds: replica
         #: choice, seed order); the clock is the pool's.
         self.executor = Executor(connection_pool, policy, sleep=sleep, rng=rng)
+        if read_your_writes:
+            self.executor.set_read_your_writes(read_your_writes)
         self._encoding = self.executor.encoding
         #: redis-py's per-client copy of the node flags.
         self.node_flags = set(NODE_FLAGS)

@@ -45,6 +45,7 @@ from .._commands.keys import split_by_slot
 from .._commands.merge import merge_split
 from .._commands.server_specs import spec_from_command_info
 from .._commands.specs import CommandSpec, Route
+from .._slots import NUM_SLOTS
 from ..errors import (
     AskError,
     ClusterCoreError,
@@ -133,6 +134,11 @@ class Executor:
         self.rng = rng or random.Random()
         #: Whether read-only commands may go to replicas (the pool's read policy says so).
         self.read_from_replicas = pool.read_policy != "primary"
+        #: Read-your-writes window in seconds (0: off): a read of a slot this client wrote less
+        #: than that long ago goes to the slot's primary, not to a replica that may lag (see
+        #: :meth:`replica_read_ok`). ``written_at`` holds each slot's last write time when on.
+        self.read_your_writes = 0.0
+        self.written_at: Optional[List[float]] = None
         #: The encoding keys are hashed with (the connections').
         self.encoding = str(pool.connection_kwargs.get("encoding", "utf-8"))
         #: Specs of commands the static table lacks, from COMMAND INFO (by upper-case name).
@@ -155,6 +161,24 @@ class Executor:
         self.bound_first = policy.deadline > 0 and (
             timeout is None or timeout > policy.deadline)
 
+    def set_read_your_writes(self, seconds: float) -> None:
+        """Turn the read-your-writes window on (``seconds`` > 0) or off (0)."""
+        self.read_your_writes = float(seconds)
+        self.written_at = [float("-inf")] * NUM_SLOTS if seconds > 0 else None
+
+    def replica_read_ok(self, slot: int) -> bool:
+        """Whether a read of ``slot`` may go to a replica: not when this client wrote the slot
+        within the read-your-writes window (replication is asynchronous: a replica may not
+        have the write yet). Per slot, per client (other clients' writes are not seen)."""
+        written = self.written_at
+        return written is None or self.pool.clock() - written[slot] >= self.read_your_writes
+
+    def note_write(self, slot: int) -> None:
+        """Record a write to ``slot`` for the read-your-writes window (no-op when off)."""
+        written = self.written_at
+        if written is not None:
+            written[slot] = self.pool.clock()  # one float store: atomic under the GIL
+
     def time_left(self, attempt: Optional[Attempt]) -> Optional[float]:
         """Seconds the call that made ``attempt`` may still wait on a socket (None: no start
         recorded); TimeoutError when none is left, so nothing is sent after the deadline."""
@@ -165,6 +189,14 @@ class Executor:
         if left <= 0:  # rare: the router stops retrying before the deadline passes
             raise TimeoutError(
                 f"retry_deadline ({deadline:g} s) reached before the command could run again")
+        timeout = self.pool.connection_kwargs.get("socket_timeout")
+        return left if timeout is None else min(left, float(timeout))
+
+    def round_budget(self, started: float, pause: float) -> float:
+        """The socket wait for a retry round that starts after ``pause`` seconds: what is left
+        of the deadline of a call that began at ``started`` (at least 1 ms: the router has
+        already given up on every part whose deadline passed), at most socket_timeout."""
+        left = max(started + self._policy.deadline - self.pool.clock() - pause, 0.001)
         timeout = self.pool.connection_kwargs.get("socket_timeout")
         return left if timeout is None else min(left, float(timeout))
 
@@ -355,6 +387,9 @@ class Executor:
         any wait, so no caller holds one while it sleeps or waits for a refresh."""
         pool = self.pool
         read = spec.readonly and self.read_from_replicas
+        written = self.written_at  # the read-your-writes window, when on
+        if read and written is not None:
+            read = self.replica_read_ok(slot)
         # The deadline counts from here: one clock read per call (retry_deadline bounds the
         # whole call, reads included).
         started = pool.clock()
@@ -369,7 +404,9 @@ class Executor:
             left = (None if attempt is None and not self.bound_first
                     else self.time_left(attempt or Attempt(started=started)))
             try:
-                conn = pool.get_connection_by_address(address)
+                # a blocking command needs a connection to itself; others may share one
+                conn = (pool.connection_for_command(address) if blocking is None
+                        else pool.get_connection_by_address(address))
             except PoolError:
                 raise
             except (ConnectionError, TimeoutError) as exc:
@@ -424,6 +461,8 @@ class Executor:
                 if ask_target is not None and left is not None:
                     conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)
+                if written is not None and not spec.readonly:
+                    self.note_write(slot)
                 return reply
 
     def run_on_node(self, node: Any, *args: Any) -> Any:
@@ -475,8 +514,8 @@ class Executor:
         return out
 
     # --- batches -------------------------------------------------------------------------------
-    def run_batches(self, batches: Sequence[Batch], *,
-                    all_errors_as_values: bool = False) -> List[List[Any]]:
+    def run_batches(self, batches: Sequence[Batch], *, all_errors_as_values: bool = False,
+                    within: Optional[float] = None) -> List[List[Any]]:
         """Write every node's batch, then read every reply; one list of results per batch.
 
         Errors come back as values, per result: error replies, and for every result of a node
@@ -489,7 +528,9 @@ class Executor:
         discarded on every path.
 
         It never waits for a connection while holding others (hold-and-wait deadlocks a small
-        pool): when the next checkout would wait, the batches already sent are read first."""
+        pool): when the next checkout would wait, the batches already sent are read first.
+        ``within``: each socket wait of this call is at most that many seconds instead of
+        socket_timeout (a retry round with only that much of its deadline left)."""
         pool = self.pool
         raised: Tuple[Type[ClusterCoreError], ...]
         kept: Tuple[Type[ClusterCoreError], ...]
@@ -505,7 +546,7 @@ class Executor:
                     conn = pool.try_connection_by_address(address) if held else None
                     if conn is None:
                         if held:
-                            self._drain(held, batches, out)
+                            self._drain(held, batches, out, within)
                         conn = pool.get_connection_by_address(address)
                 except raised:
                     raise
@@ -515,6 +556,8 @@ class Executor:
                     out[i] = [exc] * (len(commands) if layout is None else len(layout))
                     continue  # nothing was sent
                 try:
+                    if within is not None:
+                        conn.set_timeout(within)  # put back before the release (_drain)
                     conn.send_commands(commands)
                 except _IO_ERRORS as exc:
                     pool.discard(conn)
@@ -528,7 +571,7 @@ class Executor:
                     pool.discard(conn)
                     raise
                 held.append((i, conn))
-            self._drain(held, batches, out)
+            self._drain(held, batches, out, within)
         except BaseException:
             for _, conn in held:
                 pool.discard(conn)  # replies may be pending on them: never reuse
@@ -536,7 +579,7 @@ class Executor:
         return out
 
     def _drain(self, held: List[Tuple[int, ClusterConnection]], batches: Sequence[Batch],
-               out: List[List[Any]]) -> None:
+               out: List[List[Any]], within: Optional[float] = None) -> None:
         """Read the replies of every sent batch in ``held`` and hand its connection back."""
         pool = self.pool
         while held:
@@ -562,6 +605,8 @@ class Executor:
                                     - len(replies))
             else:
                 held.pop(0)
+                if within is not None:
+                    conn.set_timeout(conn.socket_timeout)
                 pool.release(conn)
             out[i] = replies
 
@@ -572,9 +617,16 @@ class Executor:
         slots. A part that failed runs again alone through :meth:`run_slot` (which follows
         redirects and backs off) unless it may have been applied and is not idempotent."""
         parts = split_by_slot(spec, args, self.encoding)
+        read = spec.readonly and self.read_from_replicas
+        if self.written_at is not None:
+            if read:  # one slot written within the window: this call reads primaries only
+                read = all(self.replica_read_ok(slot) for slot, _sub, _indexes in parts)
+            else:
+                for slot, _sub, _indexes in parts:
+                    self.note_write(slot)
         # the slot case of locate(), inlined: one call for every key's slot
         addresses = self.pool.addresses_for_slots(
-            [slot for slot, _sub, _indexes in parts], spec.readonly and self.read_from_replicas)
+            [slot for slot, _sub, _indexes in parts], read)
         by_node: Dict[NodeAddress, List[int]] = {}  # part numbers per node
         for n, address in enumerate(addresses):
             numbers = by_node.get(address)

@@ -105,6 +105,7 @@ _POOL_KEYWORDS = frozenset({
     # folded into the pool's one TLS context
     "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
     "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+    "ssl_server_hostname", "ssl_node_hostnames", "ssl_verify_discovered",
 })
 
 
@@ -299,7 +300,7 @@ _BOOL_OPTIONS = {"ssl", "decode_responses", "readonly_mode", "read_from_replicas
                  "follow_unknown_redirects"}
 _FLOAT_OPTIONS = {"socket_timeout", "socket_connect_timeout", "health_check_interval",
                   "timeout", "retry_deadline", "max_idle_time", "refresh_interval",
-                  "probe_timeout"}
+                  "probe_timeout", "read_your_writes"}
 _INT_OPTIONS = {"max_connections", "reinitialize_steps", "cluster_down_retry_attempts",
                 "max_redirects", "protocol", "max_waiters", "min_idle_per_node",
                 "cluster_error_retry_attempts"}

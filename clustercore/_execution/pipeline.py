@@ -351,14 +351,18 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         executor = self._executor
         pending = [p for c in queue for p in c.parts]
         loaded: Set[Tuple[NodeAddress, str]] = set()
+        started = executor.now()  # the retry deadline counts from here, reads included
+        within: Optional[float] = None  # the first round waits socket_timeout
         for _ in range(self._max_rounds()):
             groups, batches = self._group(pending, loaded)
             # one round: every node's batch written, then every reply read (executor)
-            results = executor.run_batches(batches, all_errors_as_values=True)
+            results = executor.run_batches(batches, all_errors_as_values=True, within=within)
             for (_address, parts), replies in zip(groups, results):
                 for part, reply in zip(parts, replies):
                     part.reply = reply
-            pending, delay = self._triage(pending)
+            pending, delay = self._triage(pending, started)
+            if pending:  # a retry round waits at most what is left of the deadline
+                within = executor.round_budget(started, delay)
             if not pending:
                 break
             if delay > 0:
@@ -375,13 +379,21 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         node's batch (with a reply layout when a part needs SCRIPT LOAD / ASKING first or is
         read undecoded). A part that cannot be routed gets the error as its reply."""
         slotted: Tuple[List[Part], List[Part]] = ([], [])  # writes, reads: routed in bulk
+        executor = self._executor
+        read_your_writes = executor.written_at is not None
         for part in parts:
             if part.ask is not None:
                 part.address = part.ask
             elif part.node is not None:
                 part.address = part.node
             elif part.slot is not None and (part.attempt is None or not part.attempt.avoid):
-                slotted[part.command.read].append(part)
+                replica = part.command.read
+                if read_your_writes:  # a write routed here comes before later reads of its slot
+                    if replica:
+                        replica = executor.replica_read_ok(part.slot)
+                    elif not part.command.spec.readonly:
+                        executor.note_write(part.slot)
+                slotted[replica].append(part)
             else:
                 part.address = self._locate(part)  # keyless, or a read that must avoid a node
         for read, routed in enumerate(slotted):
@@ -444,7 +456,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
             part.reply = exc
             return None
 
-    def _triage(self, parts: Sequence[Part]) -> Tuple[List[Part], float]:
+    def _triage(self, parts: Sequence[Part], started: float) -> Tuple[List[Part], float]:
         """Decide each failed part's fate (the executor carries it out, each effect once per
         round); returns the parts to send again and the one pause, the longest asked for."""
         executor = self._executor
@@ -462,7 +474,7 @@ class ClusterPipeline(TransactionMixin, ClientNames):
                 continue  # an ordinary error reply is the command's result
             command = part.command
             if part.attempt is None:
-                part.attempt = Attempt()
+                part.attempt = Attempt(started=started)
             if seen is None:
                 seen = Round(executor.now())
             part.ask = None

@@ -15,7 +15,8 @@ No sockets, no pools, no clock reads: the client passes ``now`` in. The rules:
   written and the command is not idempotent: then the outcome is unknown and the caller is told
   (OutcomeUnknownError), never silently re-sent. With ``RetryPolicy.retry_on_timeout=False``
   a timeout is raised at once (still marking the node and asking for a refresh).
-* Pool errors (timeout, closed, too many) and authentication errors are raised as they are.
+* Pool errors (timeout, closed, too many), authentication errors and TLS certificate refusals
+  are raised as they are.
 * Everything that waits is bounded by one deadline per command, counted from the start of the
   call (``Attempt.started``; from the first failure when the caller did not record a start).
 """
@@ -43,6 +44,7 @@ from ..errors import (
     ReadOnlyError,
     RedirectBudgetExceededError,
     TimeoutError,
+    TLSVerificationError,
     TryAgainError,
     UnknownRedirectTargetError,
 )
@@ -103,8 +105,8 @@ def next_step(error: BaseException, attempt: Attempt, *, idempotent: bool, polic
                                    rng=rng)
         action = Action.MOVED if isinstance(error, MovedError) else Action.ASK
         return Step(action, target=error.target)
-    if isinstance(error, (PoolError, AuthenticationError)):
-        return Step(Action.RAISE, error)
+    if isinstance(error, (PoolError, AuthenticationError, TLSVerificationError)):
+        return Step(Action.RAISE, error)  # another attempt meets the same refusal
     if attempt.started is None:
         attempt.started = now
     delay = policy.backoff.delay(attempt.retries, rng)
@@ -194,6 +196,8 @@ def may_resend(error: ClusterCoreError, *, idempotent: bool, policy: RetryPolicy
     """Whether a call to one given node (a fan-out part, a node-targeted command) that failed at
     the socket may be sent once more on a fresh connection: it was never written, or it is
     idempotent -- and it is not a timeout that the policy says not to retry."""
+    if isinstance(error, TLSVerificationError):
+        return False  # the same certificate answers again
     if isinstance(error, TimeoutError) and not policy.retry_on_timeout:
         return False
     return idempotent or not error.request_sent

@@ -47,13 +47,15 @@ from ..errors import (
     DataError,
     ResponseError,
     TimeoutError,
+    TLSVerificationError,
 )
 from .transport import (
     DEFAULT_TRANSPORT,
+    NodeHostnames,
     Stream,
+    TLSPolicy,
     Transport,
     TransportOptions,
-    make_ssl_context,
     shutdown_stream,
 )
 from .transport import translate_error as _translate
@@ -655,7 +657,17 @@ def _left(deadline: float) -> float:
 
 
 class SSLClusterConnection(ClusterConnection):
-    """A TLS connection; takes redis-py-cluster's ``ssl_*`` arguments or a ready ``ssl_context``."""
+    """A TLS connection; takes redis-py-cluster's ``ssl_*`` arguments or a ready ``ssl_context``.
+
+    The certificate's name is checked by default (``ssl_check_hostname=False`` turns that off).
+    Which name a node's certificate must match is the :class:`TLSPolicy`'s decision
+    (docs/security.md): ``ssl_node_hostnames`` (``{"host:port": name}`` or a callable),
+    ``ssl_server_hostname`` (one name for every node), else the host itself when it is a DNS
+    name or a host the user gave; an IP address learned from the cluster follows
+    ``ssl_verify_discovered`` ("auto", "ip", "ca-only"). A connection made directly counts its
+    own host as given by the user; a pool passes its one ``ssl_policy`` (which then replaces
+    the other ``ssl_*`` arguments), knowing the startup nodes.
+    """
 
     def __init__(
         self,
@@ -668,19 +680,41 @@ class SSLClusterConnection(ClusterConnection):
         ssl_certfile: Optional[str] = None,
         ssl_keyfile: Optional[str] = None,
         ssl_password: Optional[str] = None,
-        ssl_check_hostname: bool = False,
+        ssl_check_hostname: Optional[bool] = None,
         ssl_min_version: Any = None,
         ssl_ciphers: Optional[str] = None,
         ssl_context: Optional[ssl.SSLContext] = None,
+        ssl_server_hostname: Optional[str] = None,
+        ssl_node_hostnames: Optional[NodeHostnames] = None,
+        ssl_verify_discovered: str = "auto",
+        ssl_policy: Optional[TLSPolicy] = None,
         **kwargs: Any,
     ) -> None:
-        if ssl_context is None:
-            ssl_context = make_ssl_context(
-                ssl_cert_reqs=ssl_cert_reqs, ssl_ca_certs=ssl_ca_certs, ssl_ca_data=ssl_ca_data,
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_password=ssl_password,
+        # ClusterConnection's server_hostname means the same as ssl_server_hostname here.
+        ssl_server_hostname = ssl_server_hostname or kwargs.pop("server_hostname", None)
+        if ssl_policy is None:
+            ssl_policy = TLSPolicy.build(
+                seed_hosts=(host,), ssl_context=ssl_context, ssl_cert_reqs=ssl_cert_reqs,
+                ssl_ca_certs=ssl_ca_certs, ssl_ca_data=ssl_ca_data, ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile, ssl_password=ssl_password,
                 ssl_check_hostname=ssl_check_hostname, ssl_min_version=ssl_min_version,
-                ssl_ciphers=ssl_ciphers)
-        super().__init__(host, port, ssl_context=ssl_context, **kwargs)
+                ssl_ciphers=ssl_ciphers, ssl_server_hostname=ssl_server_hostname,
+                ssl_node_hostnames=ssl_node_hostnames,
+                ssl_verify_discovered=ssl_verify_discovered)
+        #: The pool's (or this connection's own) TLS naming policy.
+        self.ssl_policy = ssl_policy
+        #: What this connection verifies: the context, SNI name, expected name (or refusal).
+        self.tls_target = target = ssl_policy.target(NodeAddress(host, coerce_port(port)))
+        super().__init__(host, port, ssl_context=target.context,
+                         server_hostname=target.server_hostname, **kwargs)
+
+    def connect(self) -> None:
+        """Connect as ClusterConnection does, unless the TLS policy refused this node: then
+        TLSVerificationError (nothing is dialled; see ``tls_target.refusal``)."""
+        refusal = self.tls_target.refusal
+        if refusal is not None and not self.is_connected:
+            raise TLSVerificationError(refusal, node=self.address)
+        super().connect()
 
 
 #: redis-py's name for a plain connection.

@@ -26,11 +26,13 @@ import itertools
 import logging
 import random
 import threading
+import weakref
 from time import monotonic
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import DEFAULT_SOCKET_TIMEOUT, ClusterConnection
+from .._net.transport import TLSPolicy
 from .._slots import NUM_SLOTS, key_slot, slot_number
 from .._topology.discovery import Discovery
 from .._topology.snapshot import Role, Shard, Topology, node_record
@@ -186,6 +188,9 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         self._closed = False
         self._moved_count = 0
         self._rr = itertools.count()
+        policy = config.own_connection_kwargs.get("ssl_policy")
+        if isinstance(policy, TLSPolicy) and policy.announced is None:
+            policy.follow_announced(_announced_hostnames(weakref.ref(self)))  # TLS names
         self._discovery = Discovery(
             self._probe_connection, remap=config.remap,
             skip_full_coverage_check=config.skip_full_coverage_check,
@@ -456,6 +461,11 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
         pool = self._pools.get(address) or self._node_pool(address)
         return pool.get()
 
+    #: The connection the executor's one-slot loop runs a single non-blocking command on: a
+    #: pooled one here (the same method); a handle on the node's shared connection in the
+    #: multiplexed pools (``_pool/multiplexed.py``).
+    connection_for_command = get_connection_by_address
+
     def try_connection_by_address(self, address: NodeAddress) -> Optional[ClusterConnection]:
         """A connection to this node without waiting, or None (see NodePool.try_get)."""
         if self._closed or self._fork_generation != fork_generation[0]:
@@ -708,3 +718,13 @@ def _lending(pool: NodePool) -> bool:
     """Whether a retired node pool may still get a connection back: it has some out, or it is
     not closed yet (a caller holding the previous pool map may still check one out of it)."""
     return bool(pool.count) or not pool.closed
+
+
+def _announced_hostnames(pool: Callable[[], Optional[ClusterConnectionPool]],
+                         ) -> Callable[[NodeAddress], Optional[str]]:
+    """The TLS policy's lookup of the hostnames nodes announced, in ``pool``'s current layout
+    (a weak reference: the policy must not keep its pool alive)."""
+    def lookup(address: NodeAddress) -> Optional[str]:
+        owner = pool()
+        return None if owner is None else owner.topology.hostname_of(address)
+    return lookup

@@ -32,7 +32,7 @@ from typing import (
 
 from .._address import NodeAddress, coerce_port
 from .._net.connection import ClusterConnection, SSLClusterConnection
-from .._net.transport import make_ssl_context
+from .._net.transport import TLSPolicy
 from .._topology.remap import Remapper
 from ..errors import RedisClusterConfigError, RedisClusterException
 from .foreign import accepted_keywords, is_native, own_keywords, takes_any_keyword
@@ -50,9 +50,11 @@ READ_POLICIES = ("primary", "replicas", "random_replica", "any")
 #: How callers name a node: a NodeAddress, a node dict, ``"host:port"`` or a (host, port) pair.
 NodeLike = Union[NodeAddress, Mapping[str, Any], str, Tuple[str, Union[int, str]]]
 
-#: Connection keyword arguments that go into the pool's one TLS context instead.
+#: Connection keyword arguments that go into the pool's one TLS policy (and its context) instead.
 _SSL_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_certfile", "ssl_keyfile",
-             "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers")
+             "ssl_password", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+             "ssl_context", "ssl_server_hostname", "ssl_node_hostnames",
+             "ssl_verify_discovered")
 
 #: redis-py-cluster's "no cap" (its ``max_connections`` when none is given).
 UNCAPPED = 2 ** 31
@@ -204,12 +206,17 @@ def build_pool_config(
     else:  # the caller's class gets its keywords as given; discovery speaks through ours
         own = SSLClusterConnection if ssl or kwargs.get("ssl") else ClusterConnection
         own_kwargs = own_keywords(own, kwargs)
-    if issubclass(own, SSLClusterConnection) and own_kwargs.get("ssl_context") is None:
-        # One TLS context for the whole pool, not one per connection.
-        own_kwargs["ssl_context"] = make_ssl_context(
-            **{k: own_kwargs.pop(k) for k in _SSL_KEYS if k in own_kwargs})
+    startup = tuple(remap(s) if remap else s for s in seeds)
+    if issubclass(own, SSLClusterConnection) and own_kwargs.get("ssl_policy") is None:
+        # One TLS policy (and context) for the whole pool, not one per connection; the hosts
+        # of the startup nodes, as given and as remapped, are the names the user gave.
+        tls_options = {k: own_kwargs.pop(k) for k in _SSL_KEYS if k in own_kwargs}
+        policy = TLSPolicy.build(seed_hosts=[s.host for s in seeds + list(startup)],
+                                 **tls_options)
+        own_kwargs["ssl_policy"] = policy
+        own_kwargs["ssl_context"] = policy.context  # redis-py-cluster code reads it here
     return PoolConfig(
-        startup_nodes=tuple(remap(s) if remap else s for s in seeds), remap=remap,
+        startup_nodes=startup, remap=remap,
         connection_class=cls, connection_kwargs=MappingProxyType(kwargs),
         max_connections=total, max_connections_per_node=per_node, blocking=blocking,
         timeout=timeout, max_waiters=max_waiters,

@@ -38,6 +38,7 @@ from ..errors import (
     PoolClosedError,
     PoolTimeoutError,
     TimeoutError,
+    TLSVerificationError,
     TooManyConnectionsError,
     TooManyWaitersError,
 )
@@ -415,8 +416,9 @@ class NodePool:
                 conn.connect()
         except BaseException as exc:
             self._release_slot()
-            if isinstance(exc, (ConnectionError, TimeoutError)):
-                self._mark_failing(exc)
+            if isinstance(exc, (ConnectionError, TimeoutError)) and not isinstance(
+                    exc, TLSVerificationError):  # a refused certificate is not a down node:
+                self._mark_failing(exc)          # a mark would hide it behind NodeFailingError
             else:
                 with self._lock:
                     self._probing = False

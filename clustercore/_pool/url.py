@@ -32,6 +32,7 @@ instead of an untyped ValueError quoting the password's start.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any, Callable, Dict, Optional, Union
 from urllib.parse import ParseResult, SplitResult, parse_qs, unquote, urlparse, urlsplit
@@ -41,16 +42,26 @@ from ..errors import RedisClusterConfigError
 __all__ = ["parse_url", "redact_url", "split_url", "to_bool"]
 
 
+#: Query options whose values are credentials (``?password=...``), case-insensitive.
+_SECRET_QUERY = re.compile(r"([?&;](?:ssl_)?password=)[^&;#]*", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with the password of its user-info part shown as ``***``: the form every error
-    message quotes (everything between the user name's ``:`` and the last ``@`` is hidden,
-    so a password holding ``@`` or a delimiter is hidden whole)."""
+    """``url`` with its credentials shown as ``***``: the form every error message quotes.
+
+    The password of the user-info part (everything between the user name's ``:`` and the last
+    ``@`` is hidden, so a password holding ``@`` or a delimiter is hidden whole) and the
+    values of ``password`` / ``ssl_password`` query options. Public as
+    ``clustercore.redact_url``: integrations quote URLs through it. TypeError for a non-str
+    (whose repr could show the password)."""
+    if not isinstance(url, str):
+        raise TypeError(f"redact_url needs a str; got {type(url).__name__}")
     scheme, sep, rest = url.partition("://")
     at = rest.rfind("@")
-    if not sep or at == -1:
-        return url
-    user, colon, _secret = rest[:at].partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}{rest[at:]}"
+    if sep and at != -1:
+        user, colon, _secret = rest[:at].partition(":")
+        url = f"{scheme}://{user}{':***' if colon else ''}{rest[at:]}"
+    return _SECRET_QUERY.sub(r"\1***", url)
 
 
 def split_url(url: Any, parse: Callable[[str], Any] = urlsplit, *, check_port: bool = True,

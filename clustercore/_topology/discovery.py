@@ -21,7 +21,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._address import NodeAddress
 from .._net.connection import ClusterConnection
-from ..errors import ClusterCoreError, RedisClusterConfigError, ResponseError
+from ..errors import (
+    ClusterCoreError,
+    RedisClusterConfigError,
+    ResponseError,
+    TLSVerificationError,
+)
 from .merge import merge_views
 from .parse import parse_cluster_shards, parse_cluster_slots
 from .remap import Remapper
@@ -85,6 +90,7 @@ class Discovery:
         results: queue.Queue[Tuple[NodeAddress, Optional[Topology], Optional[BaseException]]]
         results = queue.Queue()
         answers: Dict[NodeAddress, str] = {}
+        refused: List[TLSVerificationError] = []  # certificates not accepted
         good: List[Topology] = []
         pending = list(candidates)
         in_flight = 0
@@ -106,6 +112,8 @@ class Discovery:
             in_flight -= 1
             if topology is None:
                 answers[address] = _describe(error)
+                if isinstance(error, TLSVerificationError):
+                    refused.append(error)
                 continue
             good.append(topology)
             answers[address] = "ok"
@@ -117,6 +125,8 @@ class Discovery:
                 if topology is not None:
                     good.append(topology)
             break
+        if not good and refused:
+            raise refused[0]  # a refused certificate is what to fix: that typed error, its cause
         if not good:
             lines = "\n".join(f"  {addr}: {answers.get(addr, 'no answer in time')}"
                               for addr in candidates)

@@ -75,8 +75,11 @@ def merge_views(views: Sequence[Topology], *, epoch: int) -> Tuple[Topology, Lis
     called_primary: Set[NodeAddress] = set()
     listed: Dict[NodeAddress, int] = {}
     failed_votes: Dict[NodeAddress, int] = {}
+    announced: Dict[NodeAddress, Set[str]] = {}
     for view in views:
         for shard in view.shards:
+            for node, name in shard.hostnames:
+                announced.setdefault(node, set()).add(name)
             called_primary.add(shard.primary)
             if shard.primary_id is not None:
                 ids.setdefault(shard.primary, set()).add(shard.primary_id)
@@ -113,6 +116,8 @@ def merge_views(views: Sequence[Topology], *, epoch: int) -> Tuple[Topology, Lis
         found = ids.get(node)
         return min(found) if found else None
 
+    # A hostname the views disagree on: the smallest (order-independent, like node ids).
+    hostnames = {node: min(names) for node, names in announced.items()}
     members: Dict[NodeAddress, List[NodeAddress]] = {p: [] for p in primaries}
     for replica, primary in owner.items():
         members[primary].append(replica)
@@ -124,5 +129,6 @@ def merge_views(views: Sequence[Topology], *, epoch: int) -> Tuple[Topology, Lis
         shards.append(Shard(
             primary=primary, replicas=replicas, ranges=normalize_ranges(won.get(primary, ())),
             primary_id=node_id(primary), replica_ids=tuple(node_id(r) for r in replicas),
-            failed=failed))
+            failed=failed, hostnames=tuple(
+                (n, hostnames[n]) for n in (primary, *replicas) if n in hostnames)))
     return Topology(shards, epoch=epoch, source=None), lines

@@ -99,6 +99,7 @@ class _Builder:
         self.replica_of: Dict[NodeAddress, NodeAddress] = {}
         self.origin: Dict[NodeAddress, Tuple[str, int]] = {}
         self.node_ids: Dict[NodeAddress, str] = {}
+        self.hostnames: Dict[NodeAddress, str] = {}
 
     def address(self, host: Any, port: Any, what: str, node_id: Optional[str]) -> NodeAddress:
         """Decode one host/port pair, fill in an unknown host, apply the remap; reject two
@@ -149,10 +150,12 @@ class _Builder:
         shards = []
         for primary, ranges in self.ranges.items():
             replicas = self.replicas[primary]
+            named = (primary, *replicas)
             shards.append(Shard(
                 primary=primary, replicas=tuple(replicas), ranges=normalize_ranges(ranges),
                 primary_id=self.ids[primary], replica_ids=tuple(replicas.values()),
-                failed=frozenset(self.failed[primary])))
+                failed=frozenset(self.failed[primary]),
+                hostnames=tuple((n, self.hostnames[n]) for n in named if n in self.hostnames)))
         try:
             return Topology(shards, epoch=epoch, source=self.source)
         except TopologyError as exc:
@@ -203,9 +206,11 @@ def parse_cluster_shards(reply: Any, source: NodeAddress, *, remap: Optional[Rem
     """Build a Topology from a CLUSTER SHARDS reply (RESP2 flat lists or RESP3 maps).
 
     Host: ``endpoint`` if present, else ``ip`` (``""``/``"?"`` -> the source's host); port:
-    ``port``, or ``tls-port`` first with ``prefer_tls``. Nodes whose health is not "online" go
-    into ``Shard.failed`` but stay listed. A shard without slots still makes its nodes known;
-    one without a primary is skipped when it has no slots, rejected when it has some.
+    ``port``, or ``tls-port`` first with ``prefer_tls``; a non-empty ``hostname``
+    (``cluster-announce-hostname``) is kept in ``Shard.hostnames`` for TLS name checks.
+    Nodes whose health is not "online" go into ``Shard.failed`` but stay listed. A shard
+    without slots still makes its nodes known; one without a primary is skipped when it has
+    no slots, rejected when it has some.
     """
     if isinstance(reply, ResponseError):
         raise reply
@@ -235,6 +240,11 @@ def parse_cluster_shards(reply: Any, source: NodeAddress, *, remap: Optional[Rem
                 node_id = _optional_id(info.get("id"), f"{what} id")
                 address = builder.address(_shards_host(info, what),
                                           _shards_port(info, what, prefer_tls), what, node_id)
+                hostname = info.get("hostname")
+                if hostname is not None:
+                    name = _text(hostname, f"{what} hostname").strip()
+                    if name and name != "?":
+                        builder.hostnames[address] = name
                 role = _shards_role(info, what)
                 health = info.get("health")
                 if health is not None and _text(health, f"{what} health").lower() != "online":

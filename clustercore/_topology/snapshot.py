@@ -72,6 +72,9 @@ class Shard:
     replica_ids: Tuple[Optional[str], ...] = ()
     #: Nodes the server reported as not online (SHARDS ``health`` "failed" or "loading").
     failed: FrozenSet[NodeAddress] = frozenset()
+    #: ``(node, hostname)`` for the nodes whose CLUSTER SHARDS entry announced a hostname
+    #: (``cluster-announce-hostname``): the name their TLS certificate is verified against.
+    hostnames: Tuple[Tuple[NodeAddress, str], ...] = ()
 
     @property
     def nodes(self) -> Tuple[NodeAddress, ...]:
@@ -309,6 +312,15 @@ class Topology:
             key = NodeAddress(address[0], address[1])
         return self._roles.get(key)
 
+    def hostname_of(self, address: NodeAddress) -> Optional[str]:
+        """The hostname ``address`` announced in CLUSTER SHARDS, or None (none, or unknown)."""
+        entry = self._roles.get(address)
+        if entry is not None:
+            for node, hostname in entry[1].hostnames:
+                if node == address:
+                    return hostname
+        return None
+
     def role_of(self, address: Union[Tuple[str, int], str]) -> Optional[Role]:
         """PRIMARY, REPLICA, or None for a node this topology does not know."""
         entry = self._lookup(address)
@@ -381,7 +393,8 @@ class Topology:
             updated[id(owner)] = replace(
                 base, replicas=base.replicas[:index] + base.replicas[index + 1:],
                 replica_ids=ids, failed=base.failed - {target})
-            added = Shard(primary=target, replicas=(), ranges=((slot, slot),), primary_id=promoted_id)
+            added = Shard(primary=target, replicas=(), ranges=((slot, slot),), primary_id=promoted_id,
+                          hostnames=tuple(p for p in base.hostnames if p[0] == target))
 
         table = list(self.slots)
         shards = [updated.get(id(s), s) for s in self.shards]

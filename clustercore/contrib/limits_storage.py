@@ -31,7 +31,7 @@ from limits.errors import ConfigurationError
 from limits.storage.base import MovingWindowSupport, SlidingWindowCounterSupport, Storage
 from limits.storage.redis import RedisStorage
 
-from clustercore import ClusterCoreError, RedisCluster, key_slot
+from clustercore import ClusterCoreError, RedisCluster, key_slot, redact_url
 
 from .patterns import glob_escape
 
@@ -63,23 +63,27 @@ class ClusterCoreStorage(Storage, MovingWindowSupport, SlidingWindowCounterSuppo
                  key_prefix: str = RedisStorage.PREFIX, wrap_exceptions: bool = False,
                  clock: Callable[[], float] = time.time, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        if not isinstance(uri, str):
+            raise ConfigurationError(f"the storage URI must be a str, got {type(uri).__name__}")
         scheme, sep, rest = uri.partition("://")
+        shown = redact_url(uri)  # every error quotes the URI without its password
         if not sep or scheme not in _SCHEMES:
             raise ConfigurationError(
                 f"clustercore storage URI must start with {' or '.join(s + '://' for s in _SCHEMES)}"
-                f", got {uri!r}")
+                f", got {shown!r}")
         if not isinstance(key_prefix, str):
             raise ConfigurationError(f"key_prefix must be a string, got {key_prefix!r}")
         if client is not None:
             if not isinstance(client, RedisCluster):
-                raise ConfigurationError(f"client must be a clustercore.RedisCluster, got {client!r}")
+                raise ConfigurationError(
+                    f"client must be a clustercore.RedisCluster, got a {type(client).__name__}")
             if options:
                 raise ConfigurationError(
                     f"give either a client or client options, not both: {sorted(options)}")
             self.storage, self.owns_client = client, False
         else:
             if not rest.split("?", 1)[0].split("/", 1)[0]:
-                raise ConfigurationError(f"{uri!r} names no cluster node (or pass client=)")
+                raise ConfigurationError(f"{shown!r} names no cluster node (or pass client=)")
             self.storage = RedisCluster.from_url(f"{_SCHEMES[scheme]}://{rest}", **options)
             self.owns_client = True
         self.key_prefix = key_prefix

@@ -217,3 +217,123 @@ def test_wire_trace_redacts_config_set_acl_setuser_and_secret_replies(
     assert b"masterauth\r\n$10\r\n<redacted>" in dumped_bytes(text)
     assert b"$5\r\nplain\r\n" in dumped_bytes(text)  # the GET's reply is dumped
     conn.disconnect()
+
+
+# --- the public helper and the integrations (contrib imports only the public package) -----------
+def test_redact_url_is_public_and_hides_query_passwords_too() -> None:
+    import clustercore
+
+    assert clustercore.redact_url is redact_url and "redact_url" in clustercore.__all__
+    assert redact_url(f"redis://h:1?password={SECRET}&max_connections=2") == (
+        "redis://h:1?password=***&max_connections=2")
+    assert redact_url(f"rediss://u:{SECRET}@h:1?ssl_password={SECRET};a=1#x") == (
+        "rediss://u:***@h:1?ssl_password=***;a=1#x")
+    assert redact_url(f"redis://h:1?PASSWORD={SECRET}") == "redis://h:1?PASSWORD=***"
+    with pytest.raises(TypeError, match=r"got bytes$"):
+        redact_url(f"redis://u:{SECRET}@h".encode())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("builder", list(BUILDERS), ids=list(BUILDERS))
+def test_a_query_password_is_not_shown_by_url_errors(builder: str) -> None:
+    with pytest.raises(RedisClusterConfigError) as info:
+        BUILDERS[builder](f"http://127.0.0.1:7000?password={SECRET}")
+    assert not leaks(str(info.value))
+
+
+DJANGO_URLS = [
+    f"http://u:{SECRET}@127.0.0.1:7000",             # scheme refused
+    f"redis://u:{SECRET}@127.0.0.1:7000?a=1",        # options in the URL
+    f"redis://u:{SECRET}@127.0.0.1:7000/3",          # a database other than 0
+    f"redis://u:{SECRET}@127.0.0.1:abc",             # port not a number
+    f"redis://u:{SECRET}@",                          # no node
+    f"redis://u:{SECRET}@[::1",                      # unbalanced IPv6 bracket
+]
+
+
+@pytest.mark.parametrize("url", DJANGO_URLS)
+def test_django_location_errors_never_show_the_password(url: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from clustercore.contrib.django.client import cluster_url_parts
+
+    with pytest.raises(ImproperlyConfigured) as info:
+        cluster_url_parts(url)
+    assert not leaks(str(info.value)) and "***" in str(info.value)
+
+
+@pytest.mark.parametrize("password", ["Zq#9xW7kP", "Zq?9xW7kP", "Zq/9xW7kP"])
+def test_django_asks_to_percent_encode_a_password_with_a_delimiter(password: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from clustercore.contrib.django.client import cluster_url_parts
+
+    with pytest.raises(ImproperlyConfigured, match="percent-encoded") as info:
+        cluster_url_parts(f"redis://user:{password}@127.0.0.1:7000")
+    assert "Zq" not in str(info.value) and "9xW7" not in str(info.value)
+
+
+def test_django_location_of_another_type_and_the_pool_url_hide_the_password() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from clustercore.contrib.django.client import split_location
+    from clustercore.contrib.django.redis_compat import DjangoRedisClusterPool
+
+    with pytest.raises(ImproperlyConfigured, match=r"got dict$") as info:
+        split_location({"url": f"redis://:{SECRET}@h:1"})  # type: ignore[arg-type]
+    assert not leaks(str(info.value))
+    with pytest.raises(RedisClusterConfigError, match="db=3") as err:
+        DjangoRedisClusterPool.from_url(f"redis://:{SECRET}@127.0.0.1:7000", db=3)
+    assert not leaks(str(err.value))
+
+
+@pytest.mark.parametrize("uri", [
+    f"redis://u:{SECRET}@127.0.0.1:7000",                 # not a clustercore:// scheme
+    f"clustercore://?password={SECRET}",                  # names no node
+])
+def test_limits_storage_errors_never_show_the_password(uri: str) -> None:
+    from limits.errors import ConfigurationError
+
+    from clustercore.contrib.limits_storage import ClusterCoreStorage
+
+    with pytest.raises(ConfigurationError) as info:
+        ClusterCoreStorage(uri)
+    assert not leaks(str(info.value))
+    with pytest.raises(ConfigurationError, match=r"got a str$") as given:
+        ClusterCoreStorage("clustercore://", client=f"redis://:{SECRET}@h:1")  # type: ignore
+    assert not leaks(str(given.value))
+
+
+@pytest.mark.parametrize("key,value", [
+    ("URL", f"redis://:{SECRET}@127.0.0.1:7000".encode()),
+    ("STARTUP_NODES", f"redis://:{SECRET}@127.0.0.1:7000"),
+    ("OPTIONS", [("password", SECRET)]),
+])
+def test_flask_config_errors_never_show_the_password(key: str, value: Any) -> None:
+    from clustercore.contrib.flask.extension import build_client
+
+    config: Dict[str, Any] = {"CLUSTERCORE_STARTUP_NODES": ["127.0.0.1:7000"],
+                              f"CLUSTERCORE_{key}": value}
+    with pytest.raises(RedisClusterConfigError, match=f"CLUSTERCORE_{key}") as info:
+        build_client(config)
+    assert not leaks(str(info.value))
+
+
+def test_flask_client_arguments_never_show_the_password() -> None:
+    from flask import Flask
+
+    from clustercore.contrib.flask.caching import ClusterCache
+    from clustercore.contrib.flask.extension import ClusterCore
+    from clustercore.contrib.flask.session import ClusterSessionInterface
+
+    url = f"redis://:{SECRET}@127.0.0.1:7000"
+    app = Flask(__name__)
+    app.config["CLUSTERCORE_CLIENT"] = url
+    with pytest.raises(RedisClusterConfigError, match="CLUSTERCORE_CLIENT") as info:
+        ClusterCore(app)
+    errors = [str(info.value)]
+    for build in (lambda: ClusterCache(url),  # type: ignore[arg-type]
+                  lambda: ClusterSessionInterface(Flask("s"), client=url)):  # type: ignore
+        with pytest.raises(TypeError, match="RedisCluster") as type_error:
+            build()
+        errors.append(str(type_error.value))
+    assert all("***" in e and not leaks(e) for e in errors), errors

@@ -151,11 +151,13 @@ def test_bad_serializer_compressor_and_pool_class_are_named() -> None:
 def test_options_reach_the_client_and_pool_class_builds_the_pool(fake: FakeCluster) -> None:
     cache = _cache(fake, OPTIONS={"pool_class": "clustercore.ClusterBlockingConnectionPool",
                                   "max_connections": 7, "retry_deadline": 2.5,
+                                  "read_your_writes": 1.5,
                                   "MAX_ENTRIES": 10, "serializer": "json"})
     client = cache.get_client()
     assert isinstance(client.connection_pool, ClusterBlockingConnectionPool)
     assert client.connection_pool.max_connections == 7
     assert client.retry.deadline == 2.5
+    assert client.executor.read_your_writes == 1.5  # a client option, not a pool one
     cache.set("k", {"a": 1})
     assert fake.get(":1:k") == b'{"a":1}'
 

@@ -37,6 +37,7 @@ EXPECTED: List[Tuple[Type[BaseException], Tuple[str, ...]]] = [
     (cc.AuthenticationError, ("AuthenticationError", "ConnectionError")),
     (cc.AuthorizationError, ("AuthorizationError", "ConnectionError")),
     (cc.NodeFailingError, ("ConnectionError",)),
+    (cc.TLSVerificationError, ("ConnectionError",)),
     (cc.OutcomeUnknownError, ("ConnectionError",)),
     (cc.ProtocolError, ("InvalidResponse",)),
     (cc.InvalidResponse, ("InvalidResponse",)),

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from clustercore import ClusterConnectionPool, NodeAddress, RedisCluster
+from clustercore import ClusterConnectionPool, NodeAddress, RedisCluster, redact_url
 
 __all__ = ["ClientRegistry", "build_client", "cluster_url_parts", "registry", "split_location"]
 
@@ -35,7 +35,7 @@ __all__ = ["ClientRegistry", "build_client", "cluster_url_parts", "registry", "s
 CLIENT_KEYWORDS = frozenset({
     "retry_deadline", "max_redirects", "backoff", "retry_non_idempotent",
     "cluster_down_retry_attempts", "cluster_error_retry_attempts", "retry", "sleep",
-    "read_from_replicas", "retry_on_timeout",
+    "read_from_replicas", "retry_on_timeout", "read_your_writes",
 })
 
 
@@ -48,12 +48,12 @@ def split_location(location: Union[str, Sequence[str], None]) -> List[str]:
         entries = [part.strip() for part in re.split("[;,]", location)]
     elif isinstance(location, (list, tuple)):
         entries = [str(part).strip() for part in location]
-    else:
+    else:  # its repr could hold a URL with a password: name the type only
         raise ImproperlyConfigured(
-            f"LOCATION must be a string or a list of URLs; got {location!r}")
+            f"LOCATION must be a string or a list of URLs; got {type(location).__name__}")
     entries = [e for e in entries if e]
     if not entries:
-        raise ImproperlyConfigured(f"LOCATION names no node: {location!r}")
+        raise ImproperlyConfigured("LOCATION names no node")
     return [e if "://" in e else f"redis://{e}" for e in entries]
 
 
@@ -61,14 +61,23 @@ def cluster_url_parts(url: str) -> Tuple[List[NodeAddress], Dict[str, Any]]:
     """The startup nodes of one URL (``redis://[user:pass@]h1:p1[,h2:p2]``) and its username,
     password and TLS switch (``rediss://``), as pool keywords. Query options are refused:
     this path builds a pool, whose options are given as keywords."""
-    parts = urlsplit(url)
+    shown = redact_url(url)  # every error quotes the URL without its password
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # unbalanced IPv6 brackets
+        raise ImproperlyConfigured(f"cannot parse the URL {shown!r}: {exc}") from None
     if parts.scheme not in ("redis", "rediss"):
-        raise ImproperlyConfigured(f"URL scheme must be redis:// or rediss://: {url!r}")
+        raise ImproperlyConfigured(f"URL scheme must be redis:// or rediss://: {shown!r}")
+    if "@" not in parts.netloc and "@" in url.partition("://")[2]:
+        # urlsplit ended the host part early: at a '/', '?' or '#' inside the password
+        raise ImproperlyConfigured(
+            f"URL {shown!r} has an '@' after its host part: a password holding '/', '?' or "
+            "'#' must be percent-encoded (urllib.parse.quote(password, safe=''))")
     if parts.query:
         raise ImproperlyConfigured(
-            f"give connection options as keywords (OPTIONS), not in the URL: {url!r}")
+            f"give connection options as keywords (OPTIONS), not in the URL: {shown!r}")
     if parts.path.strip("/") not in ("", "0"):
-        raise ImproperlyConfigured(f"Redis Cluster has only database 0; URL names {url!r}")
+        raise ImproperlyConfigured(f"Redis Cluster has only database 0; URL names {shown!r}")
     credentials: Dict[str, Any] = {}
     netloc = parts.netloc
     if "@" in netloc:
@@ -83,9 +92,9 @@ def cluster_url_parts(url: str) -> Tuple[List[NodeAddress], Dict[str, Any]]:
     try:
         nodes = [NodeAddress.parse(part) for part in netloc.split(",") if part]
     except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"URL {url!r}: {exc}") from exc
+        raise ImproperlyConfigured(f"URL {shown!r}: {exc}") from None
     if not nodes:
-        raise ImproperlyConfigured(f"URL names no node: {url!r}")
+        raise ImproperlyConfigured(f"URL names no node: {shown!r}")
     return nodes, credentials
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clustercore import ClusterConnectionPool, ConnectionError, RedisClusterConfigError
+from clustercore import ClusterConnectionPool, ConnectionError, RedisClusterConfigError, redact_url
 
 from .client import cluster_url_parts
 
@@ -51,7 +51,7 @@ class DjangoRedisClusterPool(ClusterConnectionPool):
         kwargs.pop("parser_class", None)
         if db not in (None, 0, "0"):
             raise RedisClusterConfigError(
-                f"Redis Cluster has only database 0; got db={db!r} for {url!r}")
+                f"Redis Cluster has only database 0; got db={db!r} for {redact_url(url)!r}")
         kwargs.setdefault("init_slot_cache", False)
         nodes, credentials = cluster_url_parts(url)
         for key, value in credentials.items():

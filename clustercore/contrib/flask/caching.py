@@ -29,7 +29,7 @@ from flask import Flask
 from clustercore import RedisCluster
 
 from ..patterns import glob_escape
-from .extension import client_for
+from .extension import client_for, shown
 
 __all__ = ["ClusterCache", "flask_caching_backend"]
 
@@ -53,7 +53,7 @@ class ClusterCache(RedisCache):
                  key_prefix: Union[str, Callable[[], str], None] = None,
                  ignore_delete_many_errors: bool = True, scan_count: int = 1000) -> None:
         if not isinstance(client, RedisCluster):
-            raise TypeError(f"ClusterCache needs a clustercore.RedisCluster, got {client!r}")
+            raise TypeError(f"ClusterCache needs a clustercore.RedisCluster, got {shown(client)}")
         if client.get_encoder().decode_responses:
             raise ValueError("ClusterCache needs a client with decode_responses=False "
                              "(cachelib stores pickled bytes)")

@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from flask import Flask, current_app
 
-from clustercore import RedisCluster, RedisClusterConfigError
+from clustercore import RedisCluster, RedisClusterConfigError, redact_url
 
 __all__ = ["EXTENSION_NAME", "ClusterCore", "client_for"]
 
@@ -50,6 +50,15 @@ class _AppState:
 
     client: RedisCluster
     owned: bool
+
+
+def shown(value: Any) -> str:
+    """How an error message quotes a configured value that may hold a credential: a str as a
+    redacted URL (its password ``***``), anything else by its type only (a repr of bytes, a
+    list or a client could show a password)."""
+    if isinstance(value, str):
+        return repr(redact_url(value))
+    return f"a {type(value).__name__}"
 
 
 def _setting(config: Mapping[str, Any], prefix: str, suffix: str, default: Any = None) -> Any:
@@ -74,13 +83,13 @@ def build_client(config: Mapping[str, Any], prefix: str = "CLUSTERCORE") -> Redi
     nodes = _setting(config, prefix, "STARTUP_NODES")
     options = _setting(config, prefix, "OPTIONS") or {}
     if url is not None and not isinstance(url, str):
-        raise RedisClusterConfigError(f"{prefix}_URL must be a string, got {url!r}")
+        raise RedisClusterConfigError(f"{prefix}_URL must be a string, got {shown(url)}")
     if nodes is not None and (isinstance(nodes, (str, bytes)) or not isinstance(
             nodes, (list, tuple))):
         raise RedisClusterConfigError(
-            f"{prefix}_STARTUP_NODES must be a list of nodes, got {nodes!r}")
+            f"{prefix}_STARTUP_NODES must be a list of nodes, got {shown(nodes)}")
     if not isinstance(options, Mapping):
-        raise RedisClusterConfigError(f"{prefix}_OPTIONS must be a dict, got {options!r}")
+        raise RedisClusterConfigError(f"{prefix}_OPTIONS must be a dict, got {shown(options)}")
     if not url and not nodes:
         raise RedisClusterConfigError(
             f"set {prefix}_URL or {prefix}_STARTUP_NODES (or {prefix}_CLIENT): "
@@ -119,7 +128,7 @@ class ClusterCore:
         given = _setting(config, prefix, "CLIENT")
         if given is not None and not isinstance(given, RedisCluster):
             raise RedisClusterConfigError(
-                f"{prefix}_CLIENT must be a clustercore.RedisCluster, got {given!r}")
+                f"{prefix}_CLIENT must be a clustercore.RedisCluster, got {shown(given)}")
         state = _AppState(given, False) if given is not None else _AppState(
             build_client(config, prefix), True)
         app.extensions.setdefault(EXTENSION_NAME, {})[prefix] = state

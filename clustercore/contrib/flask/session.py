@@ -27,7 +27,7 @@ from flask_session.defaults import Defaults  # type: ignore[import-untyped]
 
 from clustercore import RedisCluster
 
-from .extension import client_for
+from .extension import client_for, shown
 
 __all__ = ["ClusterSession", "ClusterSessionInterface", "install_session"]
 
@@ -60,7 +60,7 @@ class ClusterSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
             client = client_for(app, config_prefix)
         elif not isinstance(client, RedisCluster):
             raise TypeError(
-                f"ClusterSessionInterface needs a clustercore.RedisCluster, got {client!r}")
+                f"ClusterSessionInterface needs a clustercore.RedisCluster, got {shown(client)}")
         self.client = client
         super().__init__(app, key_prefix, use_signer, permanent, sid_length,
                          serialization_format)

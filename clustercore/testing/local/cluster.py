@@ -183,6 +183,14 @@ def _log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text[-lines:]) if text else "(empty log)"
 
 
+def _is_ip_literal(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # Data types
 
@@ -352,6 +360,7 @@ class LocalCluster:
         acl_users: Mapping[str, str] | None = None,
         tls: bool = False,
         tls_auth_clients: str = "optional",
+        tls_server_names: Sequence[str] = ("127.0.0.1", "::1", "localhost"),
         redis_server: str | None = None,
         redis_cli: str | None = None,
         base_dir: str | None = None,
@@ -385,6 +394,10 @@ class LocalCluster:
                 )
         if tls_auth_clients not in ("yes", "no", "optional"):
             raise ValueError("tls_auth_clients must be 'yes', 'no' or 'optional'")
+        if isinstance(tls_server_names, str) or not tls_server_names or not all(
+                isinstance(n, str) and n for n in tls_server_names):
+            raise ValueError(f"tls_server_names must be a non-empty sequence of names or IP "
+                             f"addresses; got {tls_server_names!r}")
         self.masters = masters
         self.replicas_per_master = replicas_per_master
         self.host = host
@@ -393,6 +406,11 @@ class LocalCluster:
         self.acl_users: dict[str, str] = dict(acl_users or {})
         self.tls = tls
         self.tls_auth_clients = tls_auth_clients
+        #: The names and IP addresses the (one, shared) server certificate is issued for (the
+        #: first DNS name is also its common name). Cluster peers and redis-cli check only the
+        #: CA, so a cert for names alone still runs the cluster (for tests of the client's name
+        #: checks).
+        self.tls_server_names: tuple[str, ...] = tuple(tls_server_names)
         self._redis_server_arg = redis_server
         self._redis_cli_arg = redis_cli
         self.redis_server = redis_server or "redis-server"
@@ -540,7 +558,8 @@ class LocalCluster:
     # ---- TLS ---------------------------------------------------------------------------------
 
     def _make_tls_files(self) -> TLSFiles:
-        """Generate a throw-away CA plus server (127.0.0.1, ::1, localhost) and client certs."""
+        """Generate a throw-away CA plus a server certificate for ``tls_server_names`` (by
+        default 127.0.0.1, ::1 and localhost) and a client certificate."""
         try:
             import trustme
         except ImportError:
@@ -551,7 +570,9 @@ class LocalCluster:
         tls_dir = self._dir() / "tls"
         tls_dir.mkdir()
         ca = trustme.CA()
-        server = ca.issue_cert("127.0.0.1", "::1", "localhost", common_name="localhost")
+        names = self.tls_server_names
+        dns = [n for n in names if not _is_ip_literal(n)]
+        server = ca.issue_cert(*names, common_name=(dns or list(names))[0])
         client = ca.issue_cert("client.clustercore.test", common_name="clustercore-client")
         files = TLSFiles(
             ca_cert=tls_dir / "ca.crt",
