@@ -27,6 +27,19 @@ _BUDGET_SLOT = "budget-slot"  # only a cluster-wide slot was handed over
 _HANDOFF_GRACE = 5.0
 
 
+def drain(stack: List[ClusterConnection]) -> List[ClusterConnection]:
+    """Empty a node pool's idle stack in place, by pops, top first (its lock held: checkouts
+    pop without it, and one racing this either pops first or finds the stack empty). Not
+    ``stack[:]`` then ``clear()``: a release appending between the two would be lost."""
+    taken: List[ClusterConnection] = []
+    pop = stack.pop
+    while True:
+        try:
+            taken.append(pop())
+        except IndexError:
+            return taken
+
+
 class _Waiter:
     """One parked caller: a pre-acquired lock that the server releases after setting ``result``.
 

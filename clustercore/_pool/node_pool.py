@@ -11,14 +11,23 @@ Shape (after urllib3's blocking pool and httpcore's hand-over rules):
   its capacity over. Budget-starved waiters (the cluster-wide cap) queue on the budget, and a
   connection released on another node is closed to make room for them, so the pool never stalls
   while capacity exists anywhere;
-* under a lock only counters and lists change; connecting, PING, and closing sockets happen
-  after the lock is released;
+* checkout and release of an idle connection take no lock (see "The idle stack" below); under the
+  lock only counters and lists change; connecting, PING, closing sockets happen after it;
 * a node whose connects fail is *marked failing* for a cool-down: new connects fail fast instead
   of every thread paying the connect timeout, and after the cool-down exactly one caller probes;
 * every pool draws its generation numbers from a block of its own, so a connection's
   ``generation`` says both whether it is current (reusable) and which pool handed it out
   (:meth:`NodePool.owns`): ``put`` and ``discard`` refuse connections of other pools, and the
   cluster pool finds the owner of a returned connection without marking the connection.
+
+The idle stack is lock-free: ``list.pop()``/``append()`` are atomic under the GIL, so checkout
+pops (``IndexError``: empty) and a release with nobody waiting appends, neither under ``_lock``.
+Only ``_count`` (idle + in use + being created) is a counter (changed under the lock); in use is
+``_count - len(_idle)``. No lost wake-up: a release that saw no waiter appends, then looks at
+both lines again and, if one queued meanwhile, serves it from the stack (:meth:`_serve_idle`);
+a caller that must wait enqueues, then looks at the stack again. In any interleaving one sees
+the other. ``close()``/``disconnect()`` empty the stack in place by pops; a release that pushed
+just after them sees the new state when it looks again and takes stale ones out (``_purge_idle``).
 """
 
 from __future__ import annotations
@@ -42,22 +51,25 @@ from ..errors import (
     TooManyConnectionsError,
     TooManyWaitersError,
 )
-from .budget import _BUDGET_SLOT, _HANDOFF_GRACE, _NODE_SLOT, Budget, _Waiter
+from .budget import _BUDGET_SLOT, _HANDOFF_GRACE, _NODE_SLOT, Budget, _Waiter, drain
 from .stats import EventHook, NodeStats, call_hook
 
 __all__ = ["Budget", "NodePool"]
 
 ConnectionFactory = Callable[[NodeAddress], ClusterConnection]
 
-#: Pool number ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK``
-#: upward, one per disconnect()/close(); block 0 is no pool's (a connection that no pool
-#: created keeps generation 0). 2**40 bumps per pool is more than any process lives to make.
+#: Pool ``n`` (from ``_serials``) numbers its generations from ``n * _GENERATION_BLOCK`` up, one
+#: per disconnect()/close(); block 0 is no pool's (a connection no pool made keeps 0).
 _GENERATION_BLOCK = 1 << 40
 _serials = itertools.count(1)
 
 
 class NodePool:
     """Connections to one node: LIFO idle stack, caps, FIFO waiters, failure mark, stats."""
+
+    #: Stamp ``last_used`` on every release, not only when reaping or a health check reads it
+    #: (a foreign connection class may have no ``health_check_interval`` to look at).
+    _stamp_always = False
 
     def __init__(
         self,
@@ -95,7 +107,6 @@ class NodePool:
         self._idle: List[ClusterConnection] = []
         self._waiters: Deque[_Waiter] = deque()
         self._count = 0
-        self._in_use = 0
         self._budget_waiting = 0
         #: This pool's number: its generations are ``serial * _GENERATION_BLOCK`` and up.
         self.serial = next(_serials)
@@ -119,19 +130,20 @@ class NodePool:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("failing" if self.failing else "open")
-        return (f"<NodePool {self.address} {state} in_use={self._in_use} idle={len(self._idle)} "
+        idle = len(self._idle)
+        return (f"<NodePool {self.address} {state} in_use={self._count - idle} idle={idle} "
                 f"waiting={len(self._waiters) + self._budget_waiting} max={self.max_size}>")
 
     # --- checkout -----------------------------------------------------------------------------
     def get(self, timeout: Optional[float] = None) -> ClusterConnection:
         """Check out a connected connection, waiting up to ``timeout`` (blocking pools only)."""
-        # The hot path, inlined: an idle connection of this generation with nothing pending
-        # on its socket and no health check due. Anything else goes the general way.
-        conn: Optional[ClusterConnection] = None
-        with self._lock:
-            if self._idle and not self.closed:
-                conn = self._idle.pop()
-                self._in_use += 1
+        # The hot path, inlined and lock-free: pop an idle connection (atomic under the GIL);
+        # return it if it is of this generation with nothing pending on its socket and no
+        # health check due. Anything else goes the general way.
+        try:
+            conn = None if self.closed else self._idle.pop()
+        except IndexError:
+            conn = None
         if conn is not None:
             try:
                 fresh = (conn.generation == self.generation and not conn.health_check_interval
@@ -165,13 +177,15 @@ class NodePool:
             with self._lock:
                 if self.closed:
                     raise PoolClosedError(f"pool for {self.address} is closed", node=self.address)
-                if self._idle:
+                try:
                     conn = self._idle.pop()
-                    self._in_use += 1
+                except IndexError:
+                    pass
+                if conn is not None:
+                    pass
                 elif self.max_size is None or self._count < self.max_size:
                     if self._budget is None or self._budget.try_take():
                         self._count += 1
-                        self._in_use += 1
                         create = True
                     elif self.blocking and block:
                         waiter = self._queue_locked(on_budget=True)
@@ -185,7 +199,19 @@ class NodePool:
                     raise TooManyConnectionsError(
                         f"Too many connections to {self.address} (max {self.max_size} per node)",
                         node=self.address)
+                if waiter is not None:
+                    # Queued: look at the stack again. A release that appended after our pop
+                    # above but looked for waiters before we queued would otherwise leave its
+                    # connection idle while we sleep (see "The idle stack").
+                    try:
+                        conn = self._idle.pop()
+                    except IndexError:
+                        conn = None
+                    if conn is not None:
+                        self.waits -= 1  # never waited after all
             if conn is not None:
+                if waiter is not None:
+                    self._abandon(waiter)  # out of the line; pass on anything served meanwhile
                 ready = self._prepare(conn)
                 if ready is not None:
                     return ready
@@ -329,12 +355,15 @@ class NodePool:
         create = False
         with self._lock:
             closed = self.closed
-            if not closed and self._idle:
-                conn = self._idle.pop()
-                self._in_use += 1
+            if not closed:
+                try:
+                    conn = self._idle.pop()
+                except IndexError:
+                    conn = None
+            if conn is not None:
+                pass
             elif not closed and (self.max_size is None or self._count < self.max_size):
                 self._count += 1
-                self._in_use += 1
                 create = True
             if not create:
                 self._budget.give_back()  # the slot is not needed (or cannot be used) here
@@ -385,7 +414,6 @@ class NodePool:
                 took = self._budget is None or self._budget.try_take()
                 if took:
                     self._count += 1
-                    self._in_use += 1
             if took:
                 return self._create(connect)
             assert self._budget is not None
@@ -416,9 +444,9 @@ class NodePool:
                 conn.connect()
         except BaseException as exc:
             self._release_slot()
-            if isinstance(exc, (ConnectionError, TimeoutError)) and not isinstance(
-                    exc, TLSVerificationError):  # a refused certificate is not a down node:
-                self._mark_failing(exc)          # a mark would hide it behind NodeFailingError
+            down = isinstance(exc, (ConnectionError, TimeoutError))
+            if down and not isinstance(exc, TLSVerificationError):  # a refused cert: no mark
+                self._mark_failing(exc)
             else:
                 with self._lock:
                     self._probing = False
@@ -475,58 +503,98 @@ class NodePool:
         reusable = conn.generation == self.generation and conn.is_connected
         if not reusable and not self.owns(conn):
             return False
-        try:
-            now = conn.last_used = self._clock()  # idle time counts from here, the pool's clock
-        except BaseException:
-            self._discard(conn, "release interrupted")
-            raise
-        budget = self._budget
-        reaped: Optional[List[ClusterConnection]] = None
-        with self._lock:
-            if reusable and not self.closed:
-                if self._waiters:
-                    self._waiters.popleft().wake(conn)
-                    return True
-                # Idle first, then look at the budget's line (unlocked peek; pop_waiter() locks).
-                # In this order a budget waiter that queued after the peek finds this connection
-                # when it scans the idle lists (reclaim_idle); one that queued before is served
-                # here. Peeking first left a window where it saw neither and slept.
-                self._in_use -= 1
-                self._idle.append(conn)
-                budget_waiter = (budget.pop_waiter() if budget is not None and budget.waiters
-                                 else None)
-                if budget_waiter is None:
-                    if self.max_idle_time is None or now < self._next_reap:
+        now = 0.0
+        if self.max_idle_time is not None or self._stamp_always or conn.health_check_interval:
+            try:  # idle time counts from here, on the pool's clock (only reaping and health
+                now = conn.last_used = self._clock()  # checks read it: else the clock is skipped)
+            except BaseException:
+                self._discard(conn, "release interrupted")
+                raise
+        if reusable and not self.closed:
+            if self._waiters:  # unlocked peek; the hand-off itself is under the lock
+                with self._lock:
+                    if self._waiters and not self.closed:
+                        self._waiters.popleft().wake(conn)  # FIFO, never idle in between
                         return True
+            # Nobody waits on this node: push (lock-free), then look at both lines again. A
+            # waiter that queued after the first look either finds this connection when it
+            # re-checks the stack, or is seen here and served from the stack under the lock.
+            # Budget waiters are seen only here, after the push: in this order one that queued
+            # after the look finds the connection when it scans the idle lists (reclaim_idle).
+            self._idle.append(conn)
+            budget = self._budget
+            if self._waiters or (budget is not None and budget.waiters):
+                self._serve_idle()
+            if self.closed or conn.generation != self.generation:
+                self._purge_idle()  # closed or reset meanwhile: take stale ones back out
+            elif self.max_idle_time is not None and now >= self._next_reap:
+                with self._lock:
                     reaped = self._collect_idle_locked(now)
-                else:
-                    self._idle.pop()  # conn, still on top: this lock was held since the append
-                    if budget_waiter.pool is self:
-                        self._in_use += 1
-                        budget_waiter.wake(conn)  # it stays in use, now by the waiter
-                        return True
-                    # Close it to make room on another node: its budget slot goes to that waiter.
-                    self._count -= 1
-                    self.closed_count += 1
-                    budget_waiter.wake(_BUDGET_SLOT)
-            else:
-                self._in_use -= 1
-                self._count -= 1
-                self.closed_count += 1
-                self._grant_locked()
-        if reaped is not None:
-            self._close_all(reaped, "idle")
+                self._close_all(reaped, "idle")
             return True
-        self._close_taken(conn, "making room" if reusable and not self.closed
-                         else "released to a closed or reset pool")
+        with self._lock:
+            self._count -= 1
+            self.closed_count += 1
+            self._grant_locked()
+        self._close_taken(conn, "released to a closed or reset pool")
         return True
+
+    def _serve_idle(self) -> None:
+        """Serve waiters from the idle stack (a release pushed while some queued): the node's
+        line first, FIFO; then the budget's line, whose waiter gets the connection if it waits
+        on this node, else its cluster-wide slot, the connection being closed to make room."""
+        budget = self._budget
+        victims: List[ClusterConnection] = []
+        with self._lock:
+            while not self.closed:
+                if self._waiters:
+                    try:
+                        conn = self._idle.pop()
+                    except IndexError:
+                        break  # taken by a checkout: its release serves the waiter
+                    self._waiters.popleft().wake(conn)
+                elif budget is not None and budget.waiters:
+                    try:
+                        conn = self._idle.pop()
+                    except IndexError:
+                        break
+                    waiter = budget.pop_waiter()
+                    if waiter is None:  # it left (or was served) meanwhile: back, look again
+                        self._idle.append(conn)
+                        continue
+                    if waiter.pool is self:
+                        waiter.wake(conn)  # it stays in use, now by the waiter
+                    else:
+                        self._count -= 1
+                        self.closed_count += 1
+                        waiter.wake(_BUDGET_SLOT)
+                        victims.append(conn)
+                else:
+                    break
+        self._close_all(victims, "making room")
+
+    def _purge_idle(self) -> None:
+        """Take idle connections that are stale (of an older generation, or every one once the
+        pool is closed) off the stack and close them, passing their capacity on: a release
+        that pushed just as close() or disconnect() emptied the stack."""
+        with self._lock:
+            taken = drain(self._idle)
+            stale = [c for c in taken if self.closed or c.generation != self.generation]
+            keep = [c for c in taken if not (self.closed or c.generation != self.generation)]
+            self._idle.extend(reversed(keep))  # bottom first, as they were
+            self._count -= len(stale)
+            self.closed_count += len(stale)
+            for _ in stale:
+                self._grant_locked()
+        if keep and (self._waiters or (self._budget is not None and self._budget.waiters)):
+            self._serve_idle()
+        self._close_all(stale, "released to a closed or reset pool")
 
     release = put
 
     def _discard(self, conn: ClusterConnection, why: str) -> None:
         """Close a checked-out connection that must not be reused; pass its slot on."""
         with self._lock:
-            self._in_use -= 1
             self._count -= 1
             self.closed_count += 1
             self._grant_locked()
@@ -543,7 +611,6 @@ class NodePool:
     def _release_slot(self) -> None:
         """A reserved slot was not used (connect failed): pass it on."""
         with self._lock:
-            self._in_use -= 1
             self._count -= 1
             self._grant_locked()
 
@@ -551,7 +618,6 @@ class NodePool:
         """One connection's capacity was freed (lock held): first node waiter, else the budget."""
         if self._waiters:
             self._count += 1
-            self._in_use += 1
             self._waiters.popleft().wake(_NODE_SLOT)
         elif self._budget is not None:
             self._budget.give_back()
@@ -560,9 +626,10 @@ class NodePool:
         """Close the idle connection unused longest, for the budget: its cluster-wide slot is
         then the caller's to pass on (it is not given back here). False if none was idle."""
         with self._lock:
-            if not self._idle:
+            try:
+                conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
+            except IndexError:
                 return False
-            conn = self._idle.pop(0)  # the bottom of the LIFO stack: the coldest
             self._count -= 1
             self.closed_count += 1
         self._close_taken(conn, why)
@@ -581,9 +648,16 @@ class NodePool:
         """Remove idle connections unused for max_idle_time from the bottom (lock held)."""
         self._next_reap = now + min(1.0, (self.max_idle_time or 1.0) / 2)
         limit = now - (self.max_idle_time or 0.0)
-        victims = []
-        while len(self._idle) > keep and self._idle[0].last_used < limit:
-            victims.append(self._idle.pop(0))
+        victims: List[ClusterConnection] = []
+        idle = self._idle
+        while len(idle) > keep:
+            # Checkouts pop from the top without this lock: the bottom may vanish under us.
+            try:
+                if idle[0].last_used >= limit:
+                    break
+                victims.append(idle.pop(0))  # (if the stack emptied and refilled meanwhile,
+            except IndexError:               # a younger one: closing it is merely early)
+                break
         for _ in victims:
             self._count -= 1
             self.closed_count += 1
@@ -632,7 +706,7 @@ class NodePool:
         """Close idle connections now and in-use ones when they come back; stay usable."""
         with self._lock:
             self.generation += 1
-            idle, self._idle = self._idle, []
+            idle = drain(self._idle)
             self._count -= len(idle)
             self.closed_count += len(idle)
             for _ in idle:
@@ -646,7 +720,7 @@ class NodePool:
                 return
             self.closed = True
             self.generation += 1
-            idle, self._idle = self._idle, []
+            idle = drain(self._idle)
             self._count -= len(idle)
             self.closed_count += len(idle)
             if self._budget is not None:
@@ -667,9 +741,10 @@ class NodePool:
         """A frozen snapshot of this node's pool."""
         failing = self.failing  # reads the clock: not under the lock
         with self._lock:
-            return NodeStats(
+            idle = len(self._idle)  # checkouts and releases move connections without the lock,
+            return NodeStats(       # but atomically: in use = counted - idle, at this instant
                 address=self.address, role=self.role, created=self.created,
-                closed=self.closed_count, in_use=self._in_use, idle=len(self._idle),
+                closed=self.closed_count, in_use=self._count - idle, idle=idle,
                 waiting=len(self._waiters) + self._budget_waiting, waits=self.waits,
                 wait_timeouts=self.wait_timeouts, total_wait_time=self.total_wait_time,
                 health_check_failures=self.health_check_failures,
@@ -677,8 +752,9 @@ class NodePool:
 
     @property
     def in_use(self) -> int:
-        """Connections checked out right now."""
-        return self._in_use
+        """Connections checked out (or being opened) right now: counted minus idle."""
+        with self._lock:
+            return self._count - len(self._idle)
 
     @property
     def idle_count(self) -> int:
@@ -708,6 +784,8 @@ class LenientNodePool(NodePool):
     out -- as redis-py-cluster's pools did (such a class connects itself and need not have
     clustercore's connection methods). Only the generation is compared, so a disconnect()
     or close() of the pool still retires what it lent before."""
+
+    _stamp_always = True
 
     def get(self, timeout: Optional[float] = None) -> ClusterConnection:
         """Check out a connection (the last one released, else a new one), unvetted."""

@@ -89,9 +89,24 @@ def pack_command(args: Sequence[EncodableT], encoding: str = "utf-8",
     if n == 0 or encoding != "utf-8" or errors != "strict":
         return _pack((args,), encoding, errors)
     if n < 4:
-        short = _pack_short(args)
-        if short is not None:
-            return [short]
+        # GET k / SET k v / HGET k f ...: _pack_short inlined (one frame less per command). The name
+        # must be a str/bytes (hashable; its bulk string cached) and the rest bytes < 1 KiB.
+        head = args[0]
+        if type(head) is str or type(head) is bytes:
+            bulk = _HEAD_BULKS.get(head) or _head_bulk(head)
+            if bulk is not None:
+                if n == 2:
+                    key = args[1]
+                    if type(key) is bytes and len(key) < 1024:
+                        return [b"".join((b"*2\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key,
+                                          b"\r\n"))]
+                elif n == 3:
+                    key, value = args[1], args[2]
+                    if (type(key) is bytes and type(value) is bytes and len(key) < 1024
+                            and len(value) < 1024):
+                        return [b"".join((b"*3\r\n", bulk, _BULK_HEADERS_CRLF[len(key)], key,
+                                          b"\r\n", _BULK_HEADERS_CRLF[len(value)], value,
+                                          b"\r\n"))]
     parts = [_ARRAY_HEADERS[n] if n < 64 else b"*%d" % n]
     items: Sequence[Any] = args
     try:
