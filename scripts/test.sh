@@ -3,7 +3,7 @@
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -x`).
 source "$(dirname "$0")/_setup.sh"
 echo "== ruff =="
-.venv/bin/python -m ruff check clustercore tests examples benchmarks compat
+.venv/bin/python -m ruff check clustercore tests examples benchmarks compat faults
 echo "== mypy =="
 .venv/bin/python -m mypy clustercore
 echo "== docs =="
