@@ -3,17 +3,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+PY="${PYTHON:-python3}"
+# gcc and the Python headers: only for the optional compiled build (scripts/test_compiled.sh)
+has_headers() { [ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; }
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1 \
-   || ! command -v tmux >/dev/null 2>&1; then
-  echo "== installing redis-server and tmux (Debian packages) =="
+   || ! command -v tmux >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1 || ! has_headers; then
+  echo "== installing redis-server, tmux, gcc, python3-dev (Debian packages) =="
   SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools tmux >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools tmux \
+    gcc python3-dev >/dev/null
 fi
 command -v redis-server >/dev/null 2>&1 || { echo "redis-server is still missing" >&2; exit 3; }
 
-PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv =="
   "$PY" -m venv .venv
