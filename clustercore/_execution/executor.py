@@ -403,6 +403,10 @@ class Executor:
             # a retry (or a socket_timeout longer than the deadline): wait what is left
             left = (None if attempt is None and not self.bound_first
                     else self.time_left(attempt or Attempt(started=started)))
+            if left is not None and attempt is not None and address in attempt.avoid:
+                # a node that already failed this call (hung? slow?) gets half of what is left,
+                # so a failover seen meanwhile still leaves time for a try on the new owner
+                left /= 2
             try:
                 # a blocking command needs a connection to itself; others may share one
                 conn = (pool.connection_for_command(address) if blocking is None
