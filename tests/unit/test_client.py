@@ -76,6 +76,8 @@ def test_ask_to_a_node_not_in_the_slot_map() -> None:
     fake.begin_migration([slot], newcomer)
     fake.move_keys(slot)
     assert rc.get("fresh") == b"value"  # redis/redis-py#4015: no crash on an unknown target
+    # the redirect guard asked for a refresh first: the layout lists the newcomer now
+    assert newcomer.address in rc.connection_pool.topology.nodes
     fake.finish_migration([slot], newcomer)
     assert rc.get("fresh") == b"value"
     assert rc.connection_pool.address_for_slot(slot) == newcomer.address

@@ -110,24 +110,6 @@ def test_the_opt_out_also_comes_from_a_url() -> None:
     assert rc.connection_pool.follow_unknown_redirects is True
 
 
-def test_a_node_that_joins_is_followed_once_a_layout_lists_it() -> None:
-    """The guard costs a joining node one refresh, not the redirect: the fake lists a node
-    added with add_node(), so the refresh the redirect asks for finds it."""
-    fake = FakeCluster()
-    rc, _ = make_client(fake)
-    rc.set("fresh", "value")
-    slot = key_slot("fresh")
-    newcomer = fake.add_node()
-    assert newcomer.address not in rc.connection_pool.topology.nodes
-    fake.begin_migration([slot], newcomer)
-    fake.move_keys(slot)
-    assert rc.get("fresh") == b"value"  # ASK to the newcomer, after the refresh listed it
-    assert newcomer.address in rc.connection_pool.topology.nodes
-    fake.finish_migration([slot], newcomer)
-    assert rc.get("fresh") == b"value"  # MOVED to it: a known node now
-    assert rc.connection_pool.address_for_slot(slot) == newcomer.address
-
-
 def test_on_moved_does_not_map_a_slot_to_an_unlisted_node() -> None:
     """Transactions and pub/sub call on_moved directly: the pool guards it too."""
     fake = FakeCluster()
