@@ -69,7 +69,7 @@ from .nodes import (
     target_list,
 )
 from .retry import RetryPolicy
-from .router import Action, Attempt, Step, may_resend, next_step
+from .router import CATCH_UP, Action, Attempt, Step, may_resend, next_step
 
 if TYPE_CHECKING:
     from .._net.connection import ClusterConnection
@@ -372,9 +372,23 @@ class Executor:
         elif action is Action.RETRY:
             if wait:
                 self.sleep(step.delay)
+                if attempt.final and (step.refresh or step.mark_failing):
+                    self.catch_up(attempt, step.refresh or "connection failure",
+                                  None if in_reply else address)
         elif action is Action.RAISE:
             raise step.error or error
         return step
+
+    def catch_up(self, attempt: Attempt, trigger: str, avoid: Optional[NodeAddress]) -> None:
+        """Before the last try of a call that failed at a node: refresh the layout now (unless
+        it is fresh) and wait up to half of what is left for it, so a promotion that came in
+        the deadline's last half second is tried instead of raising (the rate limit would
+        have deferred the refresh past the deadline)."""
+        if attempt.started is None:
+            return
+        left = attempt.started + self._policy.deadline - self.pool.clock()
+        if left > 0:
+            self.pool.catch_up(trigger, avoid, CATCH_UP, left / 2)
 
     # --- one command ---------------------------------------------------------------------------
     def run_slot(self, args: Sequence[Any], slot: int, spec: CommandSpec,

@@ -70,6 +70,8 @@ __all__ = ["ClusterPipeline", "ConcurrentPipelineError", "PipelineCommand"]
 _SLOT_ROUTES = (Route.SLOT, Route.SLOT_ARG, Route.CHANNEL)
 _RANDOM_ROUTES = (Route.RANDOM_PRIMARY, Route.RANDOM_NODE)
 _UNSET: Any = object()
+#: A retry round's catch-up refresh: the part's attempt, the trigger, the node to avoid.
+CatchUp = Tuple[Attempt, str, Optional[NodeAddress]]
 
 
 _get_ident = threading.get_ident
@@ -360,13 +362,15 @@ class ClusterPipeline(TransactionMixin, ClientNames):
             for (_address, parts), replies in zip(groups, results):
                 for part, reply in zip(parts, replies):
                     part.reply = reply
-            pending, delay = self._triage(pending, started)
+            pending, delay, catch_up = self._triage(pending, started)
             if pending:  # a retry round waits at most what is left of the deadline
                 within = executor.round_budget(started, delay)
             if not pending:
                 break
             if delay > 0:
                 executor.sleep(delay)
+            if catch_up is not None:  # a part's last try after a node failure
+                executor.catch_up(*catch_up)
         else:
             for part in pending:
                 part.reply = ClusterError(
@@ -456,12 +460,16 @@ class ClusterPipeline(TransactionMixin, ClientNames):
             part.reply = exc
             return None
 
-    def _triage(self, parts: Sequence[Part], started: float) -> Tuple[List[Part], float]:
+    def _triage(self, parts: Sequence[Part], started: float,
+                ) -> Tuple[List[Part], float, Optional[CatchUp]]:
         """Decide each failed part's fate (the executor carries it out, each effect once per
-        round); returns the parts to send again and the one pause, the longest asked for."""
+        round); returns the parts to send again, the one pause (the longest asked for) and,
+        when a part's next try is its last after a node failure, the catch-up refresh to run
+        after the pause (:meth:`Executor.catch_up`)."""
         executor = self._executor
         again: List[Part] = []
         delay = 0.0
+        catch_up: Optional[CatchUp] = None
         seen: Optional[Round] = None  # made at the first failure (most rounds have none)
         for part in parts:
             reply = part.reply
@@ -487,9 +495,12 @@ class ClusterPipeline(TransactionMixin, ClientNames):
                 continue
             if step.action is Action.ASK:
                 part.ask = step.target
+            elif part.attempt.final and (step.refresh or step.mark_failing):
+                catch_up = (part.attempt, step.refresh or "connection failure",
+                            None if isinstance(reply, ResponseError) else address)
             delay = max(delay, step.delay)
             again.append(part)
-        return again, delay
+        return again, delay, catch_up
 
     def _collect(self, queue: Sequence[Command], raise_on_error: bool) -> List[Any]:
         """The results in call order; with ``raise_on_error`` the first error, annotated with

@@ -50,11 +50,16 @@ from ..errors import (
 )
 from .retry import RetryPolicy
 
-__all__ = ["LAST_TRY", "Action", "Attempt", "Step", "may_resend", "next_step", "outcome_unknown"]
+__all__ = ["CATCH_UP", "LAST_TRY", "Action", "Attempt", "Step", "may_resend", "next_step",
+           "outcome_unknown"]
 
 #: Seconds of the deadline kept for the last attempt: the last backoff pause ends that long
-#: before the deadline, and with less than that left no attempt is made.
-LAST_TRY = 0.05
+#: before the deadline, and with less than that left no attempt is made. The first half may go
+#: to a catch-up refresh (:data:`CATCH_UP`), the rest is the try's.
+LAST_TRY = 0.1
+#: Before the last try after a node-level failure, the layout must be at most this old: a
+#: promotion that came after the last (rate-limited) refresh is still seen in time.
+CATCH_UP = LAST_TRY / 2
 
 
 class Action(enum.Enum):

@@ -321,6 +321,14 @@ class ClusterConnectionPool(NodeRecords, RpcPoolApi):
             return False
         return self._refresher.request(trigger, avoid)
 
+    def catch_up(self, trigger: str, avoid: Optional[NodeAddress], max_age: float,
+                 timeout: float) -> bool:
+        """Before a call's last try: a layout at most ``max_age`` old, waiting at most
+        ``timeout`` -- the rate limit does not apply (see :meth:`Refresher.catch_up`)."""
+        if self._closed:
+            return False
+        return self._refresher.catch_up(trigger, avoid, max_age, timeout)
+
     def _publish(self, topology: Topology, trigger: str) -> None:
         """Install a discovered layout (the refresher's callback): swap the snapshot, close
         the pools of nodes that left, update roles, tell the log and the event hook."""

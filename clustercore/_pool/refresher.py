@@ -147,18 +147,28 @@ class Refresher:
         """Discover the layout on this thread and publish it, or wait for the discovery already
         in flight (single flight). Raises what the discovery raised; PoolClosedError once the
         pool is closed."""
-        with self._lock:
-            state = self._state
-            if state is RefreshState.IDLE:
-                self._state = RefreshState.RUNNING
-                self._done = waiter = threading.Event()
-            else:
-                waiter = self._done
+        state, waiter = self._claim()
         if state is RefreshState.CLOSED:
             raise PoolClosedError("the connection pool is closed")
         if state is RefreshState.RUNNING:
             self._wait_for(waiter)
             return
+        self._discover(trigger, seeds, known, avoid, waiter)
+
+    def _claim(self) -> Tuple[RefreshState, threading.Event]:
+        """The state found and the event of the discovery to wait for: IDLE means this caller
+        now owns a new discovery (state RUNNING) and must run :meth:`_discover`."""
+        with self._lock:
+            state = self._state
+            if state is RefreshState.IDLE:
+                self._state = RefreshState.RUNNING
+                self._done = threading.Event()
+            return state, self._done
+
+    def _discover(self, trigger: str, seeds: Optional[Sequence[NodeAddress]],
+                  known: Optional[Sequence[NodeAddress]], avoid: Optional[NodeAddress],
+                  waiter: threading.Event) -> None:
+        """The discovery a :meth:`_claim` returning IDLE owns: run it, publish, hand back."""
         try:
             self.refresh_triggers[trigger] = self.refresh_triggers.get(trigger, 0) + 1
             candidates = self._discovery.order(
@@ -183,6 +193,27 @@ class Refresher:
                 if self._state is RefreshState.RUNNING:  # close() may have come meanwhile
                     self._state = RefreshState.IDLE
             waiter.set()
+
+    def catch_up(self, trigger: str, avoid: Optional[NodeAddress], max_age: float,
+                 timeout: float) -> bool:
+        """Before a call's last try: make the layout at most ``max_age`` seconds old, waiting
+        at most ``timeout`` (real seconds). The rate limit does not apply -- the call is about
+        to give up, and a failover that completed after the last refresh is exactly what a
+        deferred refresh would see too late -- but single flight does: a discovery in flight
+        is waited for, not doubled. Never raises (a failed refresh leaves the old layout).
+        True if the layout was fresh or a refresh ended in time."""
+        if self._config.clock() - self._last_refresh < max_age:
+            return True
+        state, waiter = self._claim()
+        if state is RefreshState.CLOSED:
+            return False
+        if state is RefreshState.IDLE:
+            if not self._config.background_refresh:  # deterministic tests: inline
+                self._discover_quietly(trigger, avoid, waiter)
+                return True
+            threading.Thread(target=self._discover_quietly, args=(trigger, avoid, waiter),
+                             name="clustercore-refresh", daemon=True).start()
+        return waiter.wait(max(0.0, timeout))
 
     def _wait_for(self, waiter: threading.Event) -> None:
         """Wait for the discovery in flight; raise its error if it left no usable layout."""
@@ -235,8 +266,19 @@ class Refresher:
 
     def _refresh_quietly(self, trigger: str, avoid: Optional[NodeAddress]) -> None:
         """A background refresh: failures are logged, never raised into a helper thread."""
+        self._quietly(self.refresh_now, trigger, trigger, avoid=avoid)
+
+    def _discover_quietly(self, trigger: str, avoid: Optional[NodeAddress],
+                          waiter: threading.Event) -> None:
+        """The discovery :meth:`catch_up` claimed, with failures logged, never raised."""
+        self._quietly(self._discover, trigger, trigger, None, None, avoid, waiter)
+
+    @staticmethod
+    def _quietly(run: Callable[..., None], trigger: str, *args: object, **kwargs: object,
+                 ) -> None:
+        """Run a refresh on a helper thread: log its failure instead of raising it."""
         try:
-            self.refresh_now(trigger, avoid=avoid)
+            run(*args, **kwargs)
         except PoolClosedError:
             pass  # closed while the request was on its way
         except ClusterCoreError as exc:

@@ -232,3 +232,45 @@ def test_close_tolerates_a_thread_published_but_not_started_yet() -> None:
     release.set()
     _join_started(started, 5)
     assert not started.is_alive()
+
+
+def test_catch_up_waits_for_the_discovery_in_flight_instead_of_starting_another() -> None:
+    harness = Harness(FakeCluster(masters=1, replicas=0), background_refresh=True)
+    refresher = harness.refresher
+    in_flight, release = threading.Event(), threading.Event()
+    harness.on_publish = lambda: (in_flight.set(), release.wait(5))
+    owner = threading.Thread(target=refresher.refresh_now, args=("owner",))
+    owner.start()
+    try:
+        assert in_flight.wait(5)
+        # the caller's budget runs out while the owner's discovery is still publishing
+        assert refresher.catch_up("last try", None, max_age=0.05, timeout=0.01) is False
+        caught: List[bool] = []
+        waiter = threading.Thread(target=lambda: caught.append(
+            refresher.catch_up("last try", None, max_age=0.05, timeout=5.0)))
+        waiter.start()
+        wait_until(lambda: running_in(waiter, "catch_up"), "the catch-up to wait")
+        release.set()
+        waiter.join(5)
+        assert caught == [True]
+    finally:
+        release.set()
+        owner.join(5)
+        refresher.close()
+    assert harness.published == ["owner"]  # single flight: no second discovery
+
+
+def test_catch_up_runs_on_a_helper_thread_and_is_bounded_by_its_timeout() -> None:
+    harness = Harness(FakeCluster(masters=1, replicas=0), background_refresh=True,
+                      refresh_min_interval=60.0)
+    refresher = harness.refresher
+    release = threading.Event()
+    harness.on_publish = lambda: release.wait(5)  # a slow discovery
+    try:
+        assert refresher.catch_up("last try", None, max_age=0.05, timeout=0.01) is False
+        release.set()
+        wait_until(lambda: harness.published == ["last try"], "the catch-up's discovery")
+        wait_until(lambda: refresher.state is RefreshState.IDLE, "the refresher to be idle")
+    finally:
+        release.set()
+        refresher.close()

@@ -40,8 +40,9 @@ def _client(fake: FakeCluster, after_sleep: Callable[[], None] = lambda: None, *
         fake.clock.advance(seconds)
         after_sleep()
 
+    kwargs.setdefault("refresh_min_interval", 0)
     rc = RedisCluster(startup_nodes=fake.startup_nodes, transport=fake.network, clock=clock,
-                      background_refresh=False, refresh_min_interval=0, sleep=sleep, **kwargs)
+                      background_refresh=False, sleep=sleep, **kwargs)
     return rc, sleeps, clock
 
 
@@ -212,3 +213,67 @@ def test_the_last_pause_is_cut_to_the_deadline_and_that_try_is_the_last() -> Non
     late = next_step(NodeFailingError("x"), fresh, idempotent=True, policy=policy,
                      now=104.99, rng=rng)
     assert late.action is Action.RAISE  # less than LAST_TRY left: no try at all
+
+
+def _get_alone(rc: RedisCluster) -> Any:
+    return rc.get("k")
+
+
+def _get_in_a_pipeline(rc: RedisCluster) -> Any:
+    with rc.pipeline(transaction=False) as pipe:
+        return pipe.get("k").execute()[0]
+
+
+@pytest.mark.parametrize("call", [_get_alone, _get_in_a_pipeline])
+def test_a_promotion_after_the_last_rate_limited_refresh_is_seen_by_the_last_try(
+        call: Callable[[RedisCluster], Any]) -> None:
+    """The fault suite's master_kill miss: the promotion came at 4.75 s of a 5 s deadline, the
+    rate limit (0.5 s) put the next refresh after the deadline, and the calls raised
+    NodeFailingError. Before its last try a call (or a pipeline's retry round) now refreshes
+    past the rate limit."""
+    fake = FakeCluster(node_timeout=None)  # the test decides when the promotion happens
+    promoted: List[Any] = []
+    clock_of: List[Callable[[], float]] = []
+    start: List[float] = []
+    owner = fake.owner_of(key_slot("k"))
+
+    def promote_late() -> None:  # after a pause: promote once the call is 1.6 s old
+        if start and not promoted and clock_of[0]() >= start[0] + 1.6:
+            promoted.append(fake.auto_failover(owner))
+
+    rc, _sleeps, clock = _client(fake, after_sleep=promote_late, retry_deadline=2.0,
+                                refresh_min_interval=10.0, failure_cooldown=10.0,
+                                rng=random.Random(3))
+    clock_of.append(clock)
+    rc.set("k", "v")
+    fake.clock.advance(11.0)  # past the rate limit of the first layout: the kill refreshes
+    fake.kill(owner)
+    start.append(clock())
+    assert call(rc) == b"v"  # served by the new primary on the last try
+    assert promoted, "the promotion happened during the call"
+    assert clock() - start[0] <= 2.0
+    triggers = rc.connection_pool.stats().refresh_triggers
+    # one refresh at the kill (the rate limit then held every other request back), and the
+    # catch-up refresh before the last try: no refresh storm
+    assert sum(triggers.values()) - triggers.get("initialize", 0) - triggers.get(
+        "first use", 0) == 2, triggers
+    rc.close()
+
+
+def test_the_catch_up_refresh_is_skipped_when_the_layout_is_fresh() -> None:
+    fake = FakeCluster(masters=1, replicas=0)
+    pool = ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network,
+                                 clock=fake.clock, background_refresh=False,
+                                 refresh_min_interval=10.0)
+    try:
+        pool.initialize()
+        before = pool.stats().refreshes
+        assert pool.catch_up("node failing", None, max_age=0.05, timeout=1.0)
+        assert pool.stats().refreshes == before  # refreshed 0 s ago: fresh enough
+        fake.clock.advance(0.06)
+        assert pool.request_refresh("node failing") is False  # the rate limit holds it back
+        assert pool.catch_up("node failing", None, max_age=0.05, timeout=1.0)
+        assert pool.stats().refreshes == before + 1  # the catch-up does not wait for it
+    finally:
+        pool.close()
+    assert pool.catch_up("node failing", None, max_age=0.05, timeout=1.0) is False
