@@ -97,6 +97,7 @@ __all__ = [
     "CrossSlotKeysError",
     "CrossSlotTransactionError",
     "DataError",
+    "DeadlineExceededError",
     "ExecAbortError",
     "InvalidResponse",
     "InvalidSlotError",
@@ -214,6 +215,12 @@ class ConnectionError(ClusterCoreError):
 
 class TimeoutError(ClusterCoreError):
     """A socket operation or a deadline ran out."""
+
+
+class DeadlineExceededError(TimeoutError):
+    """The call's ``retry_deadline`` ran out before a step could finish: a reconnect cut short
+    by what was left of it, or no time left for another try. The node is not to blame (it is
+    not marked failing); nothing was sent on the step that was cut."""
 
 
 class AuthenticationError(ConnectionError):

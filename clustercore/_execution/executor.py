@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from time import monotonic
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -45,12 +46,14 @@ from .._commands.keys import split_by_slot
 from .._commands.merge import merge_split
 from .._commands.server_specs import spec_from_command_info
 from .._commands.specs import CommandSpec, Route
+from .._net.connection import DIAL_LIMIT
 from .._slots import NUM_SLOTS
 from ..errors import (
     AskError,
     ClusterCoreError,
     ClusterUsageError,
     ConnectionError,
+    DeadlineExceededError,
     MovedError,
     PoolError,
     ProtocolError,
@@ -187,7 +190,7 @@ class Executor:
             return None
         left = attempt.started + deadline - self.pool.clock()
         if left <= 0:  # rare: the router stops retrying before the deadline passes
-            raise TimeoutError(
+            raise DeadlineExceededError(
                 f"retry_deadline ({deadline:g} s) reached before the command could run again")
         timeout = self.pool.connection_kwargs.get("socket_timeout")
         return left if timeout is None else min(left, float(timeout))
@@ -423,8 +426,12 @@ class Executor:
                 left /= 2
             try:
                 # a blocking command needs a connection to itself; others may share one
-                conn = (pool.connection_for_command(address) if blocking is None
-                        else pool.get_connection_by_address(address))
+                if attempt is None:
+                    conn = (pool.connection_for_command(address) if blocking is None
+                            else pool.get_connection_by_address(address))
+                else:  # a retry: a reconnect gets only what is left of the deadline
+                    assert left is not None
+                    conn = self._checkout_within(address, left, blocking is None)
             except PoolError:
                 raise
             except (ConnectionError, TimeoutError) as exc:
@@ -482,6 +489,18 @@ class Executor:
                 if written is not None and not spec.readonly:
                     self.note_write(slot)
                 return reply
+
+    def _checkout_within(self, address: NodeAddress, left: float, shared: bool,
+                         ) -> ClusterConnection:
+        """A retry's checkout: a connection that has to be opened must be open (TCP, TLS,
+        handshake) within ``left`` seconds, or DeadlineExceededError (:data:`DIAL_LIMIT`)."""
+        DIAL_LIMIT.at = monotonic() + left
+        try:
+            pool = self.pool
+            return (pool.connection_for_command(address) if shared
+                    else pool.get_connection_by_address(address))
+        finally:
+            DIAL_LIMIT.at = None
 
     def run_on_node(self, node: Any, *args: Any) -> Any:
         """Run a command on one given node (no slot routing, no redirects) and return its raw
@@ -558,6 +577,8 @@ class Executor:
             raised, kept = (PoolError,), (ConnectionError, TimeoutError)
         out: List[List[Any]] = [[] for _ in batches]
         held: List[Tuple[int, ClusterConnection]] = []
+        if within is not None:  # a retry round: reconnects get only what is left
+            DIAL_LIMIT.at = monotonic() + within
         try:
             for i, (address, commands, layout) in enumerate(batches):
                 try:
@@ -594,6 +615,8 @@ class Executor:
             for _, conn in held:
                 pool.discard(conn)  # replies may be pending on them: never reuse
             raise
+        finally:
+            DIAL_LIMIT.at = None
         return out
 
     def _drain(self, held: List[Tuple[int, ClusterConnection]], batches: Sequence[Batch],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from time import monotonic
 from typing import (
     TYPE_CHECKING,
@@ -52,6 +53,7 @@ from ..errors import (
     ClusterCoreError,
     ConnectionError,
     DataError,
+    DeadlineExceededError,
     RedisClusterConfigError,
     ResponseError,
     TimeoutError,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SOCKET_TIMEOUT",
+    "DIAL_LIMIT",
     "TRACE",
     "ClusterConnection",
     "Connection",
@@ -255,10 +258,28 @@ class ClusterConnection:
 
     # --- connecting ---------------------------------------------------------------------------
     def connect(self) -> None:
-        """Open the socket and run the handshake, all within ``socket_connect_timeout``."""
+        """Open the socket and run the handshake, all within ``socket_connect_timeout`` -- or
+        within what is left of the caller's deadline (:data:`DIAL_LIMIT`) when that is sooner:
+        then running out raises DeadlineExceededError (not the node's fault)."""
         if self._sock is not None:
             return
         timeout = self.socket_connect_timeout
+        limit = DIAL_LIMIT.at
+        if limit is not None:
+            left = limit - monotonic()
+            if timeout is None or left < timeout:
+                try:
+                    if left <= 0:
+                        raise TimeoutError("no time left", node=self.address)
+                    self._connect(left)
+                except TimeoutError as exc:
+                    raise DeadlineExceededError(
+                        f"the call's deadline ran out while connecting to {self.address}",
+                        node=self.address) from exc
+                return
+        self._connect(timeout)
+
+    def _connect(self, timeout: Optional[float]) -> None:
         deadline = None if timeout is None else monotonic() + timeout
         self._trace = wire_logger.isEnabledFor(TRACE)
         try:
@@ -627,6 +648,19 @@ def check_decoder_limits(**limits: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise RedisClusterConfigError(
                 f"{name} must be an int >= 1; got {value!r} of type {type(value).__name__}")
+
+
+class DialLimit(threading.local):
+    """When a connect on this thread must be done by (monotonic seconds; None: only
+    ``socket_connect_timeout`` bounds it). The executor sets it around the checkout of a retry,
+    so a reconnect -- TCP, TLS and handshake -- cannot outlast the call's deadline."""
+
+    def __init__(self) -> None:
+        self.at: Optional[float] = None
+
+
+#: This thread's connect limit (see :class:`DialLimit`).
+DIAL_LIMIT = DialLimit()
 
 
 def _always_pending() -> bool:

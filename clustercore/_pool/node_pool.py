@@ -43,6 +43,7 @@ from .._net.connection import ClusterConnection
 from ..errors import (
     ClusterCoreError,
     ConnectionError,
+    DeadlineExceededError,
     NodeFailingError,
     PoolClosedError,
     PoolTimeoutError,
@@ -178,26 +179,23 @@ class NodePool:
                     raise PoolClosedError(f"pool for {self.address} is closed", node=self.address)
                 try:
                     conn = self._idle.pop()
-                except IndexError:
-                    pass
-                if conn is not None:
-                    pass
-                elif self.max_size is None or self._count < self.max_size:
-                    if self._budget is None or self._budget.try_take():
-                        self._count += 1
-                        create = True
+                except IndexError:  # none idle: open one, queue, or refuse
+                    if self.max_size is None or self._count < self.max_size:
+                        if self._budget is None or self._budget.try_take():
+                            self._count += 1
+                            create = True
+                        elif self.blocking and block:
+                            waiter = self._queue_locked(on_budget=True)
+                        else:
+                            reclaim = True
                     elif self.blocking and block:
-                        waiter = self._queue_locked(on_budget=True)
+                        waiter = self._queue_locked(on_budget=False)
+                    elif not block:
+                        return None
                     else:
-                        reclaim = True
-                elif self.blocking and block:
-                    waiter = self._queue_locked(on_budget=False)
-                elif not block:
-                    return None
-                else:
-                    raise TooManyConnectionsError(
-                        f"Too many connections to {self.address} (max {self.max_size} per node)",
-                        node=self.address)
+                        raise TooManyConnectionsError(
+                            f"Too many connections to {self.address} (max {self.max_size} "
+                            "per node)", node=self.address) from None
                 if waiter is not None:
                     # Queued: look at the stack again. A release that appended after our pop
                     # above but looked for waiters before we queued would otherwise leave its
@@ -356,13 +354,10 @@ class NodePool:
             if not closed:
                 try:
                     conn = self._idle.pop()
-                except IndexError:
-                    conn = None
-            if conn is not None:
-                pass
-            elif not closed and (self.max_size is None or self._count < self.max_size):
-                self._count += 1
-                create = True
+                except IndexError:  # none idle: open one if the node cap allows
+                    if self.max_size is None or self._count < self.max_size:
+                        self._count += 1
+                        create = True
             if not create:
                 self._budget.give_back()  # the slot is not needed (or cannot be used) here
         if closed:
@@ -443,7 +438,8 @@ class NodePool:
         except BaseException as exc:
             self._release_slot()
             down = isinstance(exc, (ConnectionError, TimeoutError))
-            if down and not isinstance(exc, TLSVerificationError):  # a refused cert: no mark
+            # a refused cert, or a dial cut by the caller's deadline: not the node's fault
+            if down and not isinstance(exc, (TLSVerificationError, DeadlineExceededError)):
                 self._mark_failing(exc)
             else:
                 with self._lock:

@@ -277,3 +277,52 @@ def test_the_catch_up_refresh_is_skipped_when_the_layout_is_fresh() -> None:
     finally:
         pool.close()
     assert pool.catch_up("node failing", None, max_age=0.05, timeout=1.0) is False
+
+
+def test_a_reconnect_during_a_retry_is_bounded_by_what_is_left_of_the_deadline() -> None:
+    """socket_connect_timeout (3 s) is longer than the call's deadline (2 s): the retry's
+    reconnect -- TCP and the handshake (CLIENT SETNAME here) to a node that stopped answering
+    -- is cut at the deadline, raises DeadlineExceededError and does not mark the node failing
+    (the cut is the caller's, not the node's)."""
+    from clustercore.errors import DeadlineExceededError
+
+    fake = FakeCluster(node_timeout=None)
+    rc, _sleeps, clock = _client(fake, socket_timeout=1.0, socket_connect_timeout=3.0,
+                                 retry_deadline=2.0, failure_cooldown=0.001,
+                                 client_name="app", rng=random.Random(5))
+    rc.set("k", "v")
+    owner = fake.owner_of(key_slot("k"))
+    fake.freeze(owner)
+    start = clock()
+    with pytest.raises(TimeoutError) as caught:
+        rc.get("k")
+    elapsed = clock() - start
+    assert elapsed <= 2.0 + 1e-6, elapsed  # not 1 s + 3 s of handshake
+    assert isinstance(caught.value, DeadlineExceededError), repr(caught.value)
+    assert rc.connection_pool.stats().in_use == 0
+    rc.close()
+
+
+def test_a_dial_cut_by_the_callers_deadline_does_not_mark_the_node_failing() -> None:
+    import time
+
+    from clustercore._net.connection import DIAL_LIMIT
+    from clustercore.errors import DeadlineExceededError
+
+    fake = FakeCluster(masters=1, replicas=0)
+    pool = ClusterConnectionPool(startup_nodes=fake.startup_nodes, transport=fake.network,
+                                 failure_cooldown=60.0)
+    address = fake.nodes[0].address
+    try:
+        pool.initialize()
+        DIAL_LIMIT.at = time.monotonic() - 1.0  # this thread's call has no time left
+        try:
+            with pytest.raises(DeadlineExceededError, match="deadline"):
+                pool.get_connection_by_address(address)
+        finally:
+            DIAL_LIMIT.at = None
+        conn = pool.get_connection_by_address(address)  # not NodeFailingError: no mark
+        pool.release(conn)
+        assert pool.stats().in_use == 0
+    finally:
+        pool.close()

@@ -34,6 +34,7 @@ EXPECTED: List[Tuple[Type[BaseException], Tuple[str, ...]]] = [
     (cc.ClusterCoreError, ("RedisError",)),
     (cc.ConnectionError, ("ConnectionError", "RedisError")),
     (cc.TimeoutError, ("TimeoutError",)),
+    (cc.DeadlineExceededError, ("TimeoutError",)),
     (cc.AuthenticationError, ("AuthenticationError", "ConnectionError")),
     (cc.AuthorizationError, ("AuthorizationError", "ConnectionError")),
     (cc.NodeFailingError, ("ConnectionError",)),
