@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import random
+import weakref
 from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
@@ -287,6 +288,8 @@ class RedisCluster(CommandsMixin):
         self.maint_notifications_config: Any = None
         self._node_set: Optional[NodeSet] = None
         self._nodes_manager: Optional[NodesManagerView] = None
+        #: The pub/sub objects made by pubsub(): close() disconnects them (held weakly).
+        self._pubsubs: weakref.WeakSet[ClusterPubSub] = weakref.WeakSet()
 
     @property
     def retry(self) -> RetryPolicy:
@@ -705,7 +708,9 @@ class RedisCluster(CommandsMixin):
         for key, value in (("node", node), ("host", host), ("port", port)):
             if value is not None:
                 kwargs[key] = value
-        return ClusterPubSub(self, **kwargs)
+        pubsub = ClusterPubSub(self, **kwargs)
+        self._pubsubs.add(pubsub)
+        return pubsub
 
     def monitor(self, target_node: Any = None,
                 timeout: Optional[float] = DEFAULT_MONITOR_TIMEOUT) -> Monitor:
@@ -726,7 +731,11 @@ class RedisCluster(CommandsMixin):
         """Close every connection and stop the pool's threads (an ordered shutdown: calls in
         flight get PoolClosedError); as with redis-py's client, a command issued afterwards
         reopens the pool and reconnects. For a final fence, close the pool itself:
-        ``rc.connection_pool.close()``."""
+        ``rc.connection_pool.close()``. As redis-py's close() closes in-use connections, the
+        connections of the pub/sub objects pubsub() made are closed too, so the server drops
+        their subscriptions (an object still in use subscribes again on its next read)."""
+        for pubsub in list(self._pubsubs):
+            pubsub.disconnect()
         self.connection_pool.close(reopen_on_use=True)
 
     def __enter__(self) -> RedisCluster:

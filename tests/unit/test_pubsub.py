@@ -213,6 +213,26 @@ def test_classic_subscribe_and_messages_from_every_node() -> None:
     ps.close()
 
 
+def test_closing_the_client_closes_its_pubsub_connections_as_redis_py_does() -> None:
+    """redis-py's close() closes in-use connections too, so a pub/sub object left behind
+    stops holding its subscriptions on the server (seen in redis-py's own suite: a later
+    test's PUBLISH counted the earlier tests' subscribers)."""
+    fake, _server, rc = setup()
+    ps = rc.pubsub()
+    ps.subscribe("news")
+    assert [m["type"] for m in drain(ps)] == ["subscribe"]
+
+    def subscribed() -> int:
+        return len([s for s in fake.network.streams
+                    if not s.closed and s.session.state.get("channels")])
+
+    assert subscribed() == 1
+    rc.close()
+    assert subscribed() == 0  # the server side dropped the subscription
+    assert set(ps.channels) == {b"news"}  # still wanted: a later read subscribes again
+    ps.close()
+
+
 def test_patterns_handlers_and_ignore_subscribe_messages() -> None:
     _fake, _server, rc = setup(decode_responses=True)
     seen: List[Dict[str, Any]] = []
