@@ -20,7 +20,7 @@ def summary(r: Result) -> str:
     if not r.applies:
         return f"{r.scenario:26} {r.client:12} n/a"
     return (f"{r.scenario:26} {r.client:12} ops={r.ops} acked={r.acked} lost={r.lost} "
-            f"wrong={r.wrong} errors={r.error_count} {r.errors or ''} "
+            f"wrong={r.wrong} rolled_back={r.rolled_back} errors={r.error_count} {r.errors or ''} "
             f"unknown={r.outcome_unknown} stall={r.max_stall:.2f}s "
             f"promotion={r.promotion if r.promotion is None else round(r.promotion, 2)} "
             f"recovery={r.recovery if r.recovery is None else round(r.recovery, 2)} "

@@ -60,6 +60,35 @@ def poll(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) 
 # ---- the per-worker model -------------------------------------------------------------------
 
 
+#: A primary that fails (SIGKILL, SIGSTOP, cut off) takes with it the writes it acknowledged
+#: but had not yet streamed to its replica: Redis replicates asynchronously. A read or final
+#: value that is an *older* value of the key (or of the counter), where every newer
+#: acknowledgement came at most this long before the fault, is counted as **rolled back** by
+#: the failover (the server's loss, reported on its own), not as lost or wrong.
+ROLLBACK_WINDOW = 1.0
+
+
+def rolled_back(acks: Sequence[Tuple[Any, float]], got: Any, fault_at: Optional[float]) -> bool:
+    """Whether ``got`` is an earlier acknowledged state (``None``: before the first ack) and
+    every acknowledgement after it came within ROLLBACK_WINDOW before the fault."""
+    if fault_at is None:
+        return False
+    values = [v for v, _ in acks]
+    if got is None:
+        newer = list(acks)
+    elif got in values:
+        newer = list(acks[len(values) - values[::-1].index(got):])
+    else:
+        return False
+    return bool(newer) and window_before(newer, fault_at)
+
+
+def window_before(acks: Sequence[Tuple[Any, float]], fault_at: Optional[float]) -> bool:
+    """Every acknowledgement in ``acks`` came at most ROLLBACK_WINDOW before the fault."""
+    return fault_at is not None and all(
+        fault_at - ROLLBACK_WINDOW <= t <= fault_at for _, t in acks)
+
+
 @dataclass
 class KeyState:
     """What one key may hold: the last acknowledged value and the values of failed writes since."""
@@ -67,9 +96,22 @@ class KeyState:
     acked: Optional[bytes] = None
     history: List[bytes] = field(default_factory=list)  # every value ever written, in order
     maybe: List[bytes] = field(default_factory=list)
+    #: (value, when) of every acknowledged write, in order (for the rollback rule)
+    acks: List[Tuple[bytes, float]] = field(default_factory=list)
 
     def allowed(self) -> List[Optional[bytes]]:
         return [self.acked, *self.maybe]
+
+    def ack(self, value: bytes) -> None:
+        self.acked, self.maybe = value, []
+        self.acks.append((value, time.monotonic()))
+
+    def roll_back(self, value: Optional[bytes]) -> None:
+        """The server went back to ``value`` (a failover lost the newer writes)."""
+        self.acked = value
+        values = [v for v, _ in self.acks]
+        keep = 0 if value is None else len(values) - values[::-1].index(value)
+        del self.acks[keep:]
 
 
 @dataclass
@@ -78,6 +120,7 @@ class CounterState:
 
     acked: int = 0
     unknown: int = 0
+    acks: List[Tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +132,7 @@ class Tally:
     lost: int = 0
     wrong: int = 0
     stale: int = 0
+    rolled_back: int = 0
     outcome_unknown: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     max_latency: float = 0.0
@@ -134,6 +178,8 @@ class Workload:
         self.replica_reads = replica_reads
         self.stop_event = threading.Event()
         self.started = 0.0
+        #: When the fault began (set by the runner's mark()), for the notes' timestamps.
+        self.fault_at: Optional[float] = None
         self.threads: List[threading.Thread] = []
         self._ops = 0
         self._lock = threading.Lock()
@@ -214,17 +260,24 @@ class Workload:
             st.maybe.append(v)  # until acknowledged
             if c.set(key, v) is not True:
                 raise RuntimeError("SET did not answer OK")
-            st.acked, st.maybe = v, []
+            st.ack(v)
             w.tally.acked_writes += 1
         elif kind == "get":
             got = c.get(key)
-            if got not in w.state[key].allowed():
+            st = w.state[key]
+            if got not in st.allowed():
                 if self.replica_reads:
                     w.tally.stale += 1
+                elif rolled_back(st.acks, got, self.fault_at):
+                    w.tally.rolled_back += 1
+                    w.tally.notes.append(f"GET {key} -> {got!r}: rolled back by the failover "
+                                         f"(newer writes acknowledged <= {ROLLBACK_WINDOW:g} s "
+                                         f"before the fault){self._when()}")
+                    st.roll_back(got)
                 else:
                     w.tally.wrong += 1
                     w.tally.notes.append(f"GET {key} -> {got!r}, expected "
-                                         f"{w.state[key].allowed()!r}")
+                                         f"{w.state[key].allowed()!r}{self._when()}")
         elif kind == "incr":
             assert w.counter is not None
             w.ctr.unknown += 1
@@ -250,7 +303,7 @@ class Workload:
             for k, v, r in zip(keys, vals, res):
                 if r is not True and r != b"OK":  # redis-py's cluster MULTI: raw b"OK"
                     raise RuntimeError(f"pipelined SET answered {r!r}")
-                w.state[k].acked, w.state[k].maybe = v, []
+                w.state[k].ack(v)
                 w.tally.acked_writes += 1
             if kind == "multi":
                 w.ctr.unknown -= 1
@@ -259,14 +312,30 @@ class Workload:
         else:  # pragma: no cover - a scenario's typo
             raise ValueError(f"unknown op kind {kind!r}")
 
+    def _when(self) -> str:
+        """When, for a note: seconds since the workload started (and since the fault)."""
+        now = time.monotonic()
+        fault = self.fault_at
+        since = "" if fault is None else f", {now - fault:+.2f} s from the fault"
+        return f" (at {now - self.started:.2f} s{since})"
+
     def _check_incr(self, w: Worker, n: int) -> None:
         lo, hi = w.ctr.acked + 1, w.ctr.acked + 1 + w.ctr.unknown
-        if n < lo:
+        newer = [(v, t) for v, t in w.ctr.acks if v >= n]  # acknowledged, now gone
+        if n < lo and newer and window_before(newer, self.fault_at):
+            w.tally.rolled_back += 1
+            w.tally.notes.append(f"INCR {w.counter} -> {n}, after {w.ctr.acked}: rolled back by "
+                                 f"the failover{self._when()}")
+        elif n < lo:
             w.tally.lost += 1
-            w.tally.notes.append(f"INCR {w.counter} -> {n}, expected >= {lo} (lost increments)")
+            w.tally.notes.append(f"INCR {w.counter} -> {n}, expected >= {lo} (lost increments)"
+                                 f"{self._when()}")
         elif n > hi:
             w.tally.wrong += 1
-            w.tally.notes.append(f"INCR {w.counter} -> {n}, expected <= {hi} (applied twice)")
+            w.tally.notes.append(f"INCR {w.counter} -> {n}, expected <= {hi} (applied twice)"
+                                 f"{self._when()}")
+        w.ctr.acks = [(v, t) for v, t in w.ctr.acks if v < n]
+        w.ctr.acks.append((n, time.monotonic()))
         w.ctr.acked, w.ctr.unknown = n, 0
 
     def _failed(self, w: Worker, kind: str, key: str, exc: Exception) -> None:
@@ -283,8 +352,10 @@ def make_workers(keys_per_worker: Sequence[Sequence[str]], counters: Sequence[Op
             for i, ks in enumerate(keys_per_worker)]
 
 
-def verify(workers: Sequence[Worker], addresses: Sequence[Address], ssl_context: Any = None) -> None:
-    """Read every key and counter over raw RESP and add lost / wrong to the tallies."""
+def verify(workers: Sequence[Worker], addresses: Sequence[Address], ssl_context: Any = None,
+           fault_at: Optional[float] = None) -> None:
+    """Read every key and counter over raw RESP and add lost / wrong / rolled back (see
+    ROLLBACK_WINDOW) to the tallies."""
     keys: List[str] = []
     for w in workers:
         keys += w.keys
@@ -296,7 +367,12 @@ def verify(workers: Sequence[Worker], addresses: Sequence[Address], ssl_context:
             final = got[k]
             if final in st.allowed():
                 continue
-            if final is None or final in st.history:
+            if rolled_back(st.acks, final, fault_at):
+                w.tally.rolled_back += 1
+                w.tally.notes.append(f"{k} ends as {final!r}: rolled back by the failover "
+                                     f"(acknowledged {st.acked!r} <= {ROLLBACK_WINDOW:g} s "
+                                     "before the fault)")
+            elif final is None or final in st.history:
                 w.tally.lost += 1
                 w.tally.notes.append(f"{k} ends as {final!r}; acknowledged {st.acked!r}")
             else:
@@ -304,7 +380,12 @@ def verify(workers: Sequence[Worker], addresses: Sequence[Address], ssl_context:
                 w.tally.notes.append(f"{k} ends as {final!r}, never written")
         if w.counter:
             final_n = int(got[w.counter] or 0)
-            if final_n < w.ctr.acked:
+            gone = [(v, t) for v, t in w.ctr.acks if v > final_n]
+            if final_n < w.ctr.acked and gone and window_before(gone, fault_at):
+                w.tally.rolled_back += 1
+                w.tally.notes.append(f"{w.counter} ends {final_n} < acknowledged {w.ctr.acked}: "
+                                     "rolled back by the failover")
+            elif final_n < w.ctr.acked:
                 w.tally.lost += 1
                 w.tally.notes.append(f"{w.counter} ends {final_n} < acknowledged {w.ctr.acked}")
             elif final_n > w.ctr.acked + w.ctr.unknown:
@@ -369,6 +450,7 @@ class Result:
     lost: int = 0
     wrong: int = 0
     stale: int = 0
+    rolled_back: int = 0
     outcome_unknown: int = 0
     errors: Dict[str, int] = field(default_factory=dict)
     max_stall: float = 0.0
@@ -397,6 +479,7 @@ class Result:
             self.lost += t.lost
             self.wrong += t.wrong
             self.stale += t.stale
+            self.rolled_back += t.rolled_back
             self.outcome_unknown += t.outcome_unknown
             errors.update(t.errors)
             if t.max_latency > self.max_stall:

@@ -1,6 +1,8 @@
 """Issue 14's done-when criteria, checked on one result (the CI test and the report share it).
 
-* 0 acknowledged writes lost or wrong;
+* 0 acknowledged writes lost or wrong (writes the failover rolled back -- acknowledged by the
+  failed primary at most ``ROLLBACK_WINDOW`` before the fault and never replicated -- are the
+  server's loss under asynchronous replication, reported on their own: see ``faults.core``);
 * 0 errors reaching the caller (``OutcomeUnknownError`` aside) unless the promotion came later
   than the client's ``retry_deadline``;
 * the longest single call within promotion + 1 s (a scenario without promotion: within the

@@ -44,6 +44,7 @@ ROWS: List[Row] = [
     ("lost", lambda r: "n/a" if r.lost < 0 else str(r.lost)),
     ("wrong", lambda r: str(r.wrong)),
     ("stale reads (replica)", lambda r: str(r.stale)),
+    ("rolled back by the failover (server)", lambda r: str(r.rolled_back)),
     ("errors to the caller", _errors),
     ("OutcomeUnknownError", lambda r: str(r.outcome_unknown)),
     ("max stall (one call)", lambda r: _f(r.max_stall)),
@@ -139,6 +140,15 @@ def render(results: Sequence[Result], *, profile: str, seed: int, started: str,
         "final value the worker never wrote, or an INCR applied twice.",
         "* **stale reads**: replica reads older than the last acknowledged write (only with "
         "replica reads; expected with asynchronous replication).",
+        "* **rolled back by the failover**: a read or final value that is an *older* "
+        "acknowledged value of the key (or counter), where every newer acknowledgement came at "
+        "most 1 s before the fault (`faults.core.ROLLBACK_WINDOW`). Redis replicates "
+        "asynchronously: a primary that is killed or cut off takes with it the writes it had "
+        "acknowledged but not yet streamed to its replica, and the promoted replica serves the "
+        "older value. That is the server's loss, which no client can prevent (short of "
+        "`WAIT`); it is counted here, on its own, and not as lost or wrong. An older value "
+        "whose newer writes were acknowledged earlier than that, or a value never written, is "
+        "still lost or wrong.",
         "* **errors to the caller**: every exception a call raised, by type, except "
         "`OutcomeUnknownError`, counted on its own: an honest \"maybe\" (a non-idempotent "
         "command was sent and its reply lost), not a lost write.",

@@ -105,6 +105,8 @@ class Context:
     def mark(self) -> None:
         """The fault starts now."""
         self.t_fault = time.monotonic()
+        if self.workload is not None:
+            self.workload.fault_at = self.t_fault
 
     def watch_promotion(self, primary: LocalNode, slot: int) -> None:
         """Start polling (raw RESP) for another primary taking ``slot`` from ``primary``."""
@@ -219,7 +221,7 @@ class Scenario:
             _close_and_measure(ctx, before)
             self.cleanup(ctx)
         ctx.lc.heal(timeout=60)
-        verify(workers, ctx.addresses(), ctx.ssl_context)
+        verify(workers, ctx.addresses(), ctx.ssl_context, fault_at=ctx.t_fault)
         ctx.result.absorb(workers)
         if self.measures_recovery:
             ctx.result.recovery_from(workers, ctx.t_fault)
