@@ -35,7 +35,6 @@ from .._protocol.decoder import (
 )
 from ..errors import DataError, RedisClusterConfigError, TLSVerificationError
 from .connection_core import (
-    DIAL_LIMIT,
     TRACE,
     ConnectionCore,
     _always_pending,
@@ -43,6 +42,7 @@ from .connection_core import (
     wait_readable,
 )
 from .connection_core import wire_logger as wire_logger  # multiplex.py's trace
+from .dial_limit import DIAL_LIMIT
 from .transport import (
     DEFAULT_TRANSPORT,
     NodeHostnames,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from time import monotonic
 from typing import (
     Any,
@@ -43,6 +42,7 @@ from ..errors import (
     ResponseError,
     TimeoutError,
 )
+from .dial_limit import DIAL_LIMIT
 from .transport import Stream, Transport, TransportOptions, shutdown_stream
 from .transport import translate_error as _translate
 from .wiretrace import hexdump, redact, secret_reply, upper_word
@@ -96,13 +96,14 @@ def handshake_plan(*, protocol: int = 2, username: Optional[str] = None,
     return plan
 
 
-
 @mypyc_attr(allow_interpreted_subclasses=True)
 class ConnectionCore:
     """A connection's state and I/O; made only through a subclass whose ``__init__`` sets every
     attribute below (:class:`~.connection.ClusterConnection`)."""
 
-    # Values as the caller gave them (ClusterConnection checks some, none is converted).
+    # Values as the caller gave them (ClusterConnection checks some, none is converted). For
+    # the same reason the flags of redis-py's methods (``disable_decoding``, ``check_health``)
+    # are typed ``object``: any value is taken for its truth, compiled as interpreted.
     host: Any
     username: Any
     password: Any
@@ -273,7 +274,7 @@ class ConnectionCore:
         self._send(commands, None)
 
     def send_packed_command(self, chunks: Union[bytes, Iterable[Union[bytes, memoryview]]],
-                            check_health: bool = True) -> None:
+                            check_health: object = True) -> None:
         """Send pre-encoded bytes (redis-py's and redis-py-cluster's name and signature). Not
         traced with redaction. ``check_health``: first PING a connection idle longer than
         ``health_check_interval`` (see :meth:`check_health`), as redis-py does; False skips it
@@ -286,7 +287,7 @@ class ConnectionCore:
             chunks = (chunks,)
         self._write(list(chunks), None)
 
-    def read_response(self, disable_decoding: bool = False) -> Any:
+    def read_response(self, disable_decoding: object = False) -> Any:
         """Read the next reply; raise it if it is an error reply (with ``.node`` set).
         ``disable_decoding``: strings stay bytes even with decode_responses (redis-py's name)."""
         reply = self._read(None, not disable_decoding)
@@ -294,7 +295,7 @@ class ConnectionCore:
             raise reply
         return reply
 
-    def read_reply(self, disable_decoding: bool = False) -> Any:
+    def read_reply(self, disable_decoding: object = False) -> Any:
         """Read the next reply; an error reply is returned as a value (for pipelines)."""
         return self._read(None, not disable_decoding)
 
@@ -304,7 +305,7 @@ class ConnectionCore:
             return reply
         return decode_strings(reply, self.encoding, self.encoding_errors)
 
-    def execute(self, *args: Arg, disable_decoding: bool = False) -> Any:
+    def execute(self, *args: Arg, disable_decoding: object = False) -> Any:
         """Send one command and return its reply, raising error replies: the hot path.
         ``disable_decoding``: read the reply as bytes even with decode_responses (DUMP)."""
         sock = self._sock
@@ -354,7 +355,7 @@ class ConnectionCore:
             sock.settimeout(seconds)
 
     def execute_within(self, args: Sequence[Arg], seconds: float,
-                       disable_decoding: bool = False) -> Any:
+                       disable_decoding: object = False) -> Any:
         """:meth:`execute` with each socket wait bounded by ``seconds`` instead of
         socket_timeout (the caller's deadline is nearer): a retry, or a connection whose
         socket_timeout is longer than the client's deadline. The socket goes back to
@@ -543,20 +544,6 @@ class ConnectionCore:
         wire_logger.log(TRACE, "%s READ %dB\n%s", self.address, len(data), hexdump(data))
 
 
-
-class DialLimit(threading.local):
-    """When a connect on this thread must be done by (monotonic seconds; None: only
-    ``socket_connect_timeout`` bounds it). The executor sets it around the checkout of a retry,
-    so a reconnect -- TCP, TLS and handshake -- cannot outlast the call's deadline."""
-
-    def __init__(self) -> None:
-        self.at: Optional[float] = None
-
-
-#: This thread's connect limit (see :class:`DialLimit`).
-DIAL_LIMIT = DialLimit()
-
-
 def _always_pending() -> bool:
     return True
 
@@ -566,7 +553,6 @@ def _left(deadline: float) -> float:
     if left <= 0:
         raise OSError(110, "deadline reached")  # ETIMEDOUT: translated to TimeoutError
     return left
-
 
 
 def wait_readable(conns: Sequence[_C], timeout: float) -> List[_C]:

@@ -122,3 +122,14 @@ def test_a_subclass_instance_takes_attributes_of_its_own() -> None:
     conn.extra = "mine"  # type: ignore[attr-defined]
     assert conn.extra == "mine"  # type: ignore[attr-defined]
     assert isinstance(conn, ClusterConnection)
+
+
+def test_redis_pys_flags_take_any_value_for_its_truth() -> None:
+    conn = ClusterConnection(ADDR.host, ADDR.port, transport=network(), decode_responses=True)
+    assert conn.execute("SET", "k", "v", disable_decoding=0) == "OK"
+    assert conn.execute("GET", "k", disable_decoding=1) == b"v"
+    conn.send_packed_command(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", check_health=0)
+    assert conn.read_response(disable_decoding=None) == "v"
+    conn.send_command("GET", "k")
+    assert conn.read_reply(disable_decoding="yes") == b"v"
+    assert conn.execute_within(("GET", "k"), 1.0, disable_decoding=1) == b"v"
