@@ -26,9 +26,11 @@ SWITCH = "CLUSTERCORE_COMPILE"
 
 #: The modules compiled, relative to the repository root. Chosen by what mypyc accepts and by
 #: what pays (docs/compiled.md lists the excluded hot modules and why). Left interpreted on
-#: purpose: _net/connection.py and _pool/cluster_pool.py (a native subclass's
-#: ``super().__init__(..., **kwargs)`` into a base with keyword-only parameters is miscompiled
-#: by mypyc 2.4: the arguments land in the wrong parameters), _execution/client.py (mypyc
+#: purpose: _net/connection.py (ClusterConnection's constructor: its checks see the arguments
+#: as given; the I/O it inherits is _net/connection_core.py, compiled) and
+#: _pool/cluster_pool.py (a native subclass's ``super().__init__(..., **kwargs)`` into a base
+#: with keyword-only parameters is miscompiled by mypyc 2.4: the arguments land in the wrong
+#: parameters), _execution/client.py (mypyc
 #: crashes on RedisCluster's command-family mixins; users also add methods to it at run time),
 #: _slots.py, _protocol/decoder.py and hiredis.py (compiled, an ``int`` parameter takes True and
 #: 1.5 past the checks that refuse them by name, a bad key type is a bare TypeError, and
@@ -38,6 +40,7 @@ COMPILED_MODULES: List[str] = [
     "clustercore/_protocol/encoder.py",
     "clustercore/_protocol/parser.py",
     "clustercore/_net/encoding.py",
+    "clustercore/_net/connection_core.py",
     "clustercore/_pool/budget.py",
     "clustercore/_pool/node_pool.py",
     "clustercore/_commands/specs.py",
