@@ -510,8 +510,11 @@ def parse_pubsub_numsub(response: Any, **options: Any) -> List[Tuple[Any, int]]:
 
 
 def parse_client_kill(response: Any, **options: Any) -> Any:
-    """CLIENT KILL: the count (filter form) or True (+OK)."""
-    return response if isinstance(response, int) else bool_ok(response)
+    """CLIENT KILL: the count (filter form) or True (+OK). Two returns, not one conditional
+    expression: compiled, mypyc types ``int if ... else bool`` as int and True became 1."""
+    if isinstance(response, int):
+        return response
+    return bool_ok(response)
 
 
 def parse_memory_stats(response: Any, **options: Any) -> Dict[str, Any]:

@@ -492,3 +492,12 @@ def test_routing_through_the_client_on_the_fake() -> None:
         assert rc.xtrim("s", minid="0-0", limit=None, approximate=False) == 0
     finally:
         rc.close()
+
+
+def test_client_kill_parses_to_true_or_the_count_in_both_builds() -> None:
+    """+OK is True itself (not 1: the compiled build once turned it into an int)."""
+    from clustercore._commands.callbacks import parse_client_kill
+
+    assert parse_client_kill(b"OK") is True
+    assert parse_client_kill("OK") is True
+    assert parse_client_kill(3) == 3 and type(parse_client_kill(3)) is int
