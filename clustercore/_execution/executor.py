@@ -91,20 +91,25 @@ Batch = Tuple[NodeAddress, Sequence[Tuple[Any, ...]], Optional[Sequence[Tuple[in
 _SLOT_ROUTES = (Route.SLOT, Route.SLOT_ARG, Route.CHANNEL)
 #: Failures of the socket (the request may or may not have been written).
 _IO_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
+#: A catch-up refresh to run before a last try: the attempt, the trigger, the node to avoid.
+CatchUp = Tuple[Attempt, str, Optional[NodeAddress]]
 
 
 class Round:
     """What one round of retries has already done, so that it happens once per round: one
     ``on_moved`` per slot, one failure mark or refresh request per node, and one clock reading
-    for every decision of the round (a pipeline triages all its failed commands together)."""
+    for every decision of the round (a pipeline triages all its failed commands together),
+    and the catch-up refresh (:meth:`Executor.catch_up`) the round's caller runs after its one
+    pause when a command's next try is its last."""
 
-    __slots__ = ("marked", "moved", "now", "refreshed")
+    __slots__ = ("catch_up", "marked", "moved", "now", "refreshed")
 
     def __init__(self, now: float) -> None:
         self.now = now
         self.moved: Set[int] = set()
         self.marked: Set[NodeAddress] = set()
         self.refreshed: Set[Optional[NodeAddress]] = set()
+        self.catch_up: Optional[CatchUp] = None
 
 
 def _first(seen: Optional[Set[T]], key: T) -> bool:
@@ -373,11 +378,16 @@ class Executor:
             # ASKING goes where the pool dials the node (host_port_remap applied)
             step = Step(Action.ASK, target=dial)
         elif action is Action.RETRY:
+            catch_up: Optional[CatchUp] = None
+            if attempt.final and (step.refresh or step.mark_failing):
+                catch_up = (attempt, step.refresh or "connection failure",
+                            None if in_reply else address)
             if wait:
                 self.sleep(step.delay)
-                if attempt.final and (step.refresh or step.mark_failing):
-                    self.catch_up(attempt, step.refresh or "connection failure",
-                                  None if in_reply else address)
+                if catch_up is not None:
+                    self.catch_up(*catch_up)
+            elif seen is not None and catch_up is not None:
+                seen.catch_up = catch_up  # the caller runs it after its one pause
         elif action is Action.RAISE:
             raise step.error or error
         return step

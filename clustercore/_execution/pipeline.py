@@ -47,7 +47,7 @@ from ..errors import (
     CrossSlotTransactionError,
     ResponseError,
 )
-from .executor import Batch, Round
+from .executor import Batch, CatchUp, Round
 from .pipeline_client import ClientNames, blocked_in_pipeline
 from .pipeline_command import (
     ROUTING_ERRORS,
@@ -70,8 +70,6 @@ __all__ = ["ClusterPipeline", "ConcurrentPipelineError", "PipelineCommand"]
 _SLOT_ROUTES = (Route.SLOT, Route.SLOT_ARG, Route.CHANNEL)
 _RANDOM_ROUTES = (Route.RANDOM_PRIMARY, Route.RANDOM_NODE)
 _UNSET: Any = object()
-#: A retry round's catch-up refresh: the part's attempt, the trigger, the node to avoid.
-CatchUp = Tuple[Attempt, str, Optional[NodeAddress]]
 
 
 _get_ident = threading.get_ident
@@ -469,7 +467,6 @@ class ClusterPipeline(TransactionMixin, ClientNames):
         executor = self._executor
         again: List[Part] = []
         delay = 0.0
-        catch_up: Optional[CatchUp] = None
         seen: Optional[Round] = None  # made at the first failure (most rounds have none)
         for part in parts:
             reply = part.reply
@@ -495,12 +492,9 @@ class ClusterPipeline(TransactionMixin, ClientNames):
                 continue
             if step.action is Action.ASK:
                 part.ask = step.target
-            elif part.attempt.final and (step.refresh or step.mark_failing):
-                catch_up = (part.attempt, step.refresh or "connection failure",
-                            None if isinstance(reply, ResponseError) else address)
             delay = max(delay, step.delay)
             again.append(part)
-        return again, delay, catch_up
+        return again, delay, None if seen is None else seen.catch_up
 
     def _collect(self, queue: Sequence[Command], raise_on_error: bool) -> List[Any]:
         """The results in call order; with ``raise_on_error`` the first error, annotated with

@@ -169,14 +169,15 @@ class ConnectionCore:
         if limit is not None:
             left = limit - monotonic()
             if timeout is None or left < timeout:
+                cut = DeadlineExceededError(
+                    f"the call's deadline ran out while connecting to {self.address}",
+                    node=self.address)
+                if left <= 0:
+                    raise cut
                 try:
-                    if left <= 0:
-                        raise TimeoutError("no time left", node=self.address)
                     self._connect(left)
                 except TimeoutError as exc:
-                    raise DeadlineExceededError(
-                        f"the call's deadline ran out while connecting to {self.address}",
-                        node=self.address) from exc
+                    raise cut from exc
                 return
         self._connect(timeout)
 

@@ -27,6 +27,7 @@ import logging
 import threading
 import weakref
 from enum import Enum
+from functools import partial
 from time import monotonic
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -266,19 +267,18 @@ class Refresher:
 
     def _refresh_quietly(self, trigger: str, avoid: Optional[NodeAddress]) -> None:
         """A background refresh: failures are logged, never raised into a helper thread."""
-        self._quietly(self.refresh_now, trigger, trigger, avoid=avoid)
+        self._quietly(trigger, partial(self.refresh_now, trigger, avoid=avoid))
 
     def _discover_quietly(self, trigger: str, avoid: Optional[NodeAddress],
                           waiter: threading.Event) -> None:
         """The discovery :meth:`catch_up` claimed, with failures logged, never raised."""
-        self._quietly(self._discover, trigger, trigger, None, None, avoid, waiter)
+        self._quietly(trigger, partial(self._discover, trigger, None, None, avoid, waiter))
 
     @staticmethod
-    def _quietly(run: Callable[..., None], trigger: str, *args: object, **kwargs: object,
-                 ) -> None:
+    def _quietly(trigger: str, run: Callable[[], None]) -> None:
         """Run a refresh on a helper thread: log its failure instead of raising it."""
         try:
-            run(*args, **kwargs)
+            run()
         except PoolClosedError:
             pass  # closed while the request was on its way
         except ClusterCoreError as exc:
